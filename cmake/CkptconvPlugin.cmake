@@ -1,0 +1,28 @@
+# ckptconv_add_plugin(<name> SOURCES <files...>)
+#
+# Builds plugin <name> twice from the same sources:
+#  - ckptconv_<name>: a loadable MODULE named ckptconv_<name>.so in the
+#    built-in plugin folder, exporting only ckptconv_plugin_entry_v1;
+#  - ckptconv_<name>_static: a static library exposing
+#    ckptconv_builtin_entry_<name>, so tests run the same code without dlopen.
+# Plugins link only the SDK (headers): never libtorch, never core.
+function(ckptconv_add_plugin name)
+  cmake_parse_arguments(ARG "" "" "SOURCES" ${ARGN})
+  if(NOT ARG_SOURCES)
+    message(FATAL_ERROR "ckptconv_add_plugin(${name}): SOURCES is required")
+  endif()
+  add_library(ckptconv_${name} MODULE ${ARG_SOURCES})
+  target_link_libraries(ckptconv_${name} PRIVATE ckptconv::sdk)
+  target_compile_definitions(ckptconv_${name} PRIVATE CKPTCONV_PLUGIN_MODULE)
+  set_target_properties(ckptconv_${name} PROPERTIES
+    PREFIX ""
+    OUTPUT_NAME ckptconv_${name}
+    CXX_VISIBILITY_PRESET hidden
+    VISIBILITY_INLINES_HIDDEN ON
+    LIBRARY_OUTPUT_DIRECTORY ${CKPTCONV_PLUGIN_OUTPUT_DIR})
+  ckptconv_warnings(ckptconv_${name})
+
+  add_library(ckptconv_${name}_static STATIC EXCLUDE_FROM_ALL ${ARG_SOURCES})
+  target_link_libraries(ckptconv_${name}_static PUBLIC ckptconv::sdk)
+  ckptconv_warnings(ckptconv_${name}_static)
+endfunction()

@@ -1,0 +1,21 @@
+#include "core/cli/Session.hpp"
+
+#include "core/host/PluginSearchPath.hpp"
+
+namespace ckptconv::cli {
+
+Session::Session(const GlobalOptions& options) {
+    if (options.config) config_ = core::load_config(*options.config);
+    search_path_ = core::plugin_search_path(options.plugin_paths, config_.plugin_paths);
+    for (const auto& p : search_path_) {
+        std::error_code ec;
+        if (std::filesystem::is_regular_file(p, ec))
+            registry_.load_library(p);
+        else
+            registry_.load_directory(p);
+    }
+}
+
+std::vector<const core::PluginRecord*> Session::selected_plugins() const { return registry_.select(config_.selection); }
+
+} // namespace ckptconv::cli

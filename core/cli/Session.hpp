@@ -1,0 +1,38 @@
+// What every command shares: global options, the config, and the loaded plugins.
+#pragma once
+
+#include "core/host/Config.hpp"
+#include "core/host/PluginRegistry.hpp"
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ckptconv::cli {
+
+struct GlobalOptions {
+    std::vector<std::string> plugin_paths;
+    std::optional<std::string> config;
+    bool verbose = false;
+    bool quiet = false;
+};
+
+class Session {
+public:
+    /** Reads the config (if any) and loads plugins from the whole search path. */
+    explicit Session(const GlobalOptions& options);
+
+    const core::Config& config() const { return config_; }
+    const core::PluginRegistry& registry() const { return registry_; }
+    const std::vector<std::filesystem::path>& search_path() const { return search_path_; }
+    /** The build of each plugin id the config's pins and exclusions select. */
+    std::vector<const core::PluginRecord*> selected_plugins() const;
+
+private:
+    core::Config config_;
+    core::PluginRegistry registry_;
+    std::vector<std::filesystem::path> search_path_;
+};
+
+} // namespace ckptconv::cli

@@ -1,0 +1,37 @@
+// The host side of `ckptconv_call` and the services table every plugin receives.
+#pragma once
+
+#include <ckptconv/ckptconv_plugin.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ckptconv::core {
+class PlanBuilder;
+}
+
+/** One call into a plugin: collects its error and log lines; plan() calls carry a builder. */
+struct ckptconv_call {
+    std::string plugin_id;
+    int32_t error_status = CKPTCONV_OK;
+    std::string error_message;
+    std::vector<std::pair<int32_t, std::string>> logs;
+    ckptconv::core::PlanBuilder* plan = nullptr;
+
+    explicit ckptconv_call(std::string id, ckptconv::core::PlanBuilder* builder = nullptr)
+        : plugin_id(std::move(id)), plan(builder) {}
+    /** "<message>" if the plugin set one, else a description of `status`. */
+    std::string error_text(int32_t status) const;
+};
+
+namespace ckptconv::core {
+
+/** The process-wide services table (static, valid for the life of the process). */
+const ckptconv_host_v1* host_services();
+
+/** Human name of an ABI status code. */
+const char* status_name(int32_t status);
+
+} // namespace ckptconv::core

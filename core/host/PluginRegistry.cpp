@@ -1,0 +1,181 @@
+#include "core/host/PluginRegistry.hpp"
+
+#include "core/host/HostCall.hpp"
+#include "core/util/Error.hpp"
+#include "core/util/Log.hpp"
+
+#include <boost/dll/shared_library.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+
+namespace ckptconv::core {
+namespace {
+
+bool valid_id(const char* id) {
+    if (!id || !*id) return false;
+    for (const char* p = id; *p; ++p)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')) return false;
+    return true;
+}
+
+// Smallest descriptor that holds every field a 1.0 plugin must fill.
+constexpr size_t kMinDescriptorSize = offsetof(ckptconv_plugin_v1, plan) + sizeof(ckptconv_plugin_v1::plan);
+
+} // namespace
+
+const char* load_status_name(LoadStatus status) {
+    switch (status) {
+    case LoadStatus::Loaded: return "loaded";
+    case LoadStatus::CannotOpen: return "cannot-open";
+    case LoadStatus::MissingEntry: return "missing-entry";
+    case LoadStatus::IncompatibleAbi: return "incompatible-abi";
+    case LoadStatus::PluginNewerThanHost: return "plugin-newer-than-host";
+    case LoadStatus::MalformedDescriptor: return "malformed-descriptor";
+    case LoadStatus::DuplicateIdVersion: return "duplicate-id-version";
+    case LoadStatus::InitFailed: return "init-failed";
+    }
+    return "unknown";
+}
+
+PluginRegistry::~PluginRegistry() {
+    // Release plugin state while every library is still mapped.
+    for (auto& r : records_)
+        if (r->loaded() && r->descriptor.shutdown) r->descriptor.shutdown(r->state);
+}
+
+void PluginRegistry::load_directory(const std::filesystem::path& dir) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) {
+        log(LogLevel::Debug, "plugin folder " + dir.string() + " does not exist; skipped");
+        return;
+    }
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.rfind("ckptconv_", 0) == 0 && entry.path().extension() == ".so") files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) load_library(f);
+}
+
+void PluginRegistry::load_library(const std::filesystem::path& file) {
+    auto record = std::make_unique<PluginRecord>();
+    record->origin = file.string();
+    auto lib = std::make_shared<boost::dll::shared_library>();
+    try {
+        lib->load(file.string(), boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+    } catch (const std::exception& e) {
+        record->status = LoadStatus::CannotOpen;
+        record->message = e.what();
+        records_.push_back(std::move(record));
+        return;
+    }
+    if (!lib->has(CKPTCONV_PLUGIN_ENTRY_SYMBOL)) {
+        record->status = LoadStatus::MissingEntry;
+        record->message = std::string("no exported symbol ") + CKPTCONV_PLUGIN_ENTRY_SYMBOL;
+        records_.push_back(std::move(record));
+        return;
+    }
+    record->library = lib;
+    const auto entry = &lib->get<const ckptconv_plugin_v1*()>(CKPTCONV_PLUGIN_ENTRY_SYMBOL);
+    const ckptconv_plugin_v1* descriptor = nullptr;
+    try {
+        descriptor = entry();
+    } catch (...) {
+        descriptor = nullptr;
+    }
+    register_descriptor(std::move(record), descriptor);
+}
+
+void PluginRegistry::add_entry(ckptconv_plugin_entry_fn entry, const std::string& origin) {
+    auto record = std::make_unique<PluginRecord>();
+    record->origin = origin;
+    register_descriptor(std::move(record), entry ? entry() : nullptr);
+}
+
+PluginRecord& PluginRegistry::register_descriptor(std::unique_ptr<PluginRecord> record, const ckptconv_plugin_v1* d) {
+    PluginRecord& r = *record;
+    records_.push_back(std::move(record));
+    auto fail = [&](LoadStatus status, std::string message) -> PluginRecord& {
+        r.status = status;
+        r.message = std::move(message);
+        return r;
+    };
+    if (!d) return fail(LoadStatus::MalformedDescriptor, "entry function returned no descriptor");
+    r.abi_version = d->abi_version;
+    const uint32_t major = CKPTCONV_ABI_MAJOR_OF(d->abi_version);
+    const uint32_t minor = CKPTCONV_ABI_MINOR_OF(d->abi_version);
+    const std::string abi = std::to_string(major) + "." + std::to_string(minor);
+    const std::string host_abi = std::to_string(CKPTCONV_ABI_MAJOR) + "." + std::to_string(CKPTCONV_ABI_MINOR);
+    if (major != CKPTCONV_ABI_MAJOR)
+        return fail(LoadStatus::IncompatibleAbi, "plugin ABI " + abi + ", host ABI " + host_abi);
+    if (minor > CKPTCONV_ABI_MINOR)
+        return fail(LoadStatus::PluginNewerThanHost, "plugin ABI " + abi + " is newer than host ABI " + host_abi);
+    if (d->struct_size < kMinDescriptorSize)
+        return fail(LoadStatus::MalformedDescriptor, "descriptor is " + std::to_string(d->struct_size) +
+                                                         " bytes, ABI 1.0 needs at least " + std::to_string(kMinDescriptorSize));
+    std::memcpy(&r.descriptor, d, std::min<size_t>(d->struct_size, sizeof(ckptconv_plugin_v1)));
+    const ckptconv_plugin_v1& desc = r.descriptor;
+    if (!valid_id(desc.id)) return fail(LoadStatus::MalformedDescriptor, "id must be non-empty [a-z0-9_]+");
+    r.id = desc.id;
+    r.version = desc.version ? desc.version : "";
+    r.semver = SemVer::parse(r.version);
+    if (!r.semver) return fail(LoadStatus::MalformedDescriptor, "version '" + r.version + "' is not a semantic version");
+    if (!desc.detect) return fail(LoadStatus::MalformedDescriptor, "required function detect is missing");
+    if (!desc.plan) return fail(LoadStatus::MalformedDescriptor, "required function plan is missing");
+    r.description = desc.description ? desc.description : "";
+    for (const char* const* fv = desc.format_versions; fv && *fv; ++fv) r.format_versions.emplace_back(*fv);
+    for (const auto& other : records_)
+        if (other.get() != &r && other->loaded() && other->id == r.id && *other->semver == *r.semver)
+            return fail(LoadStatus::DuplicateIdVersion, "already loaded from " + other->origin);
+    if (desc.init) {
+        ckptconv_call call(r.id);
+        int32_t rc = CKPTCONV_E_INTERNAL;
+        try {
+            rc = desc.init(host_services(), &call, &r.state);
+        } catch (...) {
+            call.error_message = "init threw an exception";
+        }
+        if (rc != CKPTCONV_OK) return fail(LoadStatus::InitFailed, call.error_text(rc));
+    }
+    r.status = LoadStatus::Loaded;
+    return r;
+}
+
+std::vector<const PluginRecord*> PluginRegistry::select(const SelectionPolicy& policy) const {
+    std::map<std::string, const PluginRecord*> best;
+    std::map<std::string, std::vector<std::string>> seen;
+    for (const auto& r : records_) {
+        if (!r->loaded() || policy.disabled.count(r->id)) continue;
+        seen[r->id].push_back(r->version);
+        if (auto pin = policy.pins.find(r->id); pin != policy.pins.end()) {
+            if (!VersionRange(pin->second).matches(*r->semver)) continue;
+        }
+        auto& slot = best[r->id];
+        if (!slot || *slot->semver < *r->semver) slot = r.get();
+    }
+    for (const auto& [id, range] : policy.pins) {
+        if (policy.disabled.count(id) || best.count(id)) continue;
+        std::string found;
+        for (const auto& v : seen[id]) found += (found.empty() ? "" : ", ") + v;
+        throw Error(ExitCode::Usage, "plugin pin " + id + " \"" + range + "\" matches no loaded build (found: " +
+                                         (found.empty() ? "none" : found) + ")");
+    }
+    std::vector<const PluginRecord*> out;
+    for (const auto& [id, r] : best) out.push_back(r);
+    return out;
+}
+
+const PluginRecord* PluginRegistry::find(const std::string& id, const std::string& version_range) const {
+    const std::optional<VersionRange> range = version_range.empty() ? std::nullopt : std::optional<VersionRange>(VersionRange(version_range));
+    const PluginRecord* best = nullptr;
+    for (const auto& r : records_) {
+        if (!r->loaded() || r->id != id || (range && !range->matches(*r->semver))) continue;
+        if (!best || *best->semver < *r->semver) best = r.get();
+    }
+    return best;
+}
+
+} // namespace ckptconv::core

@@ -1,0 +1,209 @@
+#include "core/index/CheckpointIndex.hpp"
+
+#include "core/util/Error.hpp"
+
+#include <unordered_map>
+
+namespace ckptconv::core {
+namespace {
+
+constexpr int kMaxDepth = 500;
+constexpr size_t kMaxListedDictEntries = 64; // larger tensor-free dicts (vocabularies...) are one extra
+
+std::string child_path(const std::string& parent, const std::string& key) {
+    return parent.empty() ? key : parent + "." + key;
+}
+
+std::string key_text(const PyObject& key) {
+    switch (key.kind) {
+    case PyKind::Str: return key.text;
+    case PyKind::Int: return std::to_string(key.integer);
+    case PyKind::Bool: return key.boolean ? "True" : "False";
+    case PyKind::None: return "None";
+    default: return "<" + type_name(key) + ">";
+    }
+}
+
+// Multiplies without overflow; false if the product exceeds 2^63.
+bool mul_ok(uint64_t a, uint64_t b, uint64_t& out) {
+    if (a != 0 && b > (uint64_t{1} << 63) / a) return false;
+    out = a * b;
+    return true;
+}
+
+class TreeWalker {
+public:
+    explicit TreeWalker(CheckpointIndex& index) : index_(index) {}
+
+    void walk(const PyRef& node, const std::string& path, int depth) {
+        if (depth > kMaxDepth)
+            throw bad_input(index_.path, "object tree nested deeper than " + std::to_string(kMaxDepth) + " levels at '" + path + "'");
+        switch (node->kind) {
+        case PyKind::Dict: walk_entries(node->entries, path, depth, true); break;
+        case PyKind::List:
+        case PyKind::Tuple: walk_sequence(node->items, path, depth); break;
+        case PyKind::Object:
+            // Tensors inside pickled modules live in their state (e.g. _parameters).
+            if (node->state && holds_tensor(node->state, depth)) walk(node->state, path, depth + 1);
+            if (!node->items.empty()) walk_sequence(node->items, path, depth);
+            if (!node->entries.empty()) walk_entries(node->entries, path, depth, false);
+            break;
+        default: break;
+        }
+    }
+
+    void extra(const std::string& path, const PyObject& node) { index_.extras.push_back({path, type_name(node)}); }
+
+private:
+    void walk_entries(const std::vector<std::pair<PyRef, PyRef>>& entries, const std::string& path, int depth,
+                      bool is_dict) {
+        bool all_tensors = !entries.empty();
+        bool any_tensor = false;
+        for (const auto& [k, v] : entries) {
+            const bool t = v->kind == PyKind::Tensor;
+            any_tensor |= t;
+            all_tensors &= t && k->kind == PyKind::Str;
+        }
+        if (any_tensor) {
+            IndexedRoot root{path, index_.tensors.size(), 0, is_dict && all_tensors};
+            const auto root_id = static_cast<uint32_t>(index_.roots.size());
+            index_.roots.push_back(root);
+            for (const auto& [k, v] : entries)
+                if (v->kind == PyKind::Tensor) add_tensor(root_id, key_text(*k), v);
+            index_.roots.back().tensor_count = index_.tensors.size() - root.first_tensor;
+        }
+        for (const auto& [k, v] : entries) {
+            if (v->kind == PyKind::Tensor) continue;
+            const std::string p = child_path(path, key_text(*k));
+            const bool small_dict = v->kind == PyKind::Dict && !v->entries.empty() && v->entries.size() <= kMaxListedDictEntries;
+            if (holds_tensor(v, depth) || small_dict)
+                walk(v, p, depth + 1);
+            else
+                extra(p, *v);
+        }
+    }
+
+    void walk_sequence(const std::vector<PyRef>& items, const std::string& path, int depth) {
+        bool any_tensor = false;
+        for (const auto& v : items) any_tensor |= v->kind == PyKind::Tensor;
+        if (any_tensor) {
+            const auto root_id = static_cast<uint32_t>(index_.roots.size());
+            index_.roots.push_back(IndexedRoot{path, index_.tensors.size(), 0, false});
+            for (size_t i = 0; i < items.size(); ++i)
+                if (items[i]->kind == PyKind::Tensor) add_tensor(root_id, std::to_string(i), items[i]);
+            index_.roots.back().tensor_count = index_.tensors.size() - index_.roots.back().first_tensor;
+        }
+        for (size_t i = 0; i < items.size(); ++i) {
+            if (items[i]->kind == PyKind::Tensor) continue;
+            const std::string p = child_path(path, std::to_string(i));
+            if (holds_tensor(items[i], depth))
+                walk(items[i], p, depth + 1);
+            else if (!path.empty() || items.size() < 64)
+                extra(p, *items[i]);
+        }
+    }
+
+    bool holds_tensor(const PyRef& node, int depth) {
+        if (depth > kMaxDepth)
+            throw bad_input(index_.path, "object tree nested deeper than " + std::to_string(kMaxDepth) + " levels");
+        auto it = holds_.find(node.get());
+        if (it != holds_.end()) return it->second;
+        holds_[node.get()] = false; // a cycle back to this node adds nothing
+        bool found = false;
+        switch (node->kind) {
+        case PyKind::Tensor: found = true; break;
+        case PyKind::Dict:
+            for (const auto& kv : node->entries)
+                if ((found = holds_tensor(kv.second, depth + 1))) break;
+            break;
+        case PyKind::List:
+        case PyKind::Tuple:
+            for (const auto& v : node->items)
+                if ((found = holds_tensor(v, depth + 1))) break;
+            break;
+        case PyKind::Object:
+            found = node->state && holds_tensor(node->state, depth + 1);
+            for (const auto& v : node->items) found = found || holds_tensor(v, depth + 1);
+            for (const auto& kv : node->entries) found = found || holds_tensor(kv.second, depth + 1);
+            break;
+        default: break;
+        }
+        holds_[node.get()] = found;
+        return found;
+    }
+
+    void add_tensor(uint32_t root, std::string key, const PyRef& node) {
+        const TensorInfo& t = *node->tensor;
+        const std::string where = child_path(index_.roots[root].path, key);
+        check_extent(t, where);
+        auto [it, inserted] = group_.emplace(t.storage.get(), index_.storages.size());
+        if (inserted) index_.storages.push_back(t.storage);
+        IndexedTensor entry;
+        entry.key = std::move(key);
+        entry.root = root;
+        entry.info = node->tensor;
+        entry.storage_group = it->second;
+        index_.tensors.push_back(std::move(entry));
+    }
+
+    void check_extent(const TensorInfo& t, const std::string& where) const {
+        const uint32_t esize = element_size(t.dtype);
+        if (esize == 0) throw bad_input(index_.path, "tensor '" + where + "' has an unknown dtype");
+        if (t.storage_offset < 0) throw bad_input(index_.path, "tensor '" + where + "' has a negative storage offset");
+        uint64_t numel = 1;
+        uint64_t last = 0; // largest element index reached, relative to the offset
+        for (size_t d = 0; d < t.shape.size(); ++d) {
+            if (t.shape[d] < 0 || t.stride[d] < 0)
+                throw bad_input(index_.path, "tensor '" + where + "' has a negative size or stride in dimension " + std::to_string(d));
+            uint64_t reach = 0;
+            if (!mul_ok(numel, static_cast<uint64_t>(t.shape[d]), numel) ||
+                (t.shape[d] > 0 && !mul_ok(static_cast<uint64_t>(t.shape[d] - 1), static_cast<uint64_t>(t.stride[d]), reach)) ||
+                last + reach < last)
+                throw bad_input(index_.path, "tensor '" + where + "' has a shape whose size overflows");
+            last += reach;
+        }
+        if (numel == 0) return;
+        uint64_t need = 0;
+        if (!mul_ok(static_cast<uint64_t>(t.storage_offset) + last + 1, esize, need))
+            throw bad_input(index_.path, "tensor '" + where + "' has an offset whose size overflows");
+        if (need > t.storage->nbytes)
+            throw bad_input(index_.path, "tensor '" + where + "' needs " + std::to_string(need) + " bytes of storage '" +
+                                             t.storage->key + "' but the file holds " + std::to_string(t.storage->nbytes));
+    }
+
+    CheckpointIndex& index_;
+    std::unordered_map<const PyObject*, bool> holds_;
+    std::unordered_map<const StorageInfo*, uint64_t> group_;
+};
+
+} // namespace
+
+uint64_t IndexedTensor::numel() const {
+    uint64_t n = 1;
+    for (int64_t d : info->shape) n *= static_cast<uint64_t>(d);
+    return n;
+}
+
+uint64_t CheckpointIndex::tensor_bytes() const {
+    uint64_t total = 0;
+    for (const auto& t : tensors) total += t.nbytes();
+    return total;
+}
+
+void build_index_from_tree(CheckpointIndex& index) {
+    TreeWalker walker(index);
+    if (index.tree->kind == PyKind::Tensor) {
+        // torch.save(tensor): a single tensor, presented as root "" key "tensor".
+        auto wrapper = PyObject::make(PyKind::Dict);
+        wrapper->dict_set(PyObject::make_str("tensor"), index.tree);
+        walker.walk(wrapper, "", 0);
+    } else {
+        walker.walk(index.tree, "", 0);
+        if (index.roots.empty() && index.extras.empty()) walker.extra("", *index.tree);
+    }
+    std::vector<uint32_t> users(index.storages.size(), 0);
+    for (const auto& t : index.tensors) ++users[t.storage_group];
+    for (auto& t : index.tensors) t.shares_storage = users[t.storage_group] > 1;
+}
+
+} // namespace ckptconv::core

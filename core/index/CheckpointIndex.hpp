@@ -1,0 +1,60 @@
+// Everything known about a checkpoint without reading tensor bytes.
+#pragma once
+
+#include "core/io/PyObject.hpp"
+#include "core/util/MappedFile.hpp"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ckptconv::core {
+
+struct IndexedTensor {
+    std::string key;   ///< key inside its root
+    uint32_t root = 0; ///< index into CheckpointIndex::roots
+    std::shared_ptr<TensorInfo> info;
+    uint64_t storage_group = 0; ///< index into CheckpointIndex::storages
+    bool shares_storage = false;
+
+    uint64_t numel() const;
+    uint64_t nbytes() const { return numel() * element_size(info->dtype); }
+};
+
+/** A container holding tensors directly (a state dict, or a list of tensors). */
+struct IndexedRoot {
+    std::string path; ///< "" = top level; dotted keys below it
+    uint64_t first_tensor = 0;
+    uint64_t tensor_count = 0;
+    bool is_state_dict = false; ///< str keys, every value a tensor
+};
+
+/** A non-tensor entry (step counter, args Namespace, numpy scalar...). */
+struct IndexedExtra {
+    std::string path;
+    std::string type;
+};
+
+struct CheckpointIndex {
+    std::string path;      ///< as the user named it
+    std::string container; ///< "torch-zip", "torch-legacy", "safetensors", ...
+    std::vector<std::unique_ptr<MappedFile>> files; ///< mappings the storages point into
+    PyRef tree;            ///< the whole object tree (synthesised for safetensors)
+    std::vector<std::shared_ptr<StorageInfo>> storages;
+    std::vector<IndexedRoot> roots;
+    std::vector<IndexedTensor> tensors; ///< grouped by root, in checkpoint order
+    std::vector<IndexedExtra> extras;
+    std::map<std::string, std::string> metadata; ///< safetensors __metadata__
+
+    uint64_t tensor_bytes() const;
+};
+
+/**
+ * Walks `index.tree` and fills roots, tensors, storages and extras. Checks
+ * every tensor against its storage (shape, strides and offset must stay
+ * inside the bytes the file holds); throws BadInput naming the tensor.
+ */
+void build_index_from_tree(CheckpointIndex& index);
+
+} // namespace ckptconv::core

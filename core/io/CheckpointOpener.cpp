@@ -1,0 +1,29 @@
+#include "core/io/CheckpointOpener.hpp"
+
+#include "core/io/SafetensorsReader.hpp"
+#include "core/io/TorchLegacyReader.hpp"
+#include "core/io/TorchZipReader.hpp"
+#include "core/util/Error.hpp"
+
+#include <filesystem>
+
+namespace ckptconv::core {
+
+CheckpointIndex open_checkpoint(const std::string& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+        throw bad_input(path, "is a directory; folders of shards are not supported yet, name a file");
+    MappedFile probe(path);
+    if (probe.size() == 0) throw bad_input(path, "empty file");
+    const std::string_view head = probe.slice(0, std::min<uint64_t>(probe.size(), 64), "header");
+    if (head.size() >= 4 && head.compare(0, 4, "PK\x03\x04") == 0) return read_torch_zip(path);
+    if (head.size() >= 4 && head.compare(0, 4, "PK\x05\x06") == 0)
+        throw bad_input(path, "empty zip archive: not a torch.save checkpoint");
+    if (looks_like_torch_legacy(head)) return read_torch_legacy(path);
+    if (looks_like_safetensors(head)) return read_safetensors(path);
+    if (probe.size() > 262 && probe.slice(257, 5, "tar magic") == "ustar")
+        throw bad_input(path, "tar archive (the PyTorch < 0.4 format) is not supported");
+    throw bad_input(path, "not a checkpoint: neither a torch zip, a legacy torch pickle nor safetensors");
+}
+
+} // namespace ckptconv::core

@@ -1,0 +1,15 @@
+// Recognise a checkpoint container by its bytes and index it.
+#pragma once
+
+#include "core/index/CheckpointIndex.hpp"
+
+namespace ckptconv::core {
+
+/**
+ * Opens a torch zip, torch legacy or safetensors file, judging by magic
+ * bytes, never by extension. Throws BadInput naming the file when the bytes
+ * match no supported container.
+ */
+CheckpointIndex open_checkpoint(const std::string& path);
+
+} // namespace ckptconv::core

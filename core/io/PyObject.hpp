@@ -1,0 +1,125 @@
+// The inert object tree a pickle decodes to. Nothing in it is ever executed:
+// unknown classes stay as (callable, args, state) records that a writer can
+// emit again, and tensors are metadata pointing at storages in the file.
+#pragma once
+
+#include "core/index/DType.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace ckptconv::core {
+
+struct PyObject;
+using PyRef = std::shared_ptr<PyObject>;
+
+/** One storage record: the raw bytes behind one or more tensors. */
+struct StorageInfo {
+    std::string key;             ///< "0", "1"... (zip) or the legacy pointer string
+    DType dtype = DType::Invalid; ///< element type of the typed storage (U8 for untyped)
+    uint64_t numel = 0;          ///< elements (bytes for untyped storages)
+    std::string location;        ///< "cpu", "cuda:0"...: ignored, data is always stored as CPU bytes
+    std::string class_module;    ///< as pickled, e.g. "torch" or "torch.cuda"
+    std::string class_name;      ///< as pickled, e.g. "FloatStorage" or "UntypedStorage"
+    // Filled by the container reader:
+    uint32_t file = 0;           ///< which mapped file (sharded inputs)
+    uint64_t data_offset = 0;    ///< byte offset of the storage data in that file
+    uint64_t nbytes = 0;         ///< bytes available at data_offset
+};
+
+/** A tensor as the pickle describes it: a strided view into a storage. */
+struct TensorInfo {
+    std::shared_ptr<StorageInfo> storage;
+    DType dtype = DType::Invalid;
+    int64_t storage_offset = 0; ///< in elements
+    std::vector<int64_t> shape;
+    std::vector<int64_t> stride; ///< in elements
+    bool requires_grad = false;
+    bool is_parameter = false;
+};
+
+enum class PyKind {
+    None,
+    Bool,
+    Int,    ///< fits int64
+    BigInt, ///< two's-complement little-endian bytes in `text`
+    Float,
+    Str,
+    Bytes,
+    Tuple,
+    List,
+    Dict,   ///< `ordered` tells OrderedDict from dict; `state` holds BUILD state (e.g. _metadata)
+    Set,
+    FrozenSet,
+    Global, ///< a reference to module.name (never resolved)
+    Object, ///< result of calling an unknown callable: callable + args (+ state, items)
+    Tensor,
+    Storage, ///< a persistent storage reference; `integer` = element offset of a legacy storage view
+};
+
+struct PyObject {
+    PyKind kind = PyKind::None;
+    bool boolean = false;
+    int64_t integer = 0;
+    double real = 0;
+    std::string text;  ///< Str/Bytes/BigInt payload; Global module
+    std::string name;  ///< Global name
+    bool ordered = false;
+    std::vector<PyRef> items;                        ///< Tuple/List/Set elements; Object list items
+    std::vector<std::pair<PyRef, PyRef>> entries;    ///< Dict entries; Object dict items
+    std::unordered_map<std::string, size_t> str_keys; ///< Dict: position of each str key, for overwrite
+    PyRef callable;    ///< Object: the Global that was called
+    PyRef args;        ///< Object: argument tuple
+    PyRef kwargs;      ///< Object: NEWOBJ_EX keyword arguments
+    PyRef state;       ///< Object/Dict: BUILD argument
+    bool via_newobj = false;
+    std::shared_ptr<TensorInfo> tensor;
+    std::shared_ptr<StorageInfo> storage;
+
+    static PyRef make(PyKind kind) {
+        auto p = std::make_shared<PyObject>();
+        p->kind = kind;
+        return p;
+    }
+    static PyRef make_int(int64_t v) {
+        auto p = make(PyKind::Int);
+        p->integer = v;
+        return p;
+    }
+    static PyRef make_str(std::string v) {
+        auto p = make(PyKind::Str);
+        p->text = std::move(v);
+        return p;
+    }
+    static PyRef make_global(std::string module, std::string name) {
+        auto p = make(PyKind::Global);
+        p->text = std::move(module);
+        p->name = std::move(name);
+        return p;
+    }
+
+    bool is_global(std::string_view module, std::string_view global_name) const {
+        return kind == PyKind::Global && text == module && name == global_name;
+    }
+
+    /** Inserts or overwrites a dict entry (Python semantics for str keys). */
+    void dict_set(PyRef key, PyRef value) {
+        if (key->kind == PyKind::Str) {
+            auto [it, inserted] = str_keys.emplace(key->text, entries.size());
+            if (!inserted) {
+                entries[it->second].second = std::move(value);
+                return;
+            }
+        }
+        entries.emplace_back(std::move(key), std::move(value));
+    }
+};
+
+/** "int", "str", "dict", "OrderedDict", "argparse.Namespace"... for reports. */
+std::string type_name(const PyObject& obj);
+
+} // namespace ckptconv::core

@@ -1,0 +1,67 @@
+// The plan IR: every output tensor as an expression over source tensors.
+#pragma once
+
+#include "core/index/DType.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ckptconv::core {
+
+using Shape = std::vector<int64_t>;
+
+enum class OpKind { Source, Chunk, Cat, Narrow, Pad, Reshape, Permute, Cast, Zeros, Constant };
+
+/** One expression node; `shape` and `dtype` are inferred when it is built. */
+struct PlanNode {
+    OpKind kind = OpKind::Source;
+    std::vector<int64_t> inputs; ///< handles of operand nodes
+    uint64_t source_tensor = 0;  ///< Source: index into CheckpointIndex::tensors
+    int64_t dim = 0;             ///< Chunk/Cat/Narrow/Pad (normalised, non-negative)
+    int64_t a = 0;               ///< Chunk: parts; Narrow: start; Pad: new size
+    int64_t b = 0;               ///< Chunk: index; Narrow: length
+    std::vector<int64_t> dims;   ///< Permute order
+    std::string bytes;           ///< Constant payload
+    DType dtype = DType::Invalid;
+    Shape shape;
+};
+
+struct PlanOutput {
+    std::string root;
+    std::string key;
+    int64_t expr = -1;                       ///< -1 for an alias
+    std::optional<size_t> alias_of;          ///< index of the output it is tied to
+};
+
+struct PlanDrop {
+    uint64_t source_tensor = 0;
+    std::string reason;
+};
+
+struct PlanExpectation {
+    std::string root;
+    std::string key;
+    Shape shape;
+};
+
+struct PlanFile {
+    std::string path;
+    std::string content;
+};
+
+struct Plan {
+    std::vector<PlanNode> nodes;
+    std::vector<PlanOutput> outputs;
+    std::vector<PlanDrop> drops;
+    std::vector<PlanExpectation> expected;
+    std::vector<PlanFile> files;
+    std::string target_name;
+    std::string component_dir;
+    bool keep_extras = true;
+};
+
+std::string shape_text(const Shape& shape);
+
+} // namespace ckptconv::core

@@ -1,0 +1,261 @@
+#include "core/plan/PlanBuilder.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+namespace ckptconv::core {
+namespace {
+
+int64_t numel_of(const Shape& s) {
+    int64_t n = 1;
+    for (int64_t d : s) n *= d;
+    return n;
+}
+
+void check_shape(const Shape& shape, const char* op) {
+    for (int64_t d : shape)
+        if (d < 0) throw PlanOpError(std::string(op) + ": negative size in " + shape_text(shape));
+}
+
+} // namespace
+
+std::string shape_text(const Shape& shape) {
+    std::string s = "[";
+    for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+    return s + "]";
+}
+
+PlanBuilder::PlanBuilder(const CheckpointIndex& index) : index_(index) {
+    for (uint64_t i = 0; i < index.tensors.size(); ++i)
+        sources_.emplace(name(index.roots[index.tensors[i].root].path, index.tensors[i].key), i);
+}
+
+std::string PlanBuilder::name(const std::string& root, const std::string& key) {
+    return root.empty() ? key : root + "/" + key;
+}
+
+uint64_t PlanBuilder::find_source(const std::string& root, const std::string& key) const {
+    auto it = sources_.find(name(root, key));
+    if (it == sources_.end()) throw PlanOpError("no source tensor '" + key + "' in root '" + root + "'");
+    return it->second;
+}
+
+const PlanNode& PlanBuilder::node(int64_t x) const {
+    if (x < 0 || static_cast<uint64_t>(x) >= plan_.nodes.size()) throw PlanOpError("invalid expression handle " + std::to_string(x));
+    return plan_.nodes[static_cast<size_t>(x)];
+}
+
+int64_t PlanBuilder::normalise_dim(const PlanNode& n, int64_t dim, const char* op) const {
+    const auto rank = static_cast<int64_t>(n.shape.size());
+    const int64_t d = dim < 0 ? dim + rank : dim;
+    if (d < 0 || d >= rank)
+        throw PlanOpError(std::string(op) + ": dimension " + std::to_string(dim) + " out of range for shape " + shape_text(n.shape));
+    return d;
+}
+
+int64_t PlanBuilder::push(PlanNode n) {
+    plan_.nodes.push_back(std::move(n));
+    return static_cast<int64_t>(plan_.nodes.size() - 1);
+}
+
+int64_t PlanBuilder::source(const std::string& root, const std::string& key) {
+    const uint64_t t = find_source(root, key);
+    PlanNode n;
+    n.kind = OpKind::Source;
+    n.source_tensor = t;
+    n.dtype = index_.tensors[t].info->dtype;
+    n.shape = index_.tensors[t].info->shape;
+    return push(std::move(n));
+}
+
+int64_t PlanBuilder::chunk(int64_t x, int64_t parts, int64_t index, int64_t dim) {
+    const PlanNode& in = node(x);
+    const int64_t d = normalise_dim(in, dim, "chunk");
+    if (parts <= 0 || index < 0 || index >= parts)
+        throw PlanOpError("chunk: piece " + std::to_string(index) + " of " + std::to_string(parts) + " is out of range");
+    if (in.shape[d] % parts != 0)
+        throw PlanOpError("chunk: dimension " + std::to_string(d) + " of " + shape_text(in.shape) + " does not split into " +
+                          std::to_string(parts) + " equal parts");
+    PlanNode n;
+    n.kind = OpKind::Chunk;
+    n.inputs = {x};
+    n.dim = d;
+    n.a = parts;
+    n.b = index;
+    n.dtype = in.dtype;
+    n.shape = in.shape;
+    n.shape[d] /= parts;
+    return push(std::move(n));
+}
+
+int64_t PlanBuilder::cat(const std::vector<int64_t>& xs, int64_t dim) {
+    if (xs.empty()) throw PlanOpError("cat: no inputs");
+    const PlanNode& first = node(xs[0]);
+    const int64_t d = normalise_dim(first, dim, "cat");
+    PlanNode n;
+    n.kind = OpKind::Cat;
+    n.inputs = xs;
+    n.dim = d;
+    n.dtype = first.dtype;
+    n.shape = first.shape;
+    n.shape[d] = 0;
+    for (int64_t x : xs) {
+        const PlanNode& in = node(x);
+        if (in.dtype != first.dtype)
+            throw PlanOpError("cat: dtypes differ (" + std::string(dtype_name(first.dtype)) + " and " +
+                              std::string(dtype_name(in.dtype)) + ")");
+        if (in.shape.size() != first.shape.size())
+            throw PlanOpError("cat: ranks differ (" + shape_text(first.shape) + " and " + shape_text(in.shape) + ")");
+        for (size_t i = 0; i < in.shape.size(); ++i)
+            if (static_cast<int64_t>(i) != d && in.shape[i] != first.shape[i])
+                throw PlanOpError("cat: shapes " + shape_text(first.shape) + " and " + shape_text(in.shape) +
+                                  " differ outside dimension " + std::to_string(d));
+        n.shape[d] += in.shape[d];
+    }
+    return push(std::move(n));
+}
+
+int64_t PlanBuilder::narrow(int64_t x, int64_t dim, int64_t start, int64_t length) {
+    const PlanNode& in = node(x);
+    const int64_t d = normalise_dim(in, dim, "narrow");
+    if (start < 0 || length < 0 || start + length > in.shape[d])
+        throw PlanOpError("narrow: [" + std::to_string(start) + ", " + std::to_string(start + length) + ") outside dimension " +
+                          std::to_string(d) + " of " + shape_text(in.shape));
+    PlanNode n;
+    n.kind = OpKind::Narrow;
+    n.inputs = {x};
+    n.dim = d;
+    n.a = start;
+    n.b = length;
+    n.dtype = in.dtype;
+    n.shape = in.shape;
+    n.shape[d] = length;
+    return push(std::move(n));
+}
+
+int64_t PlanBuilder::pad(int64_t x, int64_t dim, int64_t new_size) {
+    const PlanNode& in = node(x);
+    const int64_t d = normalise_dim(in, dim, "pad");
+    if (new_size < 0) throw PlanOpError("pad: negative size " + std::to_string(new_size));
+    PlanNode n;
+    n.kind = OpKind::Pad;
+    n.inputs = {x};
+    n.dim = d;
+    n.a = new_size;
+    n.dtype = in.dtype;
+    n.shape = in.shape;
+    n.shape[d] = new_size;
+    return push(std::move(n));
+}
+
+int64_t PlanBuilder::reshape(int64_t x, const Shape& shape) {
+    const PlanNode& in = node(x);
+    check_shape(shape, "reshape");
+    if (numel_of(shape) != numel_of(in.shape))
+        throw PlanOpError("reshape: " + shape_text(in.shape) + " cannot become " + shape_text(shape));
+    PlanNode n;
+    n.kind = OpKind::Reshape;
+    n.inputs = {x};
+    n.dtype = in.dtype;
+    n.shape = shape;
+    return push(std::move(n));
+}
+
+int64_t PlanBuilder::permute(int64_t x, const std::vector<int64_t>& dims) {
+    const PlanNode& in = node(x);
+    if (dims.size() != in.shape.size())
+        throw PlanOpError("permute: " + std::to_string(dims.size()) + " dims given for shape " + shape_text(in.shape));
+    std::vector<int64_t> norm;
+    for (int64_t d : dims) norm.push_back(normalise_dim(in, d, "permute"));
+    std::vector<int64_t> sorted = norm;
+    std::sort(sorted.begin(), sorted.end());
+    for (size_t i = 0; i < sorted.size(); ++i)
+        if (sorted[i] != static_cast<int64_t>(i)) throw PlanOpError("permute: dims are not a permutation");
+    PlanNode n;
+    n.kind = OpKind::Permute;
+    n.inputs = {x};
+    n.dims = norm;
+    n.dtype = in.dtype;
+    for (int64_t d : norm) n.shape.push_back(in.shape[static_cast<size_t>(d)]);
+    return push(std::move(n));
+}
+
+int64_t PlanBuilder::cast(int64_t x, DType dtype) {
+    const PlanNode& in = node(x);
+    if (element_size(dtype) == 0) throw PlanOpError("cast: invalid dtype");
+    PlanNode n;
+    n.kind = OpKind::Cast;
+    n.inputs = {x};
+    n.dtype = dtype;
+    n.shape = in.shape;
+    return push(std::move(n));
+}
+
+int64_t PlanBuilder::zeros(const Shape& shape, DType dtype) {
+    check_shape(shape, "zeros");
+    if (element_size(dtype) == 0) throw PlanOpError("zeros: invalid dtype");
+    PlanNode n;
+    n.kind = OpKind::Zeros;
+    n.dtype = dtype;
+    n.shape = shape;
+    return push(std::move(n));
+}
+
+int64_t PlanBuilder::constant(const Shape& shape, DType dtype, std::string bytes) {
+    check_shape(shape, "constant");
+    if (element_size(dtype) == 0) throw PlanOpError("constant: invalid dtype");
+    const uint64_t need = static_cast<uint64_t>(numel_of(shape)) * element_size(dtype);
+    if (bytes.size() != need)
+        throw PlanOpError("constant: " + std::to_string(bytes.size()) + " bytes given, shape " + shape_text(shape) + " needs " +
+                          std::to_string(need));
+    PlanNode n;
+    n.kind = OpKind::Constant;
+    n.dtype = dtype;
+    n.shape = shape;
+    n.bytes = std::move(bytes);
+    return push(std::move(n));
+}
+
+void PlanBuilder::output(const std::string& root, const std::string& key, int64_t x) {
+    node(x);
+    if (!outputs_.emplace(name(root, key), plan_.outputs.size()).second)
+        throw PlanOpError("output '" + name(root, key) + "' is written twice");
+    plan_.outputs.push_back(PlanOutput{root, key, x, std::nullopt});
+}
+
+void PlanBuilder::alias(const std::string& root, const std::string& key, const std::string& target_root,
+                        const std::string& target_key) {
+    auto target = outputs_.find(name(target_root, target_key));
+    if (target == outputs_.end())
+        throw PlanOpError("alias '" + name(root, key) + "': target output '" + name(target_root, target_key) + "' does not exist yet");
+    if (!outputs_.emplace(name(root, key), plan_.outputs.size()).second)
+        throw PlanOpError("output '" + name(root, key) + "' is written twice");
+    plan_.outputs.push_back(PlanOutput{root, key, -1, target->second});
+}
+
+void PlanBuilder::drop(const std::string& root, const std::string& key, const std::string& reason) {
+    if (reason.empty()) throw PlanOpError("drop of '" + name(root, key) + "' needs a reason");
+    plan_.drops.push_back(PlanDrop{find_source(root, key), reason});
+}
+
+void PlanBuilder::expect(const std::string& root, const std::string& key, const Shape& shape) {
+    check_shape(shape, "expect");
+    plan_.expected.push_back(PlanExpectation{root, key, shape});
+}
+
+void PlanBuilder::file(const std::string& path, std::string content) {
+    if (path.empty() || path.front() == '/' || path.find("..") != std::string::npos)
+        throw PlanOpError("file path '" + path + "' must be relative and stay inside the output folder");
+    for (const auto& f : plan_.files)
+        if (f.path == path) throw PlanOpError("file '" + path + "' is written twice");
+    plan_.files.push_back(PlanFile{path, std::move(content)});
+}
+
+void PlanBuilder::target(const std::string& name_, const std::string& component_dir) {
+    plan_.target_name = name_;
+    plan_.component_dir = component_dir;
+}
+
+void PlanBuilder::keep_extras(bool keep) { plan_.keep_extras = keep; }
+
+} // namespace ckptconv::core

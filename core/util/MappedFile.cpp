@@ -1,0 +1,46 @@
+#include "core/util/MappedFile.hpp"
+
+#include "core/util/Error.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace ckptconv::core {
+
+MappedFile::MappedFile(std::string path) : path_(std::move(path)) {
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw bad_input(path_, std::string("cannot open: ") + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        throw bad_input(path_, "not a regular file");
+    }
+    size_ = static_cast<uint64_t>(st.st_size);
+    if (size_ > 0) {
+        void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            const int err = errno;
+            ::close(fd);
+            throw bad_input(path_, std::string("cannot map: ") + std::strerror(err));
+        }
+        data_ = static_cast<const uint8_t*>(p);
+    }
+    ::close(fd);
+}
+
+MappedFile::~MappedFile() {
+    if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+}
+
+std::string_view MappedFile::slice(uint64_t offset, uint64_t length, const char* what) const {
+    if (offset > size_ || length > size_ - offset)
+        throw bad_input(path_, std::string(what) + " lies outside the file (offset " + std::to_string(offset) +
+                                   ", length " + std::to_string(length) + ", file size " + std::to_string(size_) + ")");
+    return {reinterpret_cast<const char*>(data_) + offset, static_cast<size_t>(length)};
+}
+
+} // namespace ckptconv::core

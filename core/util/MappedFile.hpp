@@ -1,0 +1,32 @@
+// A read-only memory mapping of a whole file; the bytes stay valid while it lives.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace ckptconv::core {
+
+class MappedFile {
+public:
+    /** Maps `path` read-only; throws Error(BadInput) naming the file on failure. */
+    explicit MappedFile(std::string path);
+    ~MappedFile();
+    MappedFile(const MappedFile&) = delete;
+    MappedFile& operator=(const MappedFile&) = delete;
+
+    const std::string& path() const { return path_; }
+    const uint8_t* data() const { return data_; }
+    uint64_t size() const { return size_; }
+
+    /** Bytes [offset, offset+length), or a BadInput error if they lie outside the file. */
+    std::string_view slice(uint64_t offset, uint64_t length, const char* what) const;
+
+private:
+    std::string path_;
+    const uint8_t* data_ = nullptr;
+    uint64_t size_ = 0;
+};
+
+} // namespace ckptconv::core

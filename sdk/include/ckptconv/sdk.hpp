@@ -1,0 +1,636 @@
+/**
+ * @file sdk.hpp
+ * @brief Header-only C++17 wrapper over ckptconv_plugin.h for plugin authors.
+ *
+ * Compiled into each plugin; nothing here crosses the ABI. It gives:
+ * - IndexView / TensorView: typed, stride-correct access to the host's index;
+ * - KeyPattern: key matching with `{name}` captures;
+ * - RenameTable: ordered substring / prefix / regex rename rules;
+ * - count_layers(): 1 + the largest integer captured by a pattern;
+ * - Plan / Expr: the plan DSL over the host's plan_* services;
+ * - CKPTCONV_PLUGIN(Class, name): the entry point, with every exception turned
+ *   into a status code and a message at the boundary.
+ *
+ * A plugin class provides:
+ * @code
+ * struct MyPlugin {
+ *     static constexpr const char* kId = "my_family";
+ *     static constexpr const char* kVersion = "1.0.0";
+ *     static constexpr const char* kDescription = "one line";
+ *     static constexpr const char* kFormatVersions[] = {"1", nullptr};
+ *     ckptconv::sdk::Detection detect(const ckptconv::sdk::IndexView& index) const;
+ *     void plan(const ckptconv::sdk::IndexView& index, const ckptconv::sdk::PlanRequest& request,
+ *               ckptconv::sdk::Plan& plan) const;
+ * };
+ * CKPTCONV_PLUGIN(MyPlugin, my_family)
+ * @endcode
+ */
+#ifndef CKPTCONV_SDK_HPP
+#define CKPTCONV_SDK_HPP
+
+#include <ckptconv/ckptconv_plugin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <regex>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace ckptconv::sdk {
+
+// ---------------------------------------------------------------- errors
+
+/** Throw from detect()/plan() to fail the call with a status and message. */
+class Error : public std::runtime_error {
+public:
+    Error(int32_t status, const std::string& message) : std::runtime_error(message), status_(status) {}
+    int32_t status() const noexcept { return status_; }
+
+private:
+    int32_t status_;
+};
+
+/** The checkpoint is not what the rules expect (names the key and what was expected). */
+inline Error invalid_data(const std::string& message) { return Error(CKPTCONV_E_INVALID_DATA, message); }
+/** Recognised, but there are no rules for this case. */
+inline Error unsupported(const std::string& message) { return Error(CKPTCONV_E_UNSUPPORTED, message); }
+
+// ---------------------------------------------------------------- dtypes
+
+/** Short lowercase dtype name ("f32", "bf16", ...), "invalid" for unknown codes. */
+inline const char* dtype_name(uint32_t dtype) {
+    switch (dtype) {
+    case CKPTCONV_DTYPE_F64: return "f64";
+    case CKPTCONV_DTYPE_F32: return "f32";
+    case CKPTCONV_DTYPE_F16: return "f16";
+    case CKPTCONV_DTYPE_BF16: return "bf16";
+    case CKPTCONV_DTYPE_I64: return "i64";
+    case CKPTCONV_DTYPE_I32: return "i32";
+    case CKPTCONV_DTYPE_I16: return "i16";
+    case CKPTCONV_DTYPE_I8: return "i8";
+    case CKPTCONV_DTYPE_U8: return "u8";
+    case CKPTCONV_DTYPE_BOOL: return "bool";
+    case CKPTCONV_DTYPE_C64: return "c64";
+    case CKPTCONV_DTYPE_C128: return "c128";
+    case CKPTCONV_DTYPE_F8_E4M3FN: return "f8_e4m3fn";
+    case CKPTCONV_DTYPE_F8_E5M2: return "f8_e5m2";
+    case CKPTCONV_DTYPE_U16: return "u16";
+    case CKPTCONV_DTYPE_U32: return "u32";
+    case CKPTCONV_DTYPE_U64: return "u64";
+    default: return "invalid";
+    }
+}
+
+using Shape = std::vector<int64_t>;
+
+/** "[3072, 16, 2, 2]" */
+inline std::string shape_string(const Shape& shape) {
+    std::string s = "[";
+    for (size_t i = 0; i < shape.size(); ++i) {
+        if (i) s += ", ";
+        s += std::to_string(shape[i]);
+    }
+    return s + "]";
+}
+
+// ------------------------------------------------------------ index view
+
+struct TensorView {
+    std::string_view root; ///< path of the root holding it
+    std::string_view key;  ///< key inside the root
+    uint32_t dtype = CKPTCONV_DTYPE_INVALID;
+    Shape shape;
+    uint32_t flags = 0;
+    uint64_t storage_group = 0;
+
+    int64_t dim(int64_t i) const {
+        const int64_t n = static_cast<int64_t>(shape.size());
+        if (i < 0) i += n;
+        if (i < 0 || i >= n) throw invalid_data("tensor '" + std::string(key) + "' has no dimension " + std::to_string(i));
+        return shape[static_cast<size_t>(i)];
+    }
+};
+
+struct RootView {
+    std::string_view path;
+    uint64_t first_tensor = 0;
+    uint64_t tensor_count = 0;
+    bool is_state_dict = false;
+};
+
+struct ExtraView {
+    std::string_view path;
+    std::string_view type;
+};
+
+/**
+ * Stride-correct, copying view of a ckptconv_index_v1. Valid as long as the
+ * index it was built from (i.e. during one detect()/plan() call).
+ */
+class IndexView {
+public:
+    explicit IndexView(const ckptconv_index_v1* index) : raw_(index) {
+        roots_.reserve(index->root_count);
+        for (uint32_t r = 0; r < index->root_count; ++r) {
+            const auto* root = element<ckptconv_root_v1>(index->roots, index->root_stride, r);
+            roots_.push_back(RootView{root->path, root->first_tensor, root->tensor_count,
+                                      (root->flags & CKPTCONV_ROOT_STATE_DICT) != 0});
+        }
+        tensors_.reserve(static_cast<size_t>(index->tensor_count));
+        for (uint64_t t = 0; t < index->tensor_count; ++t) {
+            const auto* tensor = element<ckptconv_tensor_v1>(index->tensors, index->tensor_stride, t);
+            TensorView view;
+            view.root = tensor->root < roots_.size() ? roots_[tensor->root].path : std::string_view();
+            view.key = tensor->key;
+            view.dtype = tensor->dtype;
+            view.shape.assign(tensor->shape, tensor->shape + tensor->ndim);
+            view.flags = tensor->flags;
+            view.storage_group = tensor->storage_group;
+            tensors_.push_back(std::move(view));
+        }
+        for (uint32_t e = 0; e < index->extra_count; ++e) {
+            const auto* extra = element<ckptconv_extra_v1>(index->extras, index->extra_stride, e);
+            extras_.push_back(ExtraView{extra->path, extra->type});
+        }
+    }
+
+    std::string_view file_path() const { return raw_->file_path ? raw_->file_path : ""; }
+    std::string_view container() const { return raw_->container ? raw_->container : ""; }
+    const std::vector<RootView>& roots() const { return roots_; }
+    const std::vector<TensorView>& tensors() const { return tensors_; }
+    const std::vector<ExtraView>& extras() const { return extras_; }
+    const ckptconv_index_v1* raw() const { return raw_; }
+
+    /** The root with this path, or nullptr. */
+    const RootView* root(std::string_view path) const {
+        for (const auto& r : roots_)
+            if (r.path == path) return &r;
+        return nullptr;
+    }
+
+    /** Tensors of one root, in checkpoint order. */
+    std::vector<const TensorView*> tensors_of(const RootView& root) const {
+        std::vector<const TensorView*> out;
+        for (uint64_t i = root.first_tensor; i < root.first_tensor + root.tensor_count && i < tensors_.size(); ++i)
+            out.push_back(&tensors_[static_cast<size_t>(i)]);
+        return out;
+    }
+
+    /** A tensor by root path and key, or nullptr. */
+    const TensorView* find(std::string_view root_path, std::string_view key) const {
+        if (lookup_.empty()) {
+            for (const auto& t : tensors_) lookup_.emplace(join(t.root, t.key), &t);
+        }
+        auto it = lookup_.find(join(root_path, key));
+        return it == lookup_.end() ? nullptr : it->second;
+    }
+
+    /** A tensor that must exist; otherwise an invalid-data error naming it. */
+    const TensorView& require(std::string_view root_path, std::string_view key) const {
+        if (const auto* t = find(root_path, key)) return *t;
+        throw invalid_data("missing tensor '" + std::string(key) + "' in root '" + std::string(root_path) + "'");
+    }
+
+    bool has_extra(std::string_view path) const {
+        return std::any_of(extras_.begin(), extras_.end(), [&](const ExtraView& e) { return e.path == path; });
+    }
+
+private:
+    template <class T>
+    static const T* element(const T* base, uint32_t stride, uint64_t i) {
+        return reinterpret_cast<const T*>(reinterpret_cast<const unsigned char*>(base) + stride * i);
+    }
+    static std::string join(std::string_view root, std::string_view key) {
+        std::string s(root);
+        s.push_back('\0');
+        s.append(key);
+        return s;
+    }
+
+    const ckptconv_index_v1* raw_;
+    std::vector<RootView> roots_;
+    std::vector<TensorView> tensors_;
+    std::vector<ExtraView> extras_;
+    mutable std::unordered_map<std::string, const TensorView*> lookup_;
+};
+
+// ----------------------------------------------------------- key matching
+
+/** Values captured by a KeyPattern, in pattern order. */
+class Captures {
+public:
+    void set(std::string name, std::string value) { items_.emplace_back(std::move(name), std::move(value)); }
+    /** The captured text; throws if the pattern has no such capture. */
+    const std::string& operator[](std::string_view name) const {
+        for (const auto& [n, v] : items_)
+            if (n == name) return v;
+        throw Error(CKPTCONV_E_INTERNAL, "pattern has no capture '" + std::string(name) + "'");
+    }
+    /** The capture as a non-negative integer, or -1 if it is not one. */
+    int64_t integer(std::string_view name) const {
+        const std::string& v = (*this)[name];
+        if (v.empty() || v.size() > 18 || !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; }))
+            return -1;
+        return std::stoll(v);
+    }
+    const std::vector<std::pair<std::string, std::string>>& items() const { return items_; }
+
+private:
+    std::vector<std::pair<std::string, std::string>> items_;
+};
+
+/**
+ * A key pattern such as "transformer.layers.{i}.attention.query_key_value.{wb}".
+ * `{name}` captures one or more characters other than '.'; `{*name}` captures
+ * any (possibly empty) text, dots included. Everything else is literal.
+ */
+class KeyPattern {
+public:
+    explicit KeyPattern(std::string_view pattern) : text_(pattern) {
+        size_t i = 0;
+        while (i < pattern.size()) {
+            if (pattern[i] == '{') {
+                const size_t close = pattern.find('}', i);
+                if (close == std::string_view::npos)
+                    throw Error(CKPTCONV_E_INTERNAL, "unclosed '{' in key pattern '" + text_ + "'");
+                Part part;
+                part.capture = true;
+                std::string_view name = pattern.substr(i + 1, close - i - 1);
+                if (!name.empty() && name[0] == '*') {
+                    part.greedy = true;
+                    name.remove_prefix(1);
+                }
+                if (name.empty()) throw Error(CKPTCONV_E_INTERNAL, "empty capture in key pattern '" + text_ + "'");
+                part.text = std::string(name);
+                parts_.push_back(std::move(part));
+                i = close + 1;
+            } else {
+                const size_t next = pattern.find('{', i);
+                const size_t end = next == std::string_view::npos ? pattern.size() : next;
+                parts_.push_back(Part{std::string(pattern.substr(i, end - i)), false, false});
+                i = end;
+            }
+        }
+    }
+
+    /** Captures if the whole key matches. */
+    std::optional<Captures> match(std::string_view key) const { return run(key, true); }
+    /** Captures if the pattern matches a prefix of the key. */
+    std::optional<Captures> match_prefix(std::string_view key) const { return run(key, false); }
+
+    /** The pattern with its captures replaced by `values` (each capture must be present). */
+    std::string format(const Captures& values) const {
+        std::string out;
+        for (const auto& p : parts_) out += p.capture ? values[p.text] : p.text;
+        return out;
+    }
+    const std::string& text() const { return text_; }
+
+private:
+    struct Part {
+        std::string text;
+        bool capture = false;
+        bool greedy = false;
+    };
+
+    std::optional<Captures> run(std::string_view key, bool whole) const {
+        Captures caps;
+        if (step(0, key, 0, whole, caps)) return caps;
+        return std::nullopt;
+    }
+
+    // Backtracking over captures; patterns are short, so this stays cheap.
+    bool step(size_t part, std::string_view key, size_t pos, bool whole, Captures& caps) const {
+        if (part == parts_.size()) return !whole || pos == key.size();
+        const Part& p = parts_[part];
+        if (!p.capture) {
+            if (key.substr(pos, p.text.size()) != p.text) return false;
+            return step(part + 1, key, pos + p.text.size(), whole, caps);
+        }
+        size_t limit = key.size();
+        if (!p.greedy) {
+            const size_t dot = key.find('.', pos);
+            limit = dot == std::string_view::npos ? key.size() : dot;
+        }
+        const size_t min_end = p.greedy ? pos : pos + 1;
+        for (size_t end = limit + 1; end-- > min_end;) {
+            Captures trial = caps;
+            trial.set(p.text, std::string(key.substr(pos, end - pos)));
+            if (step(part + 1, key, end, whole, trial)) {
+                caps = std::move(trial);
+                return true;
+            }
+            if (end == 0) break;
+        }
+        return false;
+    }
+
+    std::string text_;
+    std::vector<Part> parts_;
+};
+
+/**
+ * 1 + the largest integer captured as `capture` by `pattern` (prefix match)
+ * over the keys of `root`; 0 when nothing matches. E.g. layers from
+ * count_layers(view, root, KeyPattern("transformer.layers.{i}."), "i").
+ */
+inline int64_t count_layers(const IndexView& index, const RootView& root, const KeyPattern& pattern,
+                            std::string_view capture = "i") {
+    int64_t count = 0;
+    for (const TensorView* t : index.tensors_of(root)) {
+        if (auto caps = pattern.match_prefix(t->key)) {
+            const int64_t n = caps->integer(capture);
+            if (n >= 0) count = std::max(count, n + 1);
+        }
+    }
+    return count;
+}
+
+// ----------------------------------------------------------- rename table
+
+/**
+ * Ordered rename rules, applied one after another to the whole key (the
+ * semantics of the Python conversion scripts: each rule sees the result of
+ * the previous ones, so order matters).
+ */
+class RenameTable {
+public:
+    /** Replace every occurrence of `from` (Python str.replace). */
+    RenameTable& replace(std::string from, std::string to) {
+        rules_.push_back(Rule{Kind::Substring, std::move(from), std::move(to), {}});
+        return *this;
+    }
+    /** Replace `from` only at the start of the key. */
+    RenameTable& prefix(std::string from, std::string to) {
+        rules_.push_back(Rule{Kind::Prefix, std::move(from), std::move(to), {}});
+        return *this;
+    }
+    /** std::regex_replace with ECMAScript syntax; `$1` refers to groups. */
+    RenameTable& regex(const std::string& pattern, std::string format) {
+        rules_.push_back(Rule{Kind::Regex, pattern, std::move(format), std::regex(pattern)});
+        return *this;
+    }
+
+    std::string apply(std::string key) const {
+        for (const auto& r : rules_) {
+            switch (r.kind) {
+            case Kind::Substring:
+                if (!r.from.empty()) key = replace_all(key, r.from, r.to);
+                break;
+            case Kind::Prefix:
+                if (key.compare(0, r.from.size(), r.from) == 0) key = r.to + key.substr(r.from.size());
+                break;
+            case Kind::Regex: key = std::regex_replace(key, r.re, r.to); break;
+            }
+        }
+        return key;
+    }
+    size_t size() const { return rules_.size(); }
+
+private:
+    enum class Kind { Substring, Prefix, Regex };
+    struct Rule {
+        Kind kind;
+        std::string from;
+        std::string to;
+        std::regex re;
+    };
+    static std::string replace_all(const std::string& s, const std::string& from, const std::string& to) {
+        std::string out;
+        size_t pos = 0;
+        for (size_t hit; (hit = s.find(from, pos)) != std::string::npos; pos = hit + from.size()) {
+            out.append(s, pos, hit - pos);
+            out += to;
+        }
+        out.append(s, pos, std::string::npos);
+        return out;
+    }
+    std::vector<Rule> rules_;
+};
+
+// -------------------------------------------------------------- detection
+
+/** What detect() returns; the trampoline copies it into the C result. */
+struct Detection {
+    int32_t score = CKPTCONV_SCORE_NO;
+    std::string format_version;
+    std::string variant;
+    std::string target;
+    std::string reason;
+
+    static Detection no(std::string why = {}) { return Detection{CKPTCONV_SCORE_NO, {}, {}, {}, std::move(why)}; }
+};
+
+// -------------------------------------------------------------------- plan
+
+/** A plan expression handle. */
+struct Expr {
+    ckptconv_expr handle = -1;
+};
+
+/** What the user asked plan() for. */
+struct PlanRequest {
+    std::string format_version;
+    std::string variant;
+    std::string output_format;
+    std::vector<std::pair<std::string, std::string>> options;
+
+    /** The value of --option `key`, or `fallback`. */
+    std::string option(std::string_view key, std::string fallback = {}) const {
+        for (const auto& [k, v] : options)
+            if (k == key) return v;
+        return fallback;
+    }
+    bool has_option(std::string_view key) const {
+        return std::any_of(options.begin(), options.end(), [&](const auto& kv) { return kv.first == key; });
+    }
+};
+
+/**
+ * The plan DSL: each method forwards to a host plan_* service. A refused op
+ * throws Error(CKPTCONV_E_PLAN) after the host has recorded the message.
+ */
+class Plan {
+public:
+    Plan(const ckptconv_host_v1* host, ckptconv_call* call) : host_(host), call_(call) {}
+
+    Expr source(const std::string& root, const std::string& key) { return check(host_->plan_source(call_, root.c_str(), key.c_str())); }
+    Expr chunk(Expr x, int64_t parts, int64_t index, int64_t dim = 0) {
+        return check(host_->plan_chunk(call_, x.handle, parts, index, dim));
+    }
+    Expr cat(const std::vector<Expr>& xs, int64_t dim = 0) {
+        std::vector<ckptconv_expr> handles;
+        for (const auto& x : xs) handles.push_back(x.handle);
+        return check(host_->plan_cat(call_, handles.data(), static_cast<uint32_t>(handles.size()), dim));
+    }
+    Expr narrow(Expr x, int64_t dim, int64_t start, int64_t length) {
+        return check(host_->plan_narrow(call_, x.handle, dim, start, length));
+    }
+    Expr pad(Expr x, int64_t dim, int64_t new_size) { return check(host_->plan_pad(call_, x.handle, dim, new_size)); }
+    Expr reshape(Expr x, const Shape& shape) {
+        return check(host_->plan_reshape(call_, x.handle, shape.data(), static_cast<uint32_t>(shape.size())));
+    }
+    Expr permute(Expr x, const Shape& dims) {
+        return check(host_->plan_permute(call_, x.handle, dims.data(), static_cast<uint32_t>(dims.size())));
+    }
+    Expr cast(Expr x, uint32_t dtype) { return check(host_->plan_cast(call_, x.handle, dtype)); }
+    Expr zeros(const Shape& shape, uint32_t dtype) {
+        return check(host_->plan_zeros(call_, shape.data(), static_cast<uint32_t>(shape.size()), dtype));
+    }
+    Expr constant(const Shape& shape, uint32_t dtype, const void* data, uint64_t nbytes) {
+        return check(host_->plan_constant(call_, shape.data(), static_cast<uint32_t>(shape.size()), dtype, data, nbytes));
+    }
+
+    void output(const std::string& root, const std::string& key, Expr x) {
+        status(host_->plan_output(call_, root.c_str(), key.c_str(), x.handle));
+    }
+    void alias(const std::string& root, const std::string& key, const std::string& target_root, const std::string& target_key) {
+        status(host_->plan_alias(call_, root.c_str(), key.c_str(), target_root.c_str(), target_key.c_str()));
+    }
+    void drop(const std::string& root, const std::string& key, const std::string& reason) {
+        status(host_->plan_drop(call_, root.c_str(), key.c_str(), reason.c_str()));
+    }
+    void expect(const std::string& root, const std::string& key, const Shape& shape) {
+        status(host_->plan_expect(call_, root.c_str(), key.c_str(), shape.data(), static_cast<uint32_t>(shape.size())));
+    }
+    void file(const std::string& relative_path, const std::string& content) {
+        status(host_->plan_file(call_, relative_path.c_str(), content.data(), content.size()));
+    }
+    void target(const std::string& name, const std::string& component_dir = {}) {
+        status(host_->plan_target(call_, name.c_str(), component_dir.c_str()));
+    }
+    void keep_extras(bool keep) { status(host_->plan_keep_extras(call_, keep ? 1 : 0)); }
+
+    // ---- helpers for common shapes of rules
+
+    /** `output_keys.size()` equal pieces of `x` along `dim`, each emitted under its key. */
+    void split(Expr x, const std::string& out_root, const std::vector<std::string>& output_keys, int64_t dim = 0) {
+        const auto parts = static_cast<int64_t>(output_keys.size());
+        for (int64_t i = 0; i < parts; ++i) output(out_root, output_keys[static_cast<size_t>(i)], chunk(x, parts, i, dim));
+    }
+    /** Concatenation of several sources emitted as one output. */
+    void fuse(const std::vector<Expr>& xs, const std::string& out_root, const std::string& out_key, int64_t dim = 0) {
+        output(out_root, out_key, cat(xs, dim));
+    }
+    void log(int32_t level, const std::string& message) { host_->log(call_, level, message.c_str()); }
+
+private:
+    Expr check(ckptconv_expr h) {
+        if (h < 0) throw Error(CKPTCONV_E_PLAN, {});
+        return Expr{h};
+    }
+    void status(int32_t s) {
+        if (s != CKPTCONV_OK) throw Error(s, {});
+    }
+    const ckptconv_host_v1* host_;
+    ckptconv_call* call_;
+};
+
+// -------------------------------------------------------------- trampoline
+
+namespace detail {
+
+inline void copy_text(char* dst, size_t cap, const std::string& src) {
+    const size_t n = std::min(cap - 1, src.size());
+    std::memcpy(dst, src.data(), n);
+    dst[n] = '\0';
+}
+
+/** Runs `body`, turning any exception into a status plus host->set_error. */
+template <class F>
+int32_t guarded(const ckptconv_host_v1* host, ckptconv_call* call, F&& body) noexcept {
+    try {
+        return body();
+    } catch (const Error& e) {
+        // An empty message means the host already recorded one (a refused plan op).
+        if (*e.what() && host && host->set_error) host->set_error(call, e.status(), e.what());
+        return e.status();
+    } catch (const std::bad_alloc&) {
+        if (host && host->set_error) host->set_error(call, CKPTCONV_E_NOMEM, "out of memory");
+        return CKPTCONV_E_NOMEM;
+    } catch (const std::exception& e) {
+        if (host && host->set_error) host->set_error(call, CKPTCONV_E_INTERNAL, e.what());
+        return CKPTCONV_E_INTERNAL;
+    } catch (...) {
+        if (host && host->set_error) host->set_error(call, CKPTCONV_E_INTERNAL, "unknown exception in plugin");
+        return CKPTCONV_E_INTERNAL;
+    }
+}
+
+template <class P>
+struct Adapter {
+    static int32_t init(const ckptconv_host_v1* host, ckptconv_call* call, void** state) {
+        return guarded(host, call, [&] {
+            *state = new P();
+            return CKPTCONV_OK;
+        });
+    }
+    static void shutdown(void* state) { delete static_cast<P*>(state); }
+
+    static int32_t detect(void* state, const ckptconv_host_v1* host, ckptconv_call* call, const ckptconv_index_v1* index,
+                          ckptconv_detect_result_v1* out) {
+        return guarded(host, call, [&] {
+            const IndexView view(index);
+            const Detection d = static_cast<const P*>(state)->detect(view);
+            out->score = std::clamp<int32_t>(d.score, CKPTCONV_SCORE_NO, CKPTCONV_SCORE_CERTAIN);
+            copy_text(out->format_version, sizeof out->format_version, d.format_version);
+            copy_text(out->variant, sizeof out->variant, d.variant);
+            copy_text(out->target, sizeof out->target, d.target);
+            copy_text(out->reason, sizeof out->reason, d.reason);
+            return CKPTCONV_OK;
+        });
+    }
+
+    static int32_t plan(void* state, const ckptconv_host_v1* host, ckptconv_call* call, const ckptconv_index_v1* index,
+                        const ckptconv_plan_request_v1* request) {
+        return guarded(host, call, [&] {
+            const IndexView view(index);
+            PlanRequest req;
+            req.format_version = request->format_version ? request->format_version : "";
+            req.variant = request->variant ? request->variant : "";
+            req.output_format = request->output_format ? request->output_format : "";
+            for (uint32_t i = 0; i < request->option_count; ++i)
+                req.options.emplace_back(request->options[i].key, request->options[i].value);
+            Plan plan(host, call);
+            static_cast<const P*>(state)->plan(view, req, plan);
+            return CKPTCONV_OK;
+        });
+    }
+
+    static const ckptconv_plugin_v1* descriptor() {
+        static const ckptconv_plugin_v1 d = {sizeof(ckptconv_plugin_v1), CKPTCONV_ABI_VERSION, P::kId, P::kVersion,
+                                             P::kDescription, P::kFormatVersions, &init, &shutdown, &detect, &plan};
+        return &d;
+    }
+};
+
+} // namespace detail
+} // namespace ckptconv::sdk
+
+/**
+ * Defines the plugin's entry: `ckptconv_builtin_entry_<name>` always (for
+ * static linking into tests and single-binary builds), and the exported
+ * `ckptconv_plugin_entry_v1` when built as a loadable module
+ * (CKPTCONV_PLUGIN_MODULE, set by ckptconv_add_plugin()).
+ */
+#define CKPTCONV_PLUGIN_BUILTIN_ENTRY(Class, name)                                                                     \
+    extern "C" const ckptconv_plugin_v1* ckptconv_builtin_entry_##name(void) {                                         \
+        return ::ckptconv::sdk::detail::Adapter<Class>::descriptor();                                                  \
+    }
+#ifdef CKPTCONV_PLUGIN_MODULE
+#define CKPTCONV_PLUGIN(Class, name)                                                                                   \
+    CKPTCONV_PLUGIN_BUILTIN_ENTRY(Class, name)                                                                         \
+    extern "C" CKPTCONV_EXPORT const ckptconv_plugin_v1* ckptconv_plugin_entry_v1(void) {                              \
+        return ckptconv_builtin_entry_##name();                                                                        \
+    }
+#else
+#define CKPTCONV_PLUGIN(Class, name) CKPTCONV_PLUGIN_BUILTIN_ENTRY(Class, name)
+#endif
+
+#endif // CKPTCONV_SDK_HPP
