@@ -11,9 +11,8 @@ po::options_description global_options() {
     g.add_options()("plugin-path", po::value<std::vector<std::string>>()->composing(),
                     "also look for plugins in DIR (or load this .so); repeatable")(
         "config", po::value<std::string>(), "YAML config: plugin paths, pins, options, output defaults")(
-        "verbose,v", po::bool_switch(), "more diagnostics on stderr")("quiet,q", po::bool_switch(),
-                                                                      "only errors on stderr")(
-        "help,h", po::bool_switch(), "show help");
+        "verbose,v", po::bool_switch(), "more diagnostics on stderr")(
+        "quiet,q", po::bool_switch(), "only errors on stderr")("help,h", po::bool_switch(), "show help");
     return g;
 }
 
@@ -51,8 +50,10 @@ std::optional<po::variables_map> parse_command(const CommandSpec& spec, const st
 
 std::unique_ptr<Session> open_session(const po::variables_map& vm) {
     const GlobalOptions g = read_global_options(vm);
-    if (g.quiet) core::set_log_level(core::LogLevel::Silent);
-    else if (g.verbose) core::set_log_level(core::LogLevel::Debug);
+    if (g.quiet)
+        core::set_log_level(core::LogLevel::Silent);
+    else if (g.verbose)
+        core::set_log_level(core::LogLevel::Debug);
     return std::make_unique<Session>(g);
 }
 

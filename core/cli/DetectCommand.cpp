@@ -13,9 +13,12 @@ namespace ckptconv::cli {
 namespace {
 
 nlohmann::ordered_json candidate_json(const core::Candidate& c) {
-    nlohmann::ordered_json j = {{"plugin", c.plugin->id},          {"plugin_version", c.plugin->version},
-                                {"format_version", c.format_version}, {"variant", c.variant},
-                                {"score", c.score},                   {"reason", c.reason}};
+    nlohmann::ordered_json j = {{"plugin", c.plugin->id},
+                                {"plugin_version", c.plugin->version},
+                                {"format_version", c.format_version},
+                                {"variant", c.variant},
+                                {"score", c.score},
+                                {"reason", c.reason}};
     if (!c.target.empty()) j["target"] = c.target;
     if (!c.error.empty()) j["error"] = c.error;
     return j;
@@ -24,11 +27,15 @@ nlohmann::ordered_json candidate_json(const core::Candidate& c) {
 } // namespace
 
 int run_detect(const std::vector<std::string>& tokens) {
-    CommandSpec spec{"detect", "FILE [--json] [--plugin ID[@VERSION]] [--format-version V]",
-                     "Ask every plugin to score the checkpoint; show the candidates and the one selected.", {}, {}, {"file"}};
+    CommandSpec spec{"detect",
+                     "FILE [--json] [--plugin ID[@VERSION]] [--format-version V]",
+                     "Ask every plugin to score the checkpoint; show the candidates and the one selected.",
+                     {},
+                     {},
+                     {"file"}};
     spec.options.add_options()("file", po::value<std::string>()->required(), "checkpoint")(
         "json", po::bool_switch(), "machine-readable output")("plugin", po::value<std::string>(),
-                                                               "use this plugin instead of detecting")(
+                                                              "use this plugin instead of detecting")(
         "format-version", po::value<std::string>(), "override the detected format version");
     spec.positional.add("file", 1);
     const auto vm = parse_command(spec, tokens);
@@ -59,9 +66,9 @@ int run_detect(const std::vector<std::string>& tokens) {
                     index.tensors.size(), index.roots.size());
         if (choice.chosen) {
             const auto& c = *choice.chosen;
-            std::printf("selected:  %s  format %s%s%s%s%s\n           %s\n", c.plugin->label().c_str(), c.format_version.c_str(),
-                        c.variant.empty() ? "" : "  variant ", c.variant.c_str(), c.target.empty() ? "" : "  -> ",
-                        c.target.c_str(), c.reason.c_str());
+            std::printf("selected:  %s  format %s%s%s%s%s\n           %s\n", c.plugin->label().c_str(),
+                        c.format_version.c_str(), c.variant.empty() ? "" : "  variant ", c.variant.c_str(),
+                        c.target.empty() ? "" : "  -> ", c.target.c_str(), c.reason.c_str());
         } else {
             std::printf("selected:  none (%s)\n", d.problem.c_str());
         }

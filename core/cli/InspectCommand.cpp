@@ -15,12 +15,15 @@
 namespace ckptconv::cli {
 
 int run_inspect(const std::vector<std::string>& tokens) {
-    CommandSpec spec{"inspect", "FILE [--json] [--keys GLOB]",
+    CommandSpec spec{"inspect",
+                     "FILE [--json] [--keys GLOB]",
                      "Show a checkpoint's container, state-dict roots, non-tensor entries and tensors (headers only).",
-                     {}, {}, {"file"}};
+                     {},
+                     {},
+                     {"file"}};
     spec.options.add_options()("file", po::value<std::string>()->required(), "checkpoint")(
         "json", po::bool_switch(), "machine-readable output")("keys", po::value<std::string>(),
-                                                               "only tensors whose key matches this glob");
+                                                              "only tensors whose key matches this glob");
     spec.positional.add("file", 1);
     const auto vm = parse_command(spec, tokens);
     if (!vm) return 0;
@@ -30,7 +33,9 @@ int run_inspect(const std::vector<std::string>& tokens) {
 
     std::vector<uint64_t> root_bytes(index.roots.size(), 0);
     for (const auto& t : index.tensors) root_bytes[t.root] += t.nbytes();
-    auto shown = [&](const core::IndexedTensor& t) { return glob.empty() || fnmatch(glob.c_str(), t.key.c_str(), 0) == 0; };
+    auto shown = [&](const core::IndexedTensor& t) {
+        return glob.empty() || fnmatch(glob.c_str(), t.key.c_str(), 0) == 0;
+    };
 
     if ((*vm)["json"].as<bool>()) {
         nlohmann::ordered_json out;
@@ -59,13 +64,15 @@ int run_inspect(const std::vector<std::string>& tokens) {
 
     std::map<std::string, uint64_t> dtypes;
     for (const auto& t : index.tensors) dtypes[std::string(core::dtype_name(t.info->dtype))] += 1;
-    std::printf("file:      %s\ncontainer: %s\ntensors:   %zu (%llu bytes)", index.path.c_str(), index.container.c_str(),
-                index.tensors.size(), static_cast<unsigned long long>(index.tensor_bytes()));
+    std::printf("file:      %s\ncontainer: %s\ntensors:   %zu (%llu bytes)", index.path.c_str(),
+                index.container.c_str(), index.tensors.size(), static_cast<unsigned long long>(index.tensor_bytes()));
     for (const auto& [name, n] : dtypes) std::printf(" %s:%llu", name.c_str(), static_cast<unsigned long long>(n));
     std::printf("\nroots:\n");
     for (size_t r = 0; r < index.roots.size(); ++r)
-        std::printf("  %-30s %6llu tensors %14llu bytes%s\n", index.roots[r].path.empty() ? "<top>" : index.roots[r].path.c_str(),
-                    static_cast<unsigned long long>(index.roots[r].tensor_count), static_cast<unsigned long long>(root_bytes[r]),
+        std::printf("  %-30s %6llu tensors %14llu bytes%s\n",
+                    index.roots[r].path.empty() ? "<top>" : index.roots[r].path.c_str(),
+                    static_cast<unsigned long long>(index.roots[r].tensor_count),
+                    static_cast<unsigned long long>(root_bytes[r]),
                     index.roots[r].is_state_dict ? "  (state dict)" : "");
     if (!index.extras.empty()) {
         std::printf("extras:\n");

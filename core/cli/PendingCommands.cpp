@@ -9,7 +9,8 @@ namespace ckptconv::cli {
 namespace {
 
 [[noreturn]] void not_available(const std::string& command) {
-    throw core::Error(core::ExitCode::Internal, command + ": not available yet in this build (the conversion engine has not landed)");
+    throw core::Error(core::ExitCode::Internal,
+                      command + ": not available yet in this build (the conversion engine has not landed)");
 }
 
 void check_choice(const po::variables_map& vm, const char* name, std::initializer_list<const char*> allowed) {
@@ -25,19 +26,23 @@ void check_choice(const po::variables_map& vm, const char* name, std::initialize
 } // namespace
 
 int run_convert(const std::vector<std::string>& tokens) {
-    CommandSpec spec{"convert",
-                     "FILE -o OUT [--plugin ID[@VER]|none] [--format-version V] [--to pt|safetensors|diffusers] "
-                     "[--dtype keep|fp32|fp16|bf16] [--shard-size 5GB] [--option K=V]... [--dry-run] [--report R.json] [--force]",
-                     "Detect the checkpoint's family and convert it with the plugin's rules.", {}, {}, {"file"}};
+    CommandSpec spec{
+        "convert",
+        "FILE -o OUT [--plugin ID[@VER]|none] [--format-version V] [--to pt|safetensors|diffusers] "
+        "[--dtype keep|fp32|fp16|bf16] [--shard-size 5GB] [--option K=V]... [--dry-run] [--report R.json] [--force]",
+        "Detect the checkpoint's family and convert it with the plugin's rules.",
+        {},
+        {},
+        {"file"}};
     spec.options.add_options()("file", po::value<std::string>()->required(), "input checkpoint")(
         "output,o", po::value<std::string>()->required(), "output file or folder")(
         "plugin", po::value<std::string>(), "ID[@VERSION] to skip detection, or none for a pure change of container")(
-        "format-version", po::value<std::string>(), "override the detected format version")(
-        "to", po::value<std::string>(), "pt, safetensors or diffusers")("dtype", po::value<std::string>(),
-                                                                         "keep (default), fp32, fp16 or bf16")(
-        "shard-size", po::value<std::string>(), "largest safetensors shard, e.g. 5GB")(
-        "option", po::value<std::vector<std::string>>()->composing(), "plugin option K=V; repeatable")(
-        "dry-run", po::bool_switch(), "print the plan and report; write nothing")(
+        "format-version", po::value<std::string>(),
+        "override the detected format version")("to", po::value<std::string>(), "pt, safetensors or diffusers")(
+        "dtype", po::value<std::string>(), "keep (default), fp32, fp16 or bf16")("shard-size", po::value<std::string>(),
+                                                                                 "largest safetensors shard, e.g. 5GB")(
+        "option", po::value<std::vector<std::string>>()->composing(),
+        "plugin option K=V; repeatable")("dry-run", po::bool_switch(), "print the plan and report; write nothing")(
         "report", po::value<std::string>(), "also write the report as JSON here")("force", po::bool_switch(),
                                                                                   "replace an existing output");
     spec.positional.add("file", 1);
@@ -53,19 +58,23 @@ int run_convert(const std::vector<std::string>& tokens) {
 }
 
 int run_verify(const std::vector<std::string>& tokens) {
-    CommandSpec spec{"verify", "FILE OUT [--json]", "Re-derive every output of a conversion and compare it byte for byte.",
-                     {}, {}, {"file", "out"}};
+    CommandSpec spec{
+        "verify", "FILE OUT [--json]", "Re-derive every output of a conversion and compare it byte for byte.", {},
+        {},       {"file", "out"}};
     spec.options.add_options()("file", po::value<std::string>()->required(), "input checkpoint")(
-        "out", po::value<std::string>()->required(), "what convert wrote")("json", po::bool_switch(), "machine-readable output");
+        "out", po::value<std::string>()->required(), "what convert wrote")("json", po::bool_switch(),
+                                                                           "machine-readable output");
     spec.positional.add("file", 1).add("out", 1);
     if (!parse_command(spec, tokens)) return 0;
     not_available("verify");
 }
 
 int run_diff(const std::vector<std::string>& tokens) {
-    CommandSpec spec{"diff", "A B [--json]", "Compare two checkpoints: keys, shapes, dtypes and values.", {}, {}, {"a", "b"}};
+    CommandSpec spec{"diff", "A B [--json]", "Compare two checkpoints: keys, shapes, dtypes and values.", {},
+                     {},     {"a", "b"}};
     spec.options.add_options()("a", po::value<std::string>()->required(), "first checkpoint")(
-        "b", po::value<std::string>()->required(), "second checkpoint")("json", po::bool_switch(), "machine-readable output");
+        "b", po::value<std::string>()->required(), "second checkpoint")("json", po::bool_switch(),
+                                                                        "machine-readable output");
     spec.positional.add("a", 1).add("b", 1);
     if (!parse_command(spec, tokens)) return 0;
     not_available("diff");

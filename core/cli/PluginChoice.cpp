@@ -25,9 +25,10 @@ PluginChoice choose_plugin(const Session& session, const core::AbiIndex& index, 
             std::string found;
             for (const auto& r : session.registry().records())
                 if (r->id == id && r->loaded()) found += (found.empty() ? "" : ", ") + r->version;
-            throw core::Error(core::ExitCode::NoPlugin, "--plugin " + plugin_spec + ": no loaded plugin matches (" +
-                                                            (found.empty() ? "no build of '" + id + "' loaded" : "found " + found) +
-                                                            "); see `ckptconv plugins`");
+            throw core::Error(core::ExitCode::NoPlugin,
+                              "--plugin " + plugin_spec + ": no loaded plugin matches (" +
+                                  (found.empty() ? "no build of '" + id + "' loaded" : "found " + found) +
+                                  "); see `ckptconv plugins`");
         }
         core::Candidate c = core::run_detect(*plugin, index);
         choice.detection.candidates.push_back(c);
@@ -35,8 +36,8 @@ PluginChoice choose_plugin(const Session& session, const core::AbiIndex& index, 
         if (!c.error.empty())
             problem = "plugin " + plugin->label() + ": detect failed: " + c.error;
         else if (format_version.empty() && c.score <= CKPTCONV_SCORE_RETRY)
-            problem = "plugin " + plugin->label() + " does not recognise this checkpoint (score " + std::to_string(c.score) +
-                      ": " + c.reason + "); pass --format-version to force it";
+            problem = "plugin " + plugin->label() + " does not recognise this checkpoint (score " +
+                      std::to_string(c.score) + ": " + c.reason + "); pass --format-version to force it";
         if (!problem.empty()) {
             choice.detection.problem = problem;
             if (report_only) return choice;

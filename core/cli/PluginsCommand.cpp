@@ -10,7 +10,8 @@
 namespace ckptconv::cli {
 
 int run_plugins(const std::vector<std::string>& tokens) {
-    CommandSpec spec{"plugins", "[--json]", "List every plugin found on the search path, with its load status.", {}, {}, {}};
+    CommandSpec spec{"plugins", "[--json]", "List every plugin found on the search path, with its load status.",
+                     {},        {},         {}};
     spec.options.add_options()("json", po::bool_switch(), "machine-readable output");
     const auto vm = parse_command(spec, tokens);
     if (!vm) return 0;
@@ -25,7 +26,8 @@ int run_plugins(const std::vector<std::string>& tokens) {
         return std::find(selected.begin(), selected.end(), r) != selected.end();
     };
     auto abi_text = [](uint32_t v) {
-        return v ? std::to_string(CKPTCONV_ABI_MAJOR_OF(v)) + "." + std::to_string(CKPTCONV_ABI_MINOR_OF(v)) : std::string("-");
+        return v ? std::to_string(CKPTCONV_ABI_MAJOR_OF(v)) + "." + std::to_string(CKPTCONV_ABI_MINOR_OF(v))
+                 : std::string("-");
     };
     const auto& records = session->registry().records();
     if ((*vm)["json"].as<bool>()) {
@@ -52,11 +54,13 @@ int run_plugins(const std::vector<std::string>& tokens) {
     for (const auto& r : records) {
         std::string status = core::load_status_name(r->status);
         if (is_selected(r.get())) status += " (selected)";
-        std::printf("%-18s %-10s %-24s %-5s %s\n", r->id.empty() ? "-" : r->id.c_str(), r->version.empty() ? "-" : r->version.c_str(),
-                    status.c_str(), abi_text(r->abi_version).c_str(), r->origin.c_str());
+        std::printf("%-18s %-10s %-24s %-5s %s\n", r->id.empty() ? "-" : r->id.c_str(),
+                    r->version.empty() ? "-" : r->version.c_str(), status.c_str(), abi_text(r->abi_version).c_str(),
+                    r->origin.c_str());
         if (!r->message.empty()) std::printf("%-18s   %s\n", "", r->message.c_str());
     }
-    if (records.empty()) std::printf("(no plugins found; search path: %zu folders, see --json)\n", session->search_path().size());
+    if (records.empty())
+        std::printf("(no plugins found; search path: %zu folders, see --json)\n", session->search_path().size());
     return 0;
 }
 

@@ -19,7 +19,7 @@ struct GlobalOptions {
 };
 
 class Session {
-public:
+  public:
     /** Reads the config (if any) and loads plugins from the whole search path. */
     explicit Session(const GlobalOptions& options);
 
@@ -29,7 +29,7 @@ public:
     /** The build of each plugin id the config's pins and exclusions select. */
     std::vector<const core::PluginRecord*> selected_plugins() const;
 
-private:
+  private:
     core::Config config_;
     core::PluginRegistry registry_;
     std::vector<std::filesystem::path> search_path_;

@@ -30,8 +30,10 @@ const std::map<std::string, std::pair<Runner, const char*>>& commands() {
 
 void print_help() {
     std::cout << "usage: ckptconv [global options] <command> [args]\n\ncommands:\n";
-    for (const auto& [name, entry] : commands()) std::cout << "  " << name << std::string(10 - name.size(), ' ') << entry.second << "\n";
-    std::cout << "\n" << ckptconv::cli::global_options()
+    for (const auto& [name, entry] : commands())
+        std::cout << "  " << name << std::string(10 - name.size(), ' ') << entry.second << "\n";
+    std::cout << "\n"
+              << ckptconv::cli::global_options()
               << "  --version             print the version\n\n"
                  "exit codes: 0 ok, 1 internal, 2 usage, 3 bad input, 4 no plugin or ambiguous,\n"
                  "            5 plan rejected, 6 output error, 7 verify mismatch\n"
@@ -62,7 +64,8 @@ int main(int argc, char** argv) {
         if (at == args.size()) {
             for (const auto& a : args) {
                 if (a == "--version") {
-                    std::cout << "ckptconv " << CKPTCONV_VERSION << " (plugin ABI " << CKPTCONV_ABI_MAJOR << "." << CKPTCONV_ABI_MINOR << ")\n";
+                    std::cout << "ckptconv " << CKPTCONV_VERSION << " (plugin ABI " << CKPTCONV_ABI_MAJOR << "."
+                              << CKPTCONV_ABI_MINOR << ")\n";
                     return 0;
                 }
                 if (a == "--help" || a == "-h") {
@@ -74,7 +77,8 @@ int main(int argc, char** argv) {
             return static_cast<int>(ExitCode::Usage);
         }
         const auto it = commands().find(args[at]);
-        if (it == commands().end()) throw Error(ExitCode::Usage, "unknown command '" + args[at] + "' (see ckptconv --help)");
+        if (it == commands().end())
+            throw Error(ExitCode::Usage, "unknown command '" + args[at] + "' (see ckptconv --help)");
         std::vector<std::string> rest(args.begin(), args.begin() + static_cast<std::ptrdiff_t>(at));
         rest.insert(rest.end(), args.begin() + static_cast<std::ptrdiff_t>(at) + 1, args.end());
         return it->second.first(rest);

@@ -12,14 +12,14 @@ namespace ckptconv::core {
 
 /** Owns the arrays behind the view; the view is valid while this object lives. */
 class AbiIndex {
-public:
+  public:
     explicit AbiIndex(const CheckpointIndex& index);
     AbiIndex(const AbiIndex&) = delete;
     AbiIndex& operator=(const AbiIndex&) = delete;
 
     const ckptconv_index_v1* view() const { return &view_; }
 
-private:
+  private:
     std::vector<ckptconv_root_v1> roots_;
     std::vector<ckptconv_tensor_v1> tensors_;
     std::vector<ckptconv_extra_v1> extras_;

@@ -10,7 +10,7 @@ namespace ckptconv::core {
 namespace {
 
 class Reader {
-public:
+  public:
     explicit Reader(std::filesystem::path file) : file_(std::move(file)) {}
 
     [[noreturn]] void fail(const YAML::Node& node, const std::string& key, const std::string& what) const {
@@ -33,15 +33,14 @@ public:
         return out;
     }
 
-    template <class F>
-    void map(const YAML::Node& node, const std::string& key, F&& each) const {
+    template <class F> void map(const YAML::Node& node, const std::string& key, F&& each) const {
         if (!node.IsMap()) fail(node, key, "expected a mapping");
         for (const auto& kv : node) each(scalar(kv.first, key), kv.second);
     }
 
     const std::filesystem::path& file() const { return file_; }
 
-private:
+  private:
     std::filesystem::path file_;
 };
 
@@ -67,7 +66,9 @@ Config load_config(const std::filesystem::path& file) {
         const std::string key = r.scalar(kv.first, "<top>");
         const YAML::Node& v = kv.second;
         if (key == "plugin_paths") {
-            for (const auto& p : r.list(v, key)) config.plugin_paths.push_back(std::filesystem::path(p).is_absolute() ? std::filesystem::path(p) : base / p);
+            for (const auto& p : r.list(v, key))
+                config.plugin_paths.push_back(std::filesystem::path(p).is_absolute() ? std::filesystem::path(p)
+                                                                                     : base / p);
         } else if (key == "plugins") {
             r.map(v, key, [&](const std::string& id, const YAML::Node& range) {
                 const std::string text = r.scalar(range, "plugins." + id);
@@ -109,7 +110,8 @@ Config load_config(const std::filesystem::path& file) {
             });
         } else {
             r.fail(kv.first, key,
-                   "unknown key (expected plugin_paths, plugins, disabled, priority, plugin, format_version, options or output)");
+                   "unknown key (expected plugin_paths, plugins, disabled, priority, plugin, format_version, options "
+                   "or output)");
         }
     }
     return config;

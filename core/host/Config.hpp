@@ -12,16 +12,16 @@
 namespace ckptconv::core {
 
 struct Config {
-    std::filesystem::path file;                     ///< where it was read from ("" = none)
+    std::filesystem::path file;                      ///< where it was read from ("" = none)
     std::vector<std::filesystem::path> plugin_paths; ///< resolved against the config's folder
-    SelectionPolicy selection;                      ///< `plugins:` pins and `disabled:`
-    std::vector<std::string> priority;              ///< ids that win detection ties, first first
-    std::optional<std::string> plugin;              ///< `plugin: id[@range]` or "none"
+    SelectionPolicy selection;                       ///< `plugins:` pins and `disabled:`
+    std::vector<std::string> priority;               ///< ids that win detection ties, first first
+    std::optional<std::string> plugin;               ///< `plugin: id[@range]` or "none"
     std::optional<std::string> format_version;
     std::vector<std::pair<std::string, std::string>> options;
-    std::optional<std::string> output_format;       ///< output.to
-    std::optional<std::string> output_dtype;        ///< output.dtype
-    std::optional<std::string> shard_size;          ///< output.shard_size
+    std::optional<std::string> output_format; ///< output.to
+    std::optional<std::string> output_dtype;  ///< output.dtype
+    std::optional<std::string> shard_size;    ///< output.shard_size
 };
 
 /**

@@ -14,7 +14,8 @@ std::string bounded(const char* text, size_t cap) { return std::string(text, str
 std::string list_candidates(const std::vector<const Candidate*>& cs) {
     std::string s;
     for (const Candidate* c : cs)
-        s += (s.empty() ? "" : ", ") + c->plugin->label() + " (score " + std::to_string(c->score) + ": " + c->reason + ")";
+        s += (s.empty() ? "" : ", ") + c->plugin->label() + " (score " + std::to_string(c->score) + ": " + c->reason +
+             ")";
     return s;
 }
 
@@ -68,8 +69,8 @@ DetectionResult detect(const std::vector<const PluginRecord*>& plugins, const Ab
         for (const auto& id : priority) {
             auto it = std::find_if(top.begin(), top.end(), [&](const Candidate* c) { return c->plugin->id == id; });
             if (it != top.end()) {
-                log(LogLevel::Info, "tie at score " + std::to_string(top.front()->score) + " broken by config priority: " +
-                                        (*it)->plugin->label());
+                log(LogLevel::Info, "tie at score " + std::to_string(top.front()->score) +
+                                        " broken by config priority: " + (*it)->plugin->label());
                 out.selected = **it;
                 return out;
             }

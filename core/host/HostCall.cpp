@@ -7,8 +7,7 @@ namespace ckptconv::core {
 namespace {
 
 // Runs one plan op; a refusal is recorded on the call and turned into `failed`.
-template <class R, class F>
-R plan_op(ckptconv_call* call, R failed, F&& op) noexcept {
+template <class R, class F> R plan_op(ckptconv_call* call, R failed, F&& op) noexcept {
     if (!call || !call->plan) {
         if (call) {
             call->error_status = CKPTCONV_E_INVALID_ARGUMENT;
@@ -40,7 +39,9 @@ Shape shape_of(const int64_t* p, uint32_t n) { return p ? Shape(p, p + n) : Shap
 
 void svc_log(ckptconv_call* call, int32_t level, const char* message) {
     const std::string line = (call ? "[" + call->plugin_id + "] " : std::string()) + text(message);
-    const LogLevel l = level >= CKPTCONV_LOG_WARNING ? LogLevel::Warning : level == CKPTCONV_LOG_INFO ? LogLevel::Info : LogLevel::Debug;
+    const LogLevel l = level >= CKPTCONV_LOG_WARNING ? LogLevel::Warning
+                       : level == CKPTCONV_LOG_INFO  ? LogLevel::Info
+                                                     : LogLevel::Debug;
     if (call) call->logs.emplace_back(level, text(message));
     log(l, line);
 }
@@ -89,8 +90,7 @@ ckptconv_expr svc_constant(ckptconv_call* c, const int64_t* shape, uint32_t ndim
     });
 }
 
-template <class F>
-int32_t status_op(ckptconv_call* c, F&& op) {
+template <class F> int32_t status_op(ckptconv_call* c, F&& op) {
     return plan_op<int32_t>(c, CKPTCONV_E_PLAN, [&](PlanBuilder& p) {
         op(p);
         return int32_t{CKPTCONV_OK};
@@ -125,11 +125,27 @@ int32_t svc_keep_extras(ckptconv_call* c, int32_t keep) {
 } // namespace
 
 const ckptconv_host_v1* host_services() {
-    static const ckptconv_host_v1 table = {
-        sizeof(ckptconv_host_v1), CKPTCONV_ABI_VERSION, svc_log,    svc_set_error, svc_source, svc_chunk,
-        svc_cat,                  svc_narrow,           svc_pad,    svc_reshape,   svc_permute, svc_cast,
-        svc_zeros,                svc_constant,         svc_output, svc_alias,     svc_drop,    svc_expect,
-        svc_file,                 svc_target,           svc_keep_extras};
+    static const ckptconv_host_v1 table = {sizeof(ckptconv_host_v1),
+                                           CKPTCONV_ABI_VERSION,
+                                           svc_log,
+                                           svc_set_error,
+                                           svc_source,
+                                           svc_chunk,
+                                           svc_cat,
+                                           svc_narrow,
+                                           svc_pad,
+                                           svc_reshape,
+                                           svc_permute,
+                                           svc_cast,
+                                           svc_zeros,
+                                           svc_constant,
+                                           svc_output,
+                                           svc_alias,
+                                           svc_drop,
+                                           svc_expect,
+                                           svc_file,
+                                           svc_target,
+                                           svc_keep_extras};
     return &table;
 }
 

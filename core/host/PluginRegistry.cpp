@@ -115,14 +115,16 @@ PluginRecord& PluginRegistry::register_descriptor(std::unique_ptr<PluginRecord> 
         return fail(LoadStatus::PluginNewerThanHost, "plugin ABI " + abi + " is newer than host ABI " + host_abi);
     if (d->struct_size < kMinDescriptorSize)
         return fail(LoadStatus::MalformedDescriptor, "descriptor is " + std::to_string(d->struct_size) +
-                                                         " bytes, ABI 1.0 needs at least " + std::to_string(kMinDescriptorSize));
+                                                         " bytes, ABI 1.0 needs at least " +
+                                                         std::to_string(kMinDescriptorSize));
     std::memcpy(&r.descriptor, d, std::min<size_t>(d->struct_size, sizeof(ckptconv_plugin_v1)));
     const ckptconv_plugin_v1& desc = r.descriptor;
     if (!valid_id(desc.id)) return fail(LoadStatus::MalformedDescriptor, "id must be non-empty [a-z0-9_]+");
     r.id = desc.id;
     r.version = desc.version ? desc.version : "";
     r.semver = SemVer::parse(r.version);
-    if (!r.semver) return fail(LoadStatus::MalformedDescriptor, "version '" + r.version + "' is not a semantic version");
+    if (!r.semver)
+        return fail(LoadStatus::MalformedDescriptor, "version '" + r.version + "' is not a semantic version");
     if (!desc.detect) return fail(LoadStatus::MalformedDescriptor, "required function detect is missing");
     if (!desc.plan) return fail(LoadStatus::MalformedDescriptor, "required function plan is missing");
     r.description = desc.description ? desc.description : "";
@@ -169,7 +171,8 @@ std::vector<const PluginRecord*> PluginRegistry::select(const SelectionPolicy& p
 }
 
 const PluginRecord* PluginRegistry::find(const std::string& id, const std::string& version_range) const {
-    const std::optional<VersionRange> range = version_range.empty() ? std::nullopt : std::optional<VersionRange>(VersionRange(version_range));
+    const std::optional<VersionRange> range =
+        version_range.empty() ? std::nullopt : std::optional<VersionRange>(VersionRange(version_range));
     const PluginRecord* best = nullptr;
     for (const auto& r : records_) {
         if (!r->loaded() || r->id != id || (range && !range->matches(*r->semver))) continue;

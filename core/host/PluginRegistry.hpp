@@ -41,8 +41,8 @@ struct PluginRecord {
     std::string description;
     std::vector<std::string> format_versions;
     uint32_t abi_version = 0;
-    ckptconv_plugin_v1 descriptor{}; ///< zero-filled copy of the plugin's descriptor
-    void* state = nullptr;           ///< from init(); released by shutdown()
+    ckptconv_plugin_v1 descriptor{};                     ///< zero-filled copy of the plugin's descriptor
+    void* state = nullptr;                               ///< from init(); released by shutdown()
     std::shared_ptr<boost::dll::shared_library> library; ///< keeps the code mapped
 
     bool loaded() const { return status == LoadStatus::Loaded; }
@@ -56,7 +56,7 @@ struct SelectionPolicy {
 };
 
 class PluginRegistry {
-public:
+  public:
     PluginRegistry() = default;
     ~PluginRegistry();
     PluginRegistry(const PluginRegistry&) = delete;
@@ -80,7 +80,7 @@ public:
     /** A loaded build by id and optional version range ("" = highest). */
     const PluginRecord* find(const std::string& id, const std::string& version_range) const;
 
-private:
+  private:
     PluginRecord& register_descriptor(std::unique_ptr<PluginRecord> record, const ckptconv_plugin_v1* d);
     std::vector<std::unique_ptr<PluginRecord>> records_;
 };

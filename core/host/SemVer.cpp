@@ -59,7 +59,8 @@ VersionRange::VersionRange(std::string_view text) : text_(text) {
     size_t start = 0;
     while (start <= text.size()) {
         const size_t comma = text.find(',', start);
-        std::string_view part = trim(text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+        std::string_view part =
+            trim(text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
         size_t op_len = 0;
         while (op_len < part.size() && std::string_view("<>=^~").find(part[op_len]) != std::string_view::npos) ++op_len;
         std::string op(part.substr(0, op_len));
@@ -77,13 +78,20 @@ bool VersionRange::matches(const SemVer& v) const {
     for (const auto& c : constraints_) {
         const int cmp = v.compare(c.version);
         bool ok = false;
-        if (c.op == "=") ok = cmp == 0;
-        else if (c.op == "<") ok = cmp < 0;
-        else if (c.op == "<=") ok = cmp <= 0;
-        else if (c.op == ">") ok = cmp > 0;
-        else if (c.op == ">=") ok = cmp >= 0;
-        else if (c.op == "^") ok = cmp >= 0 && v.major == c.version.major;
-        else if (c.op == "~") ok = cmp >= 0 && v.major == c.version.major && v.minor == c.version.minor;
+        if (c.op == "=")
+            ok = cmp == 0;
+        else if (c.op == "<")
+            ok = cmp < 0;
+        else if (c.op == "<=")
+            ok = cmp <= 0;
+        else if (c.op == ">")
+            ok = cmp > 0;
+        else if (c.op == ">=")
+            ok = cmp >= 0;
+        else if (c.op == "^")
+            ok = cmp >= 0 && v.major == c.version.major;
+        else if (c.op == "~")
+            ok = cmp >= 0 && v.major == c.version.major && v.minor == c.version.minor;
         if (!ok) return false;
     }
     return true;

@@ -27,13 +27,13 @@ struct SemVer {
  * "1.2.0" or "=1.2.0" (exact), ">=1.1", "<2", ">1.0.0", "<=1.4", "^1.2" (same major), "~1.2" (same minor).
  */
 class VersionRange {
-public:
+  public:
     /** Throws std::invalid_argument naming the bad part. */
     explicit VersionRange(std::string_view text);
     bool matches(const SemVer& v) const;
     const std::string& text() const { return text_; }
 
-private:
+  private:
     struct Constraint {
         std::string op;
         SemVer version;

@@ -32,12 +32,13 @@ bool mul_ok(uint64_t a, uint64_t b, uint64_t& out) {
 }
 
 class TreeWalker {
-public:
+  public:
     explicit TreeWalker(CheckpointIndex& index) : index_(index) {}
 
     void walk(const PyRef& node, const std::string& path, int depth) {
         if (depth > kMaxDepth)
-            throw bad_input(index_.path, "object tree nested deeper than " + std::to_string(kMaxDepth) + " levels at '" + path + "'");
+            throw bad_input(index_.path, "object tree nested deeper than " + std::to_string(kMaxDepth) +
+                                             " levels at '" + path + "'");
         switch (node->kind) {
         case PyKind::Dict: walk_entries(node->entries, path, depth, true); break;
         case PyKind::List:
@@ -54,7 +55,7 @@ public:
 
     void extra(const std::string& path, const PyObject& node) { index_.extras.push_back({path, type_name(node)}); }
 
-private:
+  private:
     void walk_entries(const std::vector<std::pair<PyRef, PyRef>>& entries, const std::string& path, int depth,
                       bool is_dict) {
         bool all_tensors = !entries.empty();
@@ -75,7 +76,8 @@ private:
         for (const auto& [k, v] : entries) {
             if (v->kind == PyKind::Tensor) continue;
             const std::string p = child_path(path, key_text(*k));
-            const bool small_dict = v->kind == PyKind::Dict && !v->entries.empty() && v->entries.size() <= kMaxListedDictEntries;
+            const bool small_dict =
+                v->kind == PyKind::Dict && !v->entries.empty() && v->entries.size() <= kMaxListedDictEntries;
             if (holds_tensor(v, depth) || small_dict)
                 walk(v, p, depth + 1);
             else
@@ -154,10 +156,12 @@ private:
         uint64_t last = 0; // largest element index reached, relative to the offset
         for (size_t d = 0; d < t.shape.size(); ++d) {
             if (t.shape[d] < 0 || t.stride[d] < 0)
-                throw bad_input(index_.path, "tensor '" + where + "' has a negative size or stride in dimension " + std::to_string(d));
+                throw bad_input(index_.path, "tensor '" + where + "' has a negative size or stride in dimension " +
+                                                 std::to_string(d));
             uint64_t reach = 0;
             if (!mul_ok(numel, static_cast<uint64_t>(t.shape[d]), numel) ||
-                (t.shape[d] > 0 && !mul_ok(static_cast<uint64_t>(t.shape[d] - 1), static_cast<uint64_t>(t.stride[d]), reach)) ||
+                (t.shape[d] > 0 &&
+                 !mul_ok(static_cast<uint64_t>(t.shape[d] - 1), static_cast<uint64_t>(t.stride[d]), reach)) ||
                 last + reach < last)
                 throw bad_input(index_.path, "tensor '" + where + "' has a shape whose size overflows");
             last += reach;
@@ -167,8 +171,9 @@ private:
         if (!mul_ok(static_cast<uint64_t>(t.storage_offset) + last + 1, esize, need))
             throw bad_input(index_.path, "tensor '" + where + "' has an offset whose size overflows");
         if (need > t.storage->nbytes)
-            throw bad_input(index_.path, "tensor '" + where + "' needs " + std::to_string(need) + " bytes of storage '" +
-                                             t.storage->key + "' but the file holds " + std::to_string(t.storage->nbytes));
+            throw bad_input(index_.path, "tensor '" + where + "' needs " + std::to_string(need) +
+                                             " bytes of storage '" + t.storage->key + "' but the file holds " +
+                                             std::to_string(t.storage->nbytes));
     }
 
     CheckpointIndex& index_;

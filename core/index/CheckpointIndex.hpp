@@ -37,10 +37,10 @@ struct IndexedExtra {
 };
 
 struct CheckpointIndex {
-    std::string path;      ///< as the user named it
-    std::string container; ///< "torch-zip", "torch-legacy", "safetensors", ...
+    std::string path;                               ///< as the user named it
+    std::string container;                          ///< "torch-zip", "torch-legacy", "safetensors", ...
     std::vector<std::unique_ptr<MappedFile>> files; ///< mappings the storages point into
-    PyRef tree;            ///< the whole object tree (synthesised for safetensors)
+    PyRef tree;                                     ///< the whole object tree (synthesised for safetensors)
     std::vector<std::shared_ptr<StorageInfo>> storages;
     std::vector<IndexedRoot> roots;
     std::vector<IndexedTensor> tensors; ///< grouped by root, in checkpoint order

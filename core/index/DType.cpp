@@ -34,8 +34,7 @@ constexpr std::array<Row, 17> kRows{{
     {DType::U64, 8, "u64", "", "uint64", "U64"},
 }};
 
-template <class F>
-const Row* find_row(F&& pred) {
+template <class F> const Row* find_row(F&& pred) {
     for (const auto& r : kRows)
         if (pred(r)) return &r;
     return nullptr;

@@ -4,8 +4,8 @@
 
 #include <array>
 #include <cerrno>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 
@@ -14,17 +14,16 @@ namespace {
 
 // Code-running or system-touching modules: any global from them is refused.
 constexpr std::array<std::string_view, 34> kUnsafeModules{
-    "os",        "posix",  "nt",      "subprocess", "sys",    "shutil",        "socket",   "importlib",
-    "runpy",     "code",   "codeop",  "ctypes",     "pty",    "commands",      "webbrowser", "multiprocessing",
-    "asyncio",   "pickle", "_pickle", "marshal",    "shelve", "io",            "_io",      "signal",
-    "threading", "types",  "pdb",     "bdb",        "timeit", "urllib",        "http",     "ftplib",
-    "pip",       "_posixsubprocess"};
+    "os",      "posix",   "nt",     "subprocess", "sys",      "shutil",     "socket",          "importlib", "runpy",
+    "code",    "codeop",  "ctypes", "pty",        "commands", "webbrowser", "multiprocessing", "asyncio",   "pickle",
+    "_pickle", "marshal", "shelve", "io",         "_io",      "signal",     "threading",       "types",     "pdb",
+    "bdb",     "timeit",  "urllib", "http",       "ftplib",   "pip",        "_posixsubprocess"};
 
 // Callables in builtins that run code or do I/O. getattr is not here: on its
 // own it is inert, and every module it could reach for harm is refused above.
-constexpr std::array<std::string_view, 14> kUnsafeBuiltins{"eval",   "exec",  "execfile", "compile", "open",
-                                                           "input",  "__import__", "breakpoint", "apply", "globals",
-                                                           "locals", "setattr", "delattr", "exit"};
+constexpr std::array<std::string_view, 14> kUnsafeBuiltins{"eval",   "exec",       "execfile",   "compile", "open",
+                                                           "input",  "__import__", "breakpoint", "apply",   "globals",
+                                                           "locals", "setattr",    "delattr",    "exit"};
 
 constexpr size_t kMaxMemo = 1u << 24;
 
@@ -43,7 +42,8 @@ struct Machine {
     }
 
     std::string_view take(uint64_t n, const char* what) {
-        if (n > data.size() - pos) fail(std::string("truncated pickle: ") + what + " needs " + std::to_string(n) + " bytes");
+        if (n > data.size() - pos)
+            fail(std::string("truncated pickle: ") + what + " needs " + std::to_string(n) + " bytes");
         std::string_view s = data.substr(pos, static_cast<size_t>(n));
         pos += static_cast<size_t>(n);
         return s;
@@ -82,7 +82,8 @@ struct Machine {
         return items;
     }
     void put(uint64_t idx) {
-        if (memo.size() >= kMaxMemo && !memo.count(idx)) fail("memo larger than " + std::to_string(kMaxMemo) + " entries");
+        if (memo.size() >= kMaxMemo && !memo.count(idx))
+            fail("memo larger than " + std::to_string(kMaxMemo) + " entries");
         memo[idx] = top();
     }
     void get(uint64_t idx) {
@@ -238,7 +239,8 @@ struct Machine {
         if (b.size() <= 8) {
             uint64_t v = 0;
             for (size_t i = 0; i < b.size(); ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(b[i])) << (8 * i);
-            if (!b.empty() && b.size() < 8 && (static_cast<uint8_t>(b.back()) & 0x80)) v |= ~uint64_t{0} << (8 * b.size());
+            if (!b.empty() && b.size() < 8 && (static_cast<uint8_t>(b.back()) & 0x80))
+                v |= ~uint64_t{0} << (8 * b.size());
             return PyObject::make_int(static_cast<int64_t>(v));
         }
         auto big = PyObject::make(PyKind::BigInt);
@@ -274,16 +276,16 @@ struct Machine {
             if (pos >= data.size()) fail("truncated pickle: no STOP opcode");
             const auto op = static_cast<uint8_t>(data[pos++]);
             switch (op) {
-            case 0x80: take(1, "PROTO"); break;                                // PROTO
-            case 0x95: take(8, "FRAME"); break;                                // FRAME: framing only
-            case '.': return pop();                                            // STOP
-            case '(': marks.push_back(stack.size()); break;                    // MARK
-            case '0': pop(); break;                                            // POP
-            case '1': pop_mark(); break;                                       // POP_MARK
-            case '2': stack.push_back(top()); break;                           // DUP
-            case 'N': stack.push_back(PyObject::make(PyKind::None)); break;    // NONE
-            case 0x88: stack.push_back(bool_obj(true)); break;                 // NEWTRUE
-            case 0x89: stack.push_back(bool_obj(false)); break;                // NEWFALSE
+            case 0x80: take(1, "PROTO"); break;                             // PROTO
+            case 0x95: take(8, "FRAME"); break;                             // FRAME: framing only
+            case '.': return pop();                                         // STOP
+            case '(': marks.push_back(stack.size()); break;                 // MARK
+            case '0': pop(); break;                                         // POP
+            case '1': pop_mark(); break;                                    // POP_MARK
+            case '2': stack.push_back(top()); break;                        // DUP
+            case 'N': stack.push_back(PyObject::make(PyKind::None)); break; // NONE
+            case 0x88: stack.push_back(bool_obj(true)); break;              // NEWTRUE
+            case 0x89: stack.push_back(bool_obj(false)); break;             // NEWFALSE
             case 'K': stack.push_back(PyObject::make_int(static_cast<int64_t>(le(1, "BININT1")))); break;
             case 'M': stack.push_back(PyObject::make_int(static_cast<int64_t>(le(2, "BININT2")))); break;
             case 'J': stack.push_back(PyObject::make_int(static_cast<int32_t>(le(4, "BININT")))); break;
@@ -311,7 +313,9 @@ struct Machine {
             case 0x8d:
                 stack.push_back(PyObject::make_str(std::string(take(le(8, "BINUNICODE8"), "BINUNICODE8"))));
                 break;
-            case 'V': stack.push_back(PyObject::make_str(std::string(line("UNICODE")))); break; // raw-unicode-escape, kept as is
+            case 'V':
+                stack.push_back(PyObject::make_str(std::string(line("UNICODE"))));
+                break; // raw-unicode-escape, kept as is
             case 'S': {
                 std::string_view s = line("STRING");
                 if (s.size() >= 2 && (s.front() == '\'' || s.front() == '"')) s = s.substr(1, s.size() - 2);

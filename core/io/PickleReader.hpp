@@ -22,7 +22,7 @@ namespace ckptconv::core {
  *   make it read out of bounds or allocate without bound.
  */
 class PickleReader {
-public:
+  public:
     /** Turns a persistent id (the BINPERSID tuple) into a Storage node. */
     using PersistentLoader = std::function<PyRef(const PyObject& pid)>;
 
@@ -39,7 +39,7 @@ public:
     /** True if module.name is on the list of code-running globals we refuse. */
     static bool is_unsafe_global(std::string_view module, std::string_view name);
 
-private:
+  private:
     std::string file_;
     std::string record_;
     PersistentLoader loader_;

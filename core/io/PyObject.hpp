@@ -19,16 +19,16 @@ using PyRef = std::shared_ptr<PyObject>;
 
 /** One storage record: the raw bytes behind one or more tensors. */
 struct StorageInfo {
-    std::string key;             ///< "0", "1"... (zip) or the legacy pointer string
+    std::string key;              ///< "0", "1"... (zip) or the legacy pointer string
     DType dtype = DType::Invalid; ///< element type of the typed storage (U8 for untyped)
-    uint64_t numel = 0;          ///< elements (bytes for untyped storages)
-    std::string location;        ///< "cpu", "cuda:0"...: ignored, data is always stored as CPU bytes
-    std::string class_module;    ///< as pickled, e.g. "torch" or "torch.cuda"
-    std::string class_name;      ///< as pickled, e.g. "FloatStorage" or "UntypedStorage"
+    uint64_t numel = 0;           ///< elements (bytes for untyped storages)
+    std::string location;         ///< "cpu", "cuda:0"...: ignored, data is always stored as CPU bytes
+    std::string class_module;     ///< as pickled, e.g. "torch" or "torch.cuda"
+    std::string class_name;       ///< as pickled, e.g. "FloatStorage" or "UntypedStorage"
     // Filled by the container reader:
-    uint32_t file = 0;           ///< which mapped file (sharded inputs)
-    uint64_t data_offset = 0;    ///< byte offset of the storage data in that file
-    uint64_t nbytes = 0;         ///< bytes available at data_offset
+    uint32_t file = 0;        ///< which mapped file (sharded inputs)
+    uint64_t data_offset = 0; ///< byte offset of the storage data in that file
+    uint64_t nbytes = 0;      ///< bytes available at data_offset
 };
 
 /** A tensor as the pickle describes it: a strided view into a storage. */
@@ -52,7 +52,7 @@ enum class PyKind {
     Bytes,
     Tuple,
     List,
-    Dict,   ///< `ordered` tells OrderedDict from dict; `state` holds BUILD state (e.g. _metadata)
+    Dict, ///< `ordered` tells OrderedDict from dict; `state` holds BUILD state (e.g. _metadata)
     Set,
     FrozenSet,
     Global, ///< a reference to module.name (never resolved)
@@ -66,16 +66,16 @@ struct PyObject {
     bool boolean = false;
     int64_t integer = 0;
     double real = 0;
-    std::string text;  ///< Str/Bytes/BigInt payload; Global module
-    std::string name;  ///< Global name
+    std::string text; ///< Str/Bytes/BigInt payload; Global module
+    std::string name; ///< Global name
     bool ordered = false;
-    std::vector<PyRef> items;                        ///< Tuple/List/Set elements; Object list items
-    std::vector<std::pair<PyRef, PyRef>> entries;    ///< Dict entries; Object dict items
+    std::vector<PyRef> items;                         ///< Tuple/List/Set elements; Object list items
+    std::vector<std::pair<PyRef, PyRef>> entries;     ///< Dict entries; Object dict items
     std::unordered_map<std::string, size_t> str_keys; ///< Dict: position of each str key, for overwrite
-    PyRef callable;    ///< Object: the Global that was called
-    PyRef args;        ///< Object: argument tuple
-    PyRef kwargs;      ///< Object: NEWOBJ_EX keyword arguments
-    PyRef state;       ///< Object/Dict: BUILD argument
+    PyRef callable;                                   ///< Object: the Global that was called
+    PyRef args;                                       ///< Object: argument tuple
+    PyRef kwargs;                                     ///< Object: NEWOBJ_EX keyword arguments
+    PyRef state;                                      ///< Object/Dict: BUILD argument
     bool via_newobj = false;
     std::shared_ptr<TensorInfo> tensor;
     std::shared_ptr<StorageInfo> storage;

@@ -66,7 +66,8 @@ CheckpointIndex read_safetensors(const std::string& path) {
             continue;
         }
         auto fail = [&](const std::string& what) { return bad_input(path, "tensor '" + name + "': " + what); };
-        if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets"))
+        if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") ||
+            !entry.contains("data_offsets"))
             throw fail("needs dtype, shape and data_offsets");
         const auto& dt = entry["dtype"];
         const auto& shape = entry["shape"];
@@ -88,7 +89,8 @@ CheckpointIndex read_safetensors(const std::string& path) {
             info->shape.push_back(static_cast<int64_t>(v));
         }
         info->stride.assign(info->shape.size(), 1);
-        for (size_t i = info->shape.size(); i-- > 1;) info->stride[i - 1] = info->stride[i] * std::max<int64_t>(info->shape[i], 1);
+        for (size_t i = info->shape.size(); i-- > 1;)
+            info->stride[i - 1] = info->stride[i] * std::max<int64_t>(info->shape[i], 1);
         const uint64_t begin = offsets[0].get<uint64_t>();
         const uint64_t end = offsets[1].get<uint64_t>();
         if (end < begin || end > buffer_size)
@@ -109,7 +111,8 @@ CheckpointIndex read_safetensors(const std::string& path) {
         tree->dict_set(PyObject::make_str(name), std::move(node));
         spans.push_back({begin, end, name});
     }
-    std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
+    std::sort(spans.begin(), spans.end(),
+              [](const Span& a, const Span& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
     uint64_t covered = 0;
     for (const auto& s : spans) {
         if (s.begin != covered)
@@ -118,7 +121,8 @@ CheckpointIndex read_safetensors(const std::string& path) {
         covered = s.end;
     }
     if (covered != buffer_size)
-        throw bad_input(path, "safetensors buffer has " + std::to_string(buffer_size - covered) + " bytes not covered by any tensor");
+        throw bad_input(path, "safetensors buffer has " + std::to_string(buffer_size - covered) +
+                                  " bytes not covered by any tensor");
     index.tree = std::move(tree);
     build_index_from_tree(index);
     return index;

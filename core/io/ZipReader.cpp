@@ -41,7 +41,8 @@ void ZipReader::parse() {
             break;
         }
     }
-    if (eocd == UINT64_MAX) throw bad_input(path, "truncated or corrupt zip: end-of-central-directory record not found");
+    if (eocd == UINT64_MAX)
+        throw bad_input(path, "truncated or corrupt zip: end-of-central-directory record not found");
 
     uint64_t count = rd(base + eocd + 10, 2);
     uint64_t cd_size = rd(base + eocd + 12, 4);
@@ -74,7 +75,8 @@ void ZipReader::parse() {
         const uint64_t comment_len = rd(base + p + 32, 2);
         e.local_header_offset = rd(base + p + 42, 4);
         if (cd_end - p - 46 < name_len + extra_len + comment_len)
-            throw bad_input(path, "corrupt zip: central directory entry " + std::to_string(i) + " overruns the directory");
+            throw bad_input(path,
+                            "corrupt zip: central directory entry " + std::to_string(i) + " overruns the directory");
         e.name.assign(reinterpret_cast<const char*>(base + p + 46), name_len);
         // Zip64 extra field: the 64-bit values present are those whose 32-bit field is all ones.
         const uint8_t* x = base + p + 46 + name_len;

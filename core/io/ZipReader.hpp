@@ -22,7 +22,7 @@ struct ZipEntry {
 };
 
 class ZipReader {
-public:
+  public:
     /** Parses the central directory of `file` (kept by reference); throws BadInput. */
     explicit ZipReader(const MappedFile& file);
 
@@ -34,7 +34,7 @@ public:
     /** The bytes of a stored or deflated entry, CRC-checked; for small records like data.pkl. */
     std::string read(const ZipEntry& entry) const;
 
-private:
+  private:
     void parse();
     const MappedFile& file_;
     std::vector<ZipEntry> entries_;

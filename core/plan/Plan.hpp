@@ -31,8 +31,8 @@ struct PlanNode {
 struct PlanOutput {
     std::string root;
     std::string key;
-    int64_t expr = -1;                       ///< -1 for an alias
-    std::optional<size_t> alias_of;          ///< index of the output it is tied to
+    int64_t expr = -1;              ///< -1 for an alias
+    std::optional<size_t> alias_of; ///< index of the output it is tied to
 };
 
 struct PlanDrop {

@@ -41,7 +41,8 @@ uint64_t PlanBuilder::find_source(const std::string& root, const std::string& ke
 }
 
 const PlanNode& PlanBuilder::node(int64_t x) const {
-    if (x < 0 || static_cast<uint64_t>(x) >= plan_.nodes.size()) throw PlanOpError("invalid expression handle " + std::to_string(x));
+    if (x < 0 || static_cast<uint64_t>(x) >= plan_.nodes.size())
+        throw PlanOpError("invalid expression handle " + std::to_string(x));
     return plan_.nodes[static_cast<size_t>(x)];
 }
 
@@ -49,7 +50,8 @@ int64_t PlanBuilder::normalise_dim(const PlanNode& n, int64_t dim, const char* o
     const auto rank = static_cast<int64_t>(n.shape.size());
     const int64_t d = dim < 0 ? dim + rank : dim;
     if (d < 0 || d >= rank)
-        throw PlanOpError(std::string(op) + ": dimension " + std::to_string(dim) + " out of range for shape " + shape_text(n.shape));
+        throw PlanOpError(std::string(op) + ": dimension " + std::to_string(dim) + " out of range for shape " +
+                          shape_text(n.shape));
     return d;
 }
 
@@ -72,10 +74,11 @@ int64_t PlanBuilder::chunk(int64_t x, int64_t parts, int64_t index, int64_t dim)
     const PlanNode& in = node(x);
     const int64_t d = normalise_dim(in, dim, "chunk");
     if (parts <= 0 || index < 0 || index >= parts)
-        throw PlanOpError("chunk: piece " + std::to_string(index) + " of " + std::to_string(parts) + " is out of range");
+        throw PlanOpError("chunk: piece " + std::to_string(index) + " of " + std::to_string(parts) +
+                          " is out of range");
     if (in.shape[d] % parts != 0)
-        throw PlanOpError("chunk: dimension " + std::to_string(d) + " of " + shape_text(in.shape) + " does not split into " +
-                          std::to_string(parts) + " equal parts");
+        throw PlanOpError("chunk: dimension " + std::to_string(d) + " of " + shape_text(in.shape) +
+                          " does not split into " + std::to_string(parts) + " equal parts");
     PlanNode n;
     n.kind = OpKind::Chunk;
     n.inputs = {x};
@@ -119,8 +122,8 @@ int64_t PlanBuilder::narrow(int64_t x, int64_t dim, int64_t start, int64_t lengt
     const PlanNode& in = node(x);
     const int64_t d = normalise_dim(in, dim, "narrow");
     if (start < 0 || length < 0 || start + length > in.shape[d])
-        throw PlanOpError("narrow: [" + std::to_string(start) + ", " + std::to_string(start + length) + ") outside dimension " +
-                          std::to_string(d) + " of " + shape_text(in.shape));
+        throw PlanOpError("narrow: [" + std::to_string(start) + ", " + std::to_string(start + length) +
+                          ") outside dimension " + std::to_string(d) + " of " + shape_text(in.shape));
     PlanNode n;
     n.kind = OpKind::Narrow;
     n.inputs = {x};
@@ -206,8 +209,8 @@ int64_t PlanBuilder::constant(const Shape& shape, DType dtype, std::string bytes
     if (element_size(dtype) == 0) throw PlanOpError("constant: invalid dtype");
     const uint64_t need = static_cast<uint64_t>(numel_of(shape)) * element_size(dtype);
     if (bytes.size() != need)
-        throw PlanOpError("constant: " + std::to_string(bytes.size()) + " bytes given, shape " + shape_text(shape) + " needs " +
-                          std::to_string(need));
+        throw PlanOpError("constant: " + std::to_string(bytes.size()) + " bytes given, shape " + shape_text(shape) +
+                          " needs " + std::to_string(need));
     PlanNode n;
     n.kind = OpKind::Constant;
     n.dtype = dtype;
@@ -227,7 +230,8 @@ void PlanBuilder::alias(const std::string& root, const std::string& key, const s
                         const std::string& target_key) {
     auto target = outputs_.find(name(target_root, target_key));
     if (target == outputs_.end())
-        throw PlanOpError("alias '" + name(root, key) + "': target output '" + name(target_root, target_key) + "' does not exist yet");
+        throw PlanOpError("alias '" + name(root, key) + "': target output '" + name(target_root, target_key) +
+                          "' does not exist yet");
     if (!outputs_.emplace(name(root, key), plan_.outputs.size()).second)
         throw PlanOpError("output '" + name(root, key) + "' is written twice");
     plan_.outputs.push_back(PlanOutput{root, key, -1, target->second});

@@ -12,12 +12,12 @@ namespace ckptconv::core {
 
 /** A refused op; the message names the keys and shapes involved. */
 class PlanOpError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 class PlanBuilder {
-public:
+  public:
     explicit PlanBuilder(const CheckpointIndex& index);
 
     int64_t source(const std::string& root, const std::string& key);
@@ -32,7 +32,8 @@ public:
     int64_t constant(const Shape& shape, DType dtype, std::string bytes);
 
     void output(const std::string& root, const std::string& key, int64_t x);
-    void alias(const std::string& root, const std::string& key, const std::string& target_root, const std::string& target_key);
+    void alias(const std::string& root, const std::string& key, const std::string& target_root,
+               const std::string& target_key);
     void drop(const std::string& root, const std::string& key, const std::string& reason);
     void expect(const std::string& root, const std::string& key, const Shape& shape);
     void file(const std::string& path, std::string content);
@@ -42,7 +43,7 @@ public:
     const Plan& plan() const { return plan_; }
     Plan take() { return std::move(plan_); }
 
-private:
+  private:
     const PlanNode& node(int64_t x) const;
     int64_t normalise_dim(const PlanNode& n, int64_t dim, const char* op) const;
     int64_t push(PlanNode n);

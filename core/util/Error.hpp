@@ -11,20 +11,20 @@ enum class ExitCode : int {
     Ok = 0,
     Internal = 1,
     Usage = 2,
-    BadInput = 3,      ///< unreadable, corrupt or unsafe input
-    NoPlugin = 4,      ///< no plugin recognises the input, or detection is ambiguous
-    PlanRejected = 5,  ///< unmapped source, shape or target mismatch
-    OutputError = 6,   ///< output exists without --force, or an I/O failure
+    BadInput = 3,     ///< unreadable, corrupt or unsafe input
+    NoPlugin = 4,     ///< no plugin recognises the input, or detection is ambiguous
+    PlanRejected = 5, ///< unmapped source, shape or target mismatch
+    OutputError = 6,  ///< output exists without --force, or an I/O failure
     VerifyMismatch = 7,
 };
 
 /** An error with a user-facing message (naming file, key and expectation) and an exit code. */
 class Error : public std::runtime_error {
-public:
+  public:
     Error(ExitCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
     ExitCode code() const noexcept { return code_; }
 
-private:
+  private:
     ExitCode code_;
 };
 

@@ -9,7 +9,7 @@
 namespace ckptconv::core {
 
 class MappedFile {
-public:
+  public:
     /** Maps `path` read-only; throws Error(BadInput) naming the file on failure. */
     explicit MappedFile(std::string path);
     ~MappedFile();
@@ -23,7 +23,7 @@ public:
     /** Bytes [offset, offset+length), or a BadInput error if they lie outside the file. */
     std::string_view slice(uint64_t offset, uint64_t length, const char* what) const;
 
-private:
+  private:
     std::string path_;
     const uint8_t* data_ = nullptr;
     uint64_t size_ = 0;

@@ -16,9 +16,8 @@ struct CogVideoXSatPlugin {
     }
 
     void plan(const ckptconv::sdk::IndexView&, const ckptconv::sdk::PlanRequest& request, ckptconv::sdk::Plan&) const {
-        throw ckptconv::sdk::unsupported("cogvideox_sat " + std::string(kVersion) +
-                                         " recognises format " + request.format_version +
-                                         " but has no conversion rules yet");
+        throw ckptconv::sdk::unsupported("cogvideox_sat " + std::string(kVersion) + " recognises format " +
+                                         request.format_version + " but has no conversion rules yet");
     }
 };
 

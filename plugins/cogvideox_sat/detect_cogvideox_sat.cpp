@@ -51,9 +51,11 @@ SatDetection detect_cogvideox_sat(const IndexView& index) {
             SatTransformerShape s;
             s.root = p;
             s.prefix = prefix;
-            if (time->shape.size() != 2 || qnorm->shape.size() != 1 || text->shape.size() != 2 || final_linear->shape.size() != 2) {
-                out.detection = Detection{CKPTCONV_SCORE_PLAUSIBLE, "", "", "",
-                                          "SAT CogVideoX key layout, but unexpected ranks in time/norm/projection weights"};
+            if (time->shape.size() != 2 || qnorm->shape.size() != 1 || text->shape.size() != 2 ||
+                final_linear->shape.size() != 2) {
+                out.detection =
+                    Detection{CKPTCONV_SCORE_PLAUSIBLE, "", "", "",
+                              "SAT CogVideoX key layout, but unexpected ranks in time/norm/projection weights"};
                 continue;
             }
             s.hidden = time->shape[1];
@@ -78,7 +80,8 @@ SatDetection detect_cogvideox_sat(const IndexView& index) {
             s.learned_pos_embedding = index.find(p, prefix + "mixins.pos_embed.pos_embedding") != nullptr;
             s.ofs_embedding = index.find(p, prefix + "ofs_embed.0.weight") != nullptr;
             for (const TensorView* t : index.tensors_of(root)) {
-                if (t->key.find(".original.") != std::string_view::npos || t->key.find(".matrix_A.") != std::string_view::npos) {
+                if (t->key.find(".original.") != std::string_view::npos ||
+                    t->key.find(".matrix_A.") != std::string_view::npos) {
                     s.lora = true;
                     break;
                 }
@@ -90,15 +93,16 @@ SatDetection detect_cogvideox_sat(const IndexView& index) {
             const int64_t expected_out = s.version == "1.0" ? 64 : 128;
             const bool consistent = s.out_dim == expected_out && s.heads * s.head_dim == s.hidden && s.layers > 0 &&
                                     proj->shape[0] == s.hidden;
-            std::string reason = "SAT CogVideoX " + s.version + " transformer under '" + p + (p.empty() ? "" : "/") + prefix +
-                                 "': D=" + std::to_string(s.hidden) + ", " + std::to_string(s.layers) + " layers, " +
-                                 std::to_string(s.heads) + " heads, in_channels=" + std::to_string(s.in_channels) +
-                                 ", patch embed " + ckptconv::sdk::shape_string(proj->shape);
+            std::string reason = "SAT CogVideoX " + s.version + " transformer under '" + p + (p.empty() ? "" : "/") +
+                                 prefix + "': D=" + std::to_string(s.hidden) + ", " + std::to_string(s.layers) +
+                                 " layers, " + std::to_string(s.heads) +
+                                 " heads, in_channels=" + std::to_string(s.in_channels) + ", patch embed " +
+                                 ckptconv::sdk::shape_string(proj->shape);
             if (s.lora) reason += "; SAT LoRA wrapper keys present";
             if (!consistent) reason += "; shapes disagree (out dim " + std::to_string(s.out_dim) + ")";
             // 90 = versioned: the conversion rules arrive with the plan engine; then this becomes 100.
-            out.detection = Detection{consistent ? CKPTCONV_SCORE_VERSIONED : CKPTCONV_SCORE_PLAUSIBLE, s.version, s.variant,
-                                      "diffusers", reason};
+            out.detection = Detection{consistent ? CKPTCONV_SCORE_VERSIONED : CKPTCONV_SCORE_PLAUSIBLE, s.version,
+                                      s.variant, "diffusers", reason};
             out.shape = s;
             return out;
         }

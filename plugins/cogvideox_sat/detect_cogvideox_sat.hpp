@@ -9,21 +9,21 @@ namespace cogvideox_sat {
 
 /** What the weights say about the model; every field inferred from shapes. */
 struct SatTransformerShape {
-    std::string root;       ///< root holding the weights ("module", "" ...)
-    std::string prefix;     ///< "model.diffusion_model." or "" (already unwrapped)
-    std::string version;    ///< "1.0" (Conv2d patch embed) or "1.5" (Linear)
-    std::string variant;    ///< 2b, 5b, 5b-i2v, 1.5-5b, 1.5-5b-i2v or custom
-    int64_t hidden = 0;     ///< D
+    std::string root;    ///< root holding the weights ("module", "" ...)
+    std::string prefix;  ///< "model.diffusion_model." or "" (already unwrapped)
+    std::string version; ///< "1.0" (Conv2d patch embed) or "1.5" (Linear)
+    std::string variant; ///< 2b, 5b, 5b-i2v, 1.5-5b, 1.5-5b-i2v or custom
+    int64_t hidden = 0;  ///< D
     int64_t layers = 0;
-    int64_t heads = 0;      ///< D / q-norm size
+    int64_t heads = 0; ///< D / q-norm size
     int64_t head_dim = 0;
     int64_t in_channels = 0;
-    int64_t out_dim = 0;    ///< final linear rows: 64 (1.0) or 128 (1.5)
+    int64_t out_dim = 0; ///< final linear rows: 64 (1.0) or 128 (1.5)
     int64_t time_embed_dim = 0;
     int64_t text_dim = 0;
     bool learned_pos_embedding = false; ///< mixins.pos_embed.pos_embedding present
     bool ofs_embedding = false;
-    bool lora = false;      ///< SAT LoRA wrapper keys (.original., matrix_A/B)
+    bool lora = false; ///< SAT LoRA wrapper keys (.original., matrix_A/B)
 };
 
 /** Detection result plus the inferred shape (empty root when not recognised). */

@@ -3,8 +3,9 @@
 
 Run with /usr/bin/python3 (the python3 on PATH has no torch):
     /usr/bin/python3 tests/corpus/make_corpus.py [OUT_DIR]
-Output is deterministic for a given torch version, so the committed files can
-be regenerated and compared. Layout:
+Zip-format files are byte-identical across runs for a given torch version;
+legacy-format files embed storage addresses as keys, so they differ in bytes
+(not in content) each time they are regenerated. Layout:
     torch/        reader cases (zip, legacy, dtypes, views, extras, roots...)
     safetensors/  hand-written safetensors files (no safetensors package on Debian)
     _negative/    broken inputs every reader must refuse with exit 3
@@ -62,6 +63,8 @@ def write_torch_cases(out):
     save(dict(sd), f"{out}/torch/plain_dict.pt")
     save(sd, f"{out}/torch/protocol4.pt", pickle_protocol=4)
     save(torch.randn(3, 3), f"{out}/torch/bare_tensor.pt")
+    # Claimed by the contract tests' fake plugins (a tie between two ids).
+    save(collections.OrderedDict([("fake.marker", torch.zeros(2))]), f"{out}/torch/fake_marker.pt")
 
     params = collections.OrderedDict(
         w=torch.nn.Parameter(torch.randn(2, 2)), b=torch.nn.Parameter(torch.zeros(2), requires_grad=False))
@@ -136,7 +139,7 @@ def write_negative_cases(out):
     def zip_with(path, entries):
         with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
             for name, payload in entries:
-                z.writestr(name, payload)
+                z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), payload)
 
     zip_with(f"{neg}/no_data_pkl.pt", [("archive/version", b"3\n"), ("archive/data/0", b"\0" * 16)])
     zip_with(f"{neg}/garbage_pickle.pt", [("archive/data.pkl", b"\x80\x02\xff\xfe garbage"), ("archive/version", b"3\n")])

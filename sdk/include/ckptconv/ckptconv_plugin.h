@@ -192,11 +192,11 @@ enum {
  */
 typedef struct ckptconv_detect_result_v1 {
     uint32_t struct_size;
-    int32_t score;                            /**< 0..100, see CKPTCONV_SCORE_* */
-    char format_version[64];                  /**< source layout version, e.g. "1.5" */
-    char variant[64];                         /**< e.g. "5b-i2v"; "" when not applicable */
-    char target[64];                          /**< what plan() will produce, e.g. "diffusers" */
-    char reason[CKPTCONV_DETECT_TEXT_MAX];    /**< one line a user can read */
+    int32_t score;                         /**< 0..100, see CKPTCONV_SCORE_* */
+    char format_version[64];               /**< source layout version, e.g. "1.5" */
+    char variant[64];                      /**< e.g. "5b-i2v"; "" when not applicable */
+    char target[64];                       /**< what plan() will produce, e.g. "diffusers" */
+    char reason[CKPTCONV_DETECT_TEXT_MAX]; /**< one line a user can read */
 } ckptconv_detect_result_v1;
 
 /* ------------------------------------------------------------------ plan */
@@ -252,28 +252,24 @@ typedef struct ckptconv_host_v1 {
     /** A source tensor by root path and key. */
     ckptconv_expr (*plan_source)(ckptconv_call* call, const char* root, const char* key);
     /** The `index`-th of `parts` equal pieces along `dim`. */
-    ckptconv_expr (*plan_chunk)(ckptconv_call* call, ckptconv_expr x, int64_t parts, int64_t index,
-                                int64_t dim);
+    ckptconv_expr (*plan_chunk)(ckptconv_call* call, ckptconv_expr x, int64_t parts, int64_t index, int64_t dim);
     /** Concatenation along `dim`; `xs` is read during the call only. */
     ckptconv_expr (*plan_cat)(ckptconv_call* call, const ckptconv_expr* xs, uint32_t count, int64_t dim);
     /** `length` entries from `start` along `dim`. */
-    ckptconv_expr (*plan_narrow)(ckptconv_call* call, ckptconv_expr x, int64_t dim, int64_t start,
-                                 int64_t length);
+    ckptconv_expr (*plan_narrow)(ckptconv_call* call, ckptconv_expr x, int64_t dim, int64_t start, int64_t length);
     /** Grow (zero rows appended) or cut `dim` to `new_size`. */
     ckptconv_expr (*plan_pad)(ckptconv_call* call, ckptconv_expr x, int64_t dim, int64_t new_size);
     /** Same elements, new shape (row-major). */
-    ckptconv_expr (*plan_reshape)(ckptconv_call* call, ckptconv_expr x, const int64_t* shape,
-                                  uint32_t ndim);
+    ckptconv_expr (*plan_reshape)(ckptconv_call* call, ckptconv_expr x, const int64_t* shape, uint32_t ndim);
     /** Dimension permutation; `dims` has ndim(x) entries. */
-    ckptconv_expr (*plan_permute)(ckptconv_call* call, ckptconv_expr x, const int64_t* dims,
-                                  uint32_t ndim);
+    ckptconv_expr (*plan_permute)(ckptconv_call* call, ckptconv_expr x, const int64_t* dims, uint32_t ndim);
     /** Element type conversion (round to nearest even). */
     ckptconv_expr (*plan_cast)(ckptconv_call* call, ckptconv_expr x, uint32_t dtype);
     /** A new tensor of zeros. */
     ckptconv_expr (*plan_zeros)(ckptconv_call* call, const int64_t* shape, uint32_t ndim, uint32_t dtype);
     /** A new tensor from little-endian bytes (copied by the host). */
-    ckptconv_expr (*plan_constant)(ckptconv_call* call, const int64_t* shape, uint32_t ndim,
-                                   uint32_t dtype, const void* data, uint64_t nbytes);
+    ckptconv_expr (*plan_constant)(ckptconv_call* call, const int64_t* shape, uint32_t ndim, uint32_t dtype,
+                                   const void* data, uint64_t nbytes);
 
     /** Emit `x` as output tensor `key` of output root `root` ("" = top level). */
     int32_t (*plan_output)(ckptconv_call* call, const char* root, const char* key, ckptconv_expr x);
@@ -283,11 +279,9 @@ typedef struct ckptconv_host_v1 {
     /** Declare a source tensor unused, with a reason the report shows. */
     int32_t (*plan_drop)(ckptconv_call* call, const char* root, const char* key, const char* reason);
     /** Declare an expected output (the target spec, as load_state_dict(strict=True) would). */
-    int32_t (*plan_expect)(ckptconv_call* call, const char* root, const char* key, const int64_t* shape,
-                           uint32_t ndim);
+    int32_t (*plan_expect)(ckptconv_call* call, const char* root, const char* key, const int64_t* shape, uint32_t ndim);
     /** Add a file to the output folder (e.g. "transformer/config.json"); bytes copied. */
-    int32_t (*plan_file)(ckptconv_call* call, const char* relative_path, const void* data,
-                         uint64_t nbytes);
+    int32_t (*plan_file)(ckptconv_call* call, const char* relative_path, const void* data, uint64_t nbytes);
     /** Name the target layout and its on-disk component folder ("" = none). */
     int32_t (*plan_target)(ckptconv_call* call, const char* target_name, const char* component_dir);
     /** Keep (nonzero) or drop (0) the non-tensor content of the source for pt output. */
@@ -303,10 +297,10 @@ typedef struct ckptconv_host_v1 {
  * so fields appended in newer minors read as NULL/0 for older plugins.
  */
 typedef struct ckptconv_plugin_v1 {
-    uint32_t struct_size; /**< sizeof(ckptconv_plugin_v1) as the plugin was compiled */
-    uint32_t abi_version; /**< CKPTCONV_ABI_VERSION the plugin was compiled against */
-    const char* id;       /**< Required: [a-z0-9_]+, e.g. "cogvideox_sat" */
-    const char* version;  /**< Required: semantic version of the plugin, "1.2.0" */
+    uint32_t struct_size;    /**< sizeof(ckptconv_plugin_v1) as the plugin was compiled */
+    uint32_t abi_version;    /**< CKPTCONV_ABI_VERSION the plugin was compiled against */
+    const char* id;          /**< Required: [a-z0-9_]+, e.g. "cogvideox_sat" */
+    const char* version;     /**< Required: semantic version of the plugin, "1.2.0" */
     const char* description; /**< Optional: one line */
     /** Optional: NULL-terminated list of source format versions it has rules for. */
     const char* const* format_versions;
@@ -324,15 +318,15 @@ typedef struct ckptconv_plugin_v1 {
      * Required: score the index. Must be pure: no I/O, no global state, bounded
      * time, callable from several threads. "Not mine" is score 0 and CKPTCONV_OK.
      */
-    int32_t (*detect)(void* state, const ckptconv_host_v1* host, ckptconv_call* call,
-                      const ckptconv_index_v1* index, ckptconv_detect_result_v1* result);
+    int32_t (*detect)(void* state, const ckptconv_host_v1* host, ckptconv_call* call, const ckptconv_index_v1* index,
+                      ckptconv_detect_result_v1* result);
     /**
      * Required: build the conversion plan through host->plan_* services.
      * Every source tensor must end up used by an output or dropped with a
      * reason; the host checks the plan before any byte is written.
      */
-    int32_t (*plan)(void* state, const ckptconv_host_v1* host, ckptconv_call* call,
-                    const ckptconv_index_v1* index, const ckptconv_plan_request_v1* request);
+    int32_t (*plan)(void* state, const ckptconv_host_v1* host, ckptconv_call* call, const ckptconv_index_v1* index,
+                    const ckptconv_plan_request_v1* request);
 } ckptconv_plugin_v1;
 
 /** Type of the exported entry function named CKPTCONV_PLUGIN_ENTRY_SYMBOL. */

@@ -48,11 +48,11 @@ namespace ckptconv::sdk {
 
 /** Throw from detect()/plan() to fail the call with a status and message. */
 class Error : public std::runtime_error {
-public:
+  public:
     Error(int32_t status, const std::string& message) : std::runtime_error(message), status_(status) {}
     int32_t status() const noexcept { return status_; }
 
-private:
+  private:
     int32_t status_;
 };
 
@@ -112,7 +112,8 @@ struct TensorView {
     int64_t dim(int64_t i) const {
         const int64_t n = static_cast<int64_t>(shape.size());
         if (i < 0) i += n;
-        if (i < 0 || i >= n) throw invalid_data("tensor '" + std::string(key) + "' has no dimension " + std::to_string(i));
+        if (i < 0 || i >= n)
+            throw invalid_data("tensor '" + std::string(key) + "' has no dimension " + std::to_string(i));
         return shape[static_cast<size_t>(i)];
     }
 };
@@ -134,7 +135,7 @@ struct ExtraView {
  * index it was built from (i.e. during one detect()/plan() call).
  */
 class IndexView {
-public:
+  public:
     explicit IndexView(const ckptconv_index_v1* index) : raw_(index) {
         roots_.reserve(index->root_count);
         for (uint32_t r = 0; r < index->root_count; ++r) {
@@ -201,9 +202,8 @@ public:
         return std::any_of(extras_.begin(), extras_.end(), [&](const ExtraView& e) { return e.path == path; });
     }
 
-private:
-    template <class T>
-    static const T* element(const T* base, uint32_t stride, uint64_t i) {
+  private:
+    template <class T> static const T* element(const T* base, uint32_t stride, uint64_t i) {
         return reinterpret_cast<const T*>(reinterpret_cast<const unsigned char*>(base) + stride * i);
     }
     static std::string join(std::string_view root, std::string_view key) {
@@ -224,7 +224,7 @@ private:
 
 /** Values captured by a KeyPattern, in pattern order. */
 class Captures {
-public:
+  public:
     void set(std::string name, std::string value) { items_.emplace_back(std::move(name), std::move(value)); }
     /** The captured text; throws if the pattern has no such capture. */
     const std::string& operator[](std::string_view name) const {
@@ -241,7 +241,7 @@ public:
     }
     const std::vector<std::pair<std::string, std::string>>& items() const { return items_; }
 
-private:
+  private:
     std::vector<std::pair<std::string, std::string>> items_;
 };
 
@@ -251,7 +251,7 @@ private:
  * any (possibly empty) text, dots included. Everything else is literal.
  */
 class KeyPattern {
-public:
+  public:
     explicit KeyPattern(std::string_view pattern) : text_(pattern) {
         size_t i = 0;
         while (i < pattern.size()) {
@@ -292,7 +292,7 @@ public:
     }
     const std::string& text() const { return text_; }
 
-private:
+  private:
     struct Part {
         std::string text;
         bool capture = false;
@@ -360,7 +360,7 @@ inline int64_t count_layers(const IndexView& index, const RootView& root, const 
  * the previous ones, so order matters).
  */
 class RenameTable {
-public:
+  public:
     /** Replace every occurrence of `from` (Python str.replace). */
     RenameTable& replace(std::string from, std::string to) {
         rules_.push_back(Rule{Kind::Substring, std::move(from), std::move(to), {}});
@@ -393,7 +393,7 @@ public:
     }
     size_t size() const { return rules_.size(); }
 
-private:
+  private:
     enum class Kind { Substring, Prefix, Regex };
     struct Rule {
         Kind kind;
@@ -457,10 +457,12 @@ struct PlanRequest {
  * throws Error(CKPTCONV_E_PLAN) after the host has recorded the message.
  */
 class Plan {
-public:
+  public:
     Plan(const ckptconv_host_v1* host, ckptconv_call* call) : host_(host), call_(call) {}
 
-    Expr source(const std::string& root, const std::string& key) { return check(host_->plan_source(call_, root.c_str(), key.c_str())); }
+    Expr source(const std::string& root, const std::string& key) {
+        return check(host_->plan_source(call_, root.c_str(), key.c_str()));
+    }
     Expr chunk(Expr x, int64_t parts, int64_t index, int64_t dim = 0) {
         return check(host_->plan_chunk(call_, x.handle, parts, index, dim));
     }
@@ -484,13 +486,15 @@ public:
         return check(host_->plan_zeros(call_, shape.data(), static_cast<uint32_t>(shape.size()), dtype));
     }
     Expr constant(const Shape& shape, uint32_t dtype, const void* data, uint64_t nbytes) {
-        return check(host_->plan_constant(call_, shape.data(), static_cast<uint32_t>(shape.size()), dtype, data, nbytes));
+        return check(
+            host_->plan_constant(call_, shape.data(), static_cast<uint32_t>(shape.size()), dtype, data, nbytes));
     }
 
     void output(const std::string& root, const std::string& key, Expr x) {
         status(host_->plan_output(call_, root.c_str(), key.c_str(), x.handle));
     }
-    void alias(const std::string& root, const std::string& key, const std::string& target_root, const std::string& target_key) {
+    void alias(const std::string& root, const std::string& key, const std::string& target_root,
+               const std::string& target_key) {
         status(host_->plan_alias(call_, root.c_str(), key.c_str(), target_root.c_str(), target_key.c_str()));
     }
     void drop(const std::string& root, const std::string& key, const std::string& reason) {
@@ -512,7 +516,8 @@ public:
     /** `output_keys.size()` equal pieces of `x` along `dim`, each emitted under its key. */
     void split(Expr x, const std::string& out_root, const std::vector<std::string>& output_keys, int64_t dim = 0) {
         const auto parts = static_cast<int64_t>(output_keys.size());
-        for (int64_t i = 0; i < parts; ++i) output(out_root, output_keys[static_cast<size_t>(i)], chunk(x, parts, i, dim));
+        for (int64_t i = 0; i < parts; ++i)
+            output(out_root, output_keys[static_cast<size_t>(i)], chunk(x, parts, i, dim));
     }
     /** Concatenation of several sources emitted as one output. */
     void fuse(const std::vector<Expr>& xs, const std::string& out_root, const std::string& out_key, int64_t dim = 0) {
@@ -520,7 +525,7 @@ public:
     }
     void log(int32_t level, const std::string& message) { host_->log(call_, level, message.c_str()); }
 
-private:
+  private:
     Expr check(ckptconv_expr h) {
         if (h < 0) throw Error(CKPTCONV_E_PLAN, {});
         return Expr{h};
@@ -543,8 +548,7 @@ inline void copy_text(char* dst, size_t cap, const std::string& src) {
 }
 
 /** Runs `body`, turning any exception into a status plus host->set_error. */
-template <class F>
-int32_t guarded(const ckptconv_host_v1* host, ckptconv_call* call, F&& body) noexcept {
+template <class F> int32_t guarded(const ckptconv_host_v1* host, ckptconv_call* call, F&& body) noexcept {
     try {
         return body();
     } catch (const Error& e) {
@@ -563,8 +567,7 @@ int32_t guarded(const ckptconv_host_v1* host, ckptconv_call* call, F&& body) noe
     }
 }
 
-template <class P>
-struct Adapter {
+template <class P> struct Adapter {
     static int32_t init(const ckptconv_host_v1* host, ckptconv_call* call, void** state) {
         return guarded(host, call, [&] {
             *state = new P();
@@ -573,8 +576,8 @@ struct Adapter {
     }
     static void shutdown(void* state) { delete static_cast<P*>(state); }
 
-    static int32_t detect(void* state, const ckptconv_host_v1* host, ckptconv_call* call, const ckptconv_index_v1* index,
-                          ckptconv_detect_result_v1* out) {
+    static int32_t detect(void* state, const ckptconv_host_v1* host, ckptconv_call* call,
+                          const ckptconv_index_v1* index, ckptconv_detect_result_v1* out) {
         return guarded(host, call, [&] {
             const IndexView view(index);
             const Detection d = static_cast<const P*>(state)->detect(view);
@@ -604,8 +607,16 @@ struct Adapter {
     }
 
     static const ckptconv_plugin_v1* descriptor() {
-        static const ckptconv_plugin_v1 d = {sizeof(ckptconv_plugin_v1), CKPTCONV_ABI_VERSION, P::kId, P::kVersion,
-                                             P::kDescription, P::kFormatVersions, &init, &shutdown, &detect, &plan};
+        static const ckptconv_plugin_v1 d = {sizeof(ckptconv_plugin_v1),
+                                             CKPTCONV_ABI_VERSION,
+                                             P::kId,
+                                             P::kVersion,
+                                             P::kDescription,
+                                             P::kFormatVersions,
+                                             &init,
+                                             &shutdown,
+                                             &detect,
+                                             &plan};
         return &d;
     }
 };

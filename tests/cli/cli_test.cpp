@@ -1,0 +1,192 @@
+// The CLI surface scripts rely on: commands, JSON shapes and exit codes.
+#include "tests/support/TestSupport.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+namespace ckptconv::test {
+namespace {
+
+using nlohmann::json;
+
+const std::string kSample = std::string(CKPTCONV_SOURCE_DIR) + "/samples/cogvideox_sat_t2v_tiny.pt";
+
+TEST(Cli, VersionAndHelp) {
+    const auto v = run_cli({"--version"});
+    EXPECT_EQ(v.exit_code, 0);
+    EXPECT_NE(v.out.find("ckptconv 0.1.0 (plugin ABI 1.0)"), std::string::npos) << v.out;
+    const auto h = run_cli({"--help"});
+    EXPECT_EQ(h.exit_code, 0);
+    EXPECT_NE(h.out.find("exit codes"), std::string::npos);
+    EXPECT_EQ(run_cli({}).exit_code, 2);
+    const auto bad = run_cli({"frobnicate"});
+    EXPECT_EQ(bad.exit_code, 2);
+    EXPECT_NE(bad.err.find("unknown command 'frobnicate'"), std::string::npos);
+    EXPECT_EQ(run_cli({"inspect"}).exit_code, 2);
+    EXPECT_EQ(run_cli({"inspect", kSample, "--no-such-flag"}).exit_code, 2);
+}
+
+TEST(Cli, PluginsListsBuiltinThroughDlopen) {
+    const auto r = run_cli({"plugins", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const json j = json::parse(r.out);
+    EXPECT_EQ(j["host_abi"], "1.0");
+    bool found = false;
+    for (const auto& p : j["plugins"])
+        if (p["id"] == "cogvideox_sat") {
+            found = true;
+            EXPECT_EQ(p["status"], "loaded");
+            EXPECT_TRUE(p["selected"].get<bool>());
+            EXPECT_NE(p["origin"].get<std::string>().find("lib/ckptconv/plugins/ckptconv_cogvideox_sat.so"),
+                      std::string::npos);
+        }
+    EXPECT_TRUE(found) << r.out;
+}
+
+TEST(Cli, BrokenPluginsShowTheirStatusAndTheGoodOnesStillLoad) {
+    const auto r = run_cli({"plugins", "--json", "--plugin-path", CKPTCONV_FAKE_PLUGIN_DIR});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::map<std::string, std::string> status;
+    const json listing = json::parse(r.out);
+    for (const auto& p : listing["plugins"])
+        status[std::filesystem::path(p["origin"].get<std::string>()).stem().string()] = p["status"].get<std::string>();
+    EXPECT_EQ(status["ckptconv_fake_good"], "loaded");
+    EXPECT_EQ(status["ckptconv_cogvideox_sat"], "loaded");
+    EXPECT_EQ(status["ckptconv_fake_garbage"], "cannot-open");
+    EXPECT_EQ(status["ckptconv_fake_missing_entry"], "missing-entry");
+    EXPECT_EQ(status["ckptconv_fake_wrong_major"], "incompatible-abi");
+    EXPECT_EQ(status["ckptconv_fake_newer_minor"], "plugin-newer-than-host");
+    EXPECT_EQ(status["ckptconv_fake_too_small"], "malformed-descriptor");
+    EXPECT_EQ(status["ckptconv_fake_no_detect"], "malformed-descriptor");
+    EXPECT_EQ(status["ckptconv_fake_good_copy"], "duplicate-id-version");
+    EXPECT_EQ(status["ckptconv_fake_init_fails"], "init-failed");
+    const auto text = run_cli({"plugins", "--plugin-path", CKPTCONV_FAKE_PLUGIN_DIR});
+    EXPECT_NE(text.out.find("fake init refuses to start"), std::string::npos) << text.out;
+}
+
+TEST(Cli, EnvironmentSearchPathIsHonoured) {
+    const auto r = run_cli({"plugins", "--json"}, {std::string("CKPTCONV_PLUGIN_PATH=") + CKPTCONV_FAKE_PLUGIN_DIR});
+    EXPECT_NE(r.out.find("fake_good"), std::string::npos);
+}
+
+TEST(Cli, DetectJsonHasTheDocumentedShape) {
+    const auto r = run_cli({"detect", kSample, "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const json j = json::parse(r.out);
+    EXPECT_EQ(j["file"], kSample);
+    EXPECT_EQ(j["container"], "torch-zip");
+    ASSERT_FALSE(j["candidates"].empty());
+    for (const char* k : {"plugin", "plugin_version", "format_version", "variant", "score", "reason"})
+        EXPECT_TRUE(j["selected"].contains(k)) << k;
+    EXPECT_EQ(j["selected"]["plugin"], "cogvideox_sat");
+    EXPECT_EQ(j["selected"]["format_version"], "1.0");
+    EXPECT_GT(j["selected"]["score"].get<int>(), 25);
+}
+
+TEST(Cli, DetectWithNoMatchExits4WithNullSelection) {
+    const auto r = run_cli({"detect", corpus("torch/tied.pt"), "--json"});
+    EXPECT_EQ(r.exit_code, 4);
+    const json j = json::parse(r.out);
+    EXPECT_TRUE(j["selected"].is_null());
+    EXPECT_NE(r.err.find("no plugin recognises this checkpoint"), std::string::npos) << r.err;
+}
+
+TEST(Cli, TieIsAmbiguousUnlessConfigPriorityBreaksIt) {
+    const std::string marker = corpus("torch/fake_marker.pt");
+    const auto r = run_cli({"detect", marker, "--plugin-path", CKPTCONV_FAKE_PLUGIN_DIR});
+    EXPECT_EQ(r.exit_code, 4);
+    EXPECT_NE(r.err.find("ambiguous: 2 plugins tie at score 75"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("fake_good@2.0.0"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("fake_twin@1.0.0"), std::string::npos) << r.err;
+    TempDir dir;
+    std::ofstream(dir / "c.yaml") << "priority: [fake_twin]\n";
+    const auto p = run_cli(
+        {"detect", marker, "--json", "--plugin-path", CKPTCONV_FAKE_PLUGIN_DIR, "--config", (dir / "c.yaml").string()});
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+    EXPECT_EQ(json::parse(p.out)["selected"]["plugin"], "fake_twin");
+}
+
+TEST(Cli, ForcedPluginThatDoesNotRecogniseExits4) {
+    const auto r = run_cli({"detect", corpus("torch/tied.pt"), "--plugin", "cogvideox_sat"});
+    EXPECT_EQ(r.exit_code, 4);
+    EXPECT_NE(r.err.find("does not recognise this checkpoint"), std::string::npos) << r.err;
+}
+
+TEST(Cli, ForcedPluginAndFormatVersion) {
+    const auto r = run_cli({"detect", kSample, "--json", "--plugin", "cogvideox_sat@>=0.1", "--format-version", "1.5"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(json::parse(r.out)["selected"]["format_version"], "1.5");
+    const auto missing = run_cli({"detect", kSample, "--plugin", "nope"});
+    EXPECT_EQ(missing.exit_code, 4);
+    EXPECT_NE(missing.err.find("no build of 'nope' loaded"), std::string::npos) << missing.err;
+}
+
+TEST(Cli, InspectJsonHasTheDocumentedShape) {
+    const auto r = run_cli({"inspect", corpus("torch/fairseq_like.pt"), "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const json j = json::parse(r.out);
+    EXPECT_EQ(j["container"], "torch-zip");
+    EXPECT_EQ(j["roots"][0]["path"], "model");
+    EXPECT_EQ(j["roots"][0]["tensors"], 2);
+    EXPECT_EQ(j["roots"][0]["bytes"], 224);
+    EXPECT_EQ(j["tensors"][0]["key"], "encoder.embed_tokens.weight");
+    EXPECT_EQ(j["tensors"][0]["dtype"], "f32");
+    EXPECT_EQ(j["tensors"][0]["shape"], json::array({8, 4}));
+    EXPECT_EQ(j["extras"][0]["path"], "args");
+    EXPECT_EQ(j["extras"][0]["type"], "argparse.Namespace");
+    const auto filtered = run_cli({"inspect", corpus("torch/fairseq_like.pt"), "--json", "--keys", "*fc1*"});
+    EXPECT_EQ(json::parse(filtered.out)["tensors"].size(), 1u);
+}
+
+TEST(Cli, BadInputExits3NamingTheFile) {
+    const auto r = run_cli({"inspect", corpus("_negative/os_system.pt")});
+    EXPECT_EQ(r.exit_code, 3);
+    EXPECT_NE(r.err.find("os_system.pt"), std::string::npos);
+    EXPECT_NE(r.err.find("unsafe pickle"), std::string::npos);
+    EXPECT_EQ(run_cli({"detect", corpus("_negative/truncated.pt")}).exit_code, 3);
+}
+
+TEST(Cli, ConfigErrorsExit2WithLocation) {
+    TempDir dir;
+    std::ofstream(dir / "c.yaml") << "plugins:\n  x: soon\n";
+    const auto r = run_cli({"plugins", "--config", (dir / "c.yaml").string()});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("c.yaml:2:6: key 'plugins.x'"), std::string::npos) << r.err;
+}
+
+TEST(Cli, ConfigPluginPathsAndDisabled) {
+    TempDir dir;
+    std::ofstream(dir / "c.yaml") << "plugin_paths: [\"" << CKPTCONV_FAKE_PLUGIN_DIR
+                                  << "\"]\ndisabled: [cogvideox_sat]\n";
+    const auto r = run_cli({"plugins", "--json", "--config", (dir / "c.yaml").string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const json listing = json::parse(r.out);
+    for (const auto& p : listing["plugins"]) {
+        if (p["id"] == "cogvideox_sat") {
+            EXPECT_FALSE(p["selected"].get<bool>());
+        }
+        if (p["id"] == "fake_good" && p["version"] == "2.0.0") {
+            EXPECT_TRUE(p["selected"].get<bool>());
+        }
+    }
+    const auto d = run_cli({"detect", kSample, "--config", (dir / "c.yaml").string()});
+    EXPECT_EQ(d.exit_code, 4) << "a disabled plugin must not be detected";
+}
+
+TEST(Cli, EnginelessCommandsFailHonestly) {
+    TempDir dir;
+    const auto c = run_cli({"convert", kSample, "-o", (dir / "out").string()});
+    EXPECT_EQ(c.exit_code, 1);
+    EXPECT_NE(c.err.find("not available yet"), std::string::npos);
+    EXPECT_FALSE(std::filesystem::exists(dir / "out"));
+    EXPECT_EQ(run_cli({"convert", kSample, "-o", "x", "--to", "onnx"}).exit_code, 2);
+    EXPECT_EQ(run_cli({"convert", kSample, "-o", "x", "--option", "novalue"}).exit_code, 2);
+    EXPECT_EQ(run_cli({"convert", kSample}).exit_code, 2);
+    EXPECT_EQ(run_cli({"verify", kSample, kSample}).exit_code, 1);
+    EXPECT_EQ(run_cli({"diff", kSample, kSample}).exit_code, 1);
+}
+
+} // namespace
+} // namespace ckptconv::test

@@ -1,0 +1,140 @@
+// The header-only SDK wrapper, as a plugin author uses it.
+#include "core/host/AbiIndex.hpp"
+#include "tests/support/TestSupport.hpp"
+
+#include <ckptconv/sdk.hpp>
+
+#include <gtest/gtest.h>
+
+namespace ckptconv::sdk {
+namespace {
+
+TEST(KeyPattern, CapturesSegmentsAndFormats) {
+    const KeyPattern p("transformer.layers.{i}.attention.query_key_value.{wb}");
+    const auto m = p.match("transformer.layers.17.attention.query_key_value.bias");
+    ASSERT_TRUE(m);
+    EXPECT_EQ((*m)["i"], "17");
+    EXPECT_EQ(m->integer("i"), 17);
+    EXPECT_EQ((*m)["wb"], "bias");
+    EXPECT_FALSE(p.match("transformer.layers.1.2.attention.query_key_value.bias"));
+    EXPECT_FALSE(p.match("transformer.layers.1.attention.query_key_value.bias.extra"));
+    EXPECT_EQ(KeyPattern("blocks.{i}.to_q.{wb}").format(*m), "blocks.17.to_q.bias");
+}
+
+TEST(KeyPattern, GreedyCaptureAndPrefixMatch) {
+    const KeyPattern p("{*head}.qkv_proj.{wb}");
+    const auto m = p.match("vision_model.transformer.layers.3.self_attn.qkv_proj.weight");
+    ASSERT_TRUE(m);
+    EXPECT_EQ((*m)["head"], "vision_model.transformer.layers.3.self_attn");
+    EXPECT_TRUE(KeyPattern("encoder.layers.{i}.").match_prefix("encoder.layers.4.fc1.weight"));
+    EXPECT_FALSE(KeyPattern("encoder.layers.{i}.").match("encoder.layers.4.fc1.weight"));
+    EXPECT_EQ(KeyPattern("a.{x}").match("a.b")->integer("x"), -1);
+    EXPECT_THROW(KeyPattern("a.{x"), Error);
+}
+
+TEST(RenameTable, OrderedSubstringSemanticsOfTheCogVideoXScript) {
+    RenameTable t;
+    t.replace("transformer.final_layernorm", "norm_final")
+        .replace("transformer", "transformer_blocks")
+        .replace("attention", "attn1")
+        .replace("mlp", "ff.net")
+        .replace("dense_h_to_4h", "0.proj")
+        .replace("dense_4h_to_h", "2")
+        .replace(".layers", "")
+        .replace("dense", "to_out.0")
+        .replace("input_layernorm", "norm1.norm")
+        .replace("post_attn1_layernorm", "norm2.norm");
+    EXPECT_EQ(t.apply("transformer.layers.3.attention.dense.weight"), "transformer_blocks.3.attn1.to_out.0.weight");
+    EXPECT_EQ(t.apply("transformer.layers.0.mlp.dense_h_to_4h.bias"), "transformer_blocks.0.ff.net.0.proj.bias");
+    EXPECT_EQ(t.apply("transformer.layers.1.post_attention_layernorm.weight"),
+              "transformer_blocks.1.norm2.norm.weight");
+    EXPECT_EQ(t.apply("transformer.final_layernorm.bias"), "norm_final.bias");
+}
+
+TEST(RenameTable, PrefixAndRegexRules) {
+    RenameTable t;
+    t.prefix("module.", "").regex(R"(^layers\.(\d+)\.)", "blocks.$1.");
+    EXPECT_EQ(t.apply("module.layers.12.w"), "blocks.12.w");
+    EXPECT_EQ(t.apply("x.module.layers.1.w"), "x.module.layers.1.w");
+}
+
+TEST(IndexView, WalksHostArraysByStrideAndFindsKeys) {
+    const core::CheckpointIndex index = test::index_from_keys(
+        "module", {{"transformer.layers.0.w", {2, 3}}, {"transformer.layers.5.w", {2}}, {"head", {}}});
+    const core::AbiIndex abi(index);
+    const IndexView view(abi.view());
+    ASSERT_EQ(view.roots().size(), 1u);
+    EXPECT_EQ(view.roots()[0].path, "module");
+    EXPECT_TRUE(view.roots()[0].is_state_dict);
+    EXPECT_EQ(view.require("module", "transformer.layers.0.w").shape, (Shape{2, 3}));
+    EXPECT_EQ(view.find("module", "nope"), nullptr);
+    EXPECT_THROW(view.require("module", "nope"), Error);
+    EXPECT_EQ(count_layers(view, view.roots()[0], KeyPattern("transformer.layers.{i}.")), 6);
+    EXPECT_TRUE(view.find("module", "head")->shape.empty());
+}
+
+TEST(IndexView, ToleratesLargerElementsFromANewerHost) {
+    // A newer host appends fields to ckptconv_tensor_v1; an old plugin must still step correctly.
+    struct TensorV2 {
+        ckptconv_tensor_v1 v1;
+        uint64_t appended_field;
+    };
+    const int64_t shape_a[] = {4};
+    const int64_t shape_b[] = {5, 6};
+    TensorV2 tensors[2] = {{{"a", 0, CKPTCONV_DTYPE_F32, 1, 0, shape_a, 0}, 99},
+                           {{"b", 0, CKPTCONV_DTYPE_F16, 2, 0, shape_b, 1}, 99}};
+    ckptconv_root_v1 root{"", 0, 2, CKPTCONV_ROOT_STATE_DICT};
+    ckptconv_index_v1 raw{};
+    raw.struct_size = sizeof raw;
+    raw.tensor_stride = sizeof(TensorV2);
+    raw.root_stride = sizeof root;
+    raw.extra_stride = sizeof(ckptconv_extra_v1);
+    raw.tensor_count = 2;
+    raw.tensors = &tensors[0].v1;
+    raw.root_count = 1;
+    raw.roots = &root;
+    const IndexView view(&raw);
+    EXPECT_EQ(view.tensors()[1].key, "b");
+    EXPECT_EQ(view.tensors()[1].shape, (Shape{5, 6}));
+    EXPECT_EQ(view.tensors()[1].dtype, static_cast<uint32_t>(CKPTCONV_DTYPE_F16));
+}
+
+struct BoomPlugin {
+    static constexpr const char* kId = "boom";
+    static constexpr const char* kVersion = "1.0.0";
+    static constexpr const char* kDescription = "";
+    static constexpr const char* kFormatVersions[] = {nullptr};
+    Detection detect(const IndexView& index) const {
+        index.require("", "missing.key");
+        return {};
+    }
+    void plan(const IndexView&, const PlanRequest&, Plan&) const { throw unsupported("no rules for that"); }
+};
+
+TEST(Trampoline, ExceptionsBecomeStatusAndMessage) {
+    const auto* d = detail::Adapter<BoomPlugin>::descriptor();
+    struct Recorder {
+        static void set_error(ckptconv_call* call, int32_t status, const char* message) {
+            auto* r = reinterpret_cast<std::pair<int32_t, std::string>*>(call);
+            *r = {status, message};
+        }
+    };
+    ckptconv_host_v1 host{};
+    host.set_error = &Recorder::set_error;
+    std::pair<int32_t, std::string> seen;
+    auto* call = reinterpret_cast<ckptconv_call*>(&seen);
+    void* state = nullptr;
+    ASSERT_EQ(d->init(&host, call, &state), CKPTCONV_OK);
+    ckptconv_index_v1 empty{};
+    empty.struct_size = sizeof empty;
+    ckptconv_detect_result_v1 result{};
+    EXPECT_EQ(d->detect(state, &host, call, &empty, &result), CKPTCONV_E_INVALID_DATA);
+    EXPECT_EQ(seen.second, "missing tensor 'missing.key' in root ''");
+    ckptconv_plan_request_v1 req{sizeof req, "1", "", "pt", 0, nullptr};
+    EXPECT_EQ(d->plan(state, &host, call, &empty, &req), CKPTCONV_E_UNSUPPORTED);
+    EXPECT_EQ(seen.second, "no rules for that");
+    d->shutdown(state);
+}
+
+} // namespace
+} // namespace ckptconv::sdk
