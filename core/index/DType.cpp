@@ -63,6 +63,16 @@ std::optional<DType> dtype_from_storage_class(std::string_view class_name) {
     return r ? std::optional<DType>(r->dtype) : std::nullopt;
 }
 
+std::string_view storage_class_name(DType dtype) {
+    const Row* r = find_row([&](const Row& row) { return row.dtype == dtype; });
+    return r ? r->storage_class : "";
+}
+
+std::string_view torch_dtype_name(DType dtype) {
+    const Row* r = find_row([&](const Row& row) { return row.dtype == dtype; });
+    return r ? r->torch_name : "";
+}
+
 std::optional<DType> dtype_from_torch_name(std::string_view name) {
     // torch also exposes aliases: float, double, half, long, int, short.
     if (name == "float") return DType::F32;

@@ -38,8 +38,13 @@ std::string_view dtype_name(DType dtype);
 std::optional<DType> dtype_from_name(std::string_view name);
 /** Python torch storage class name ("FloatStorage") -> dtype. */
 std::optional<DType> dtype_from_storage_class(std::string_view class_name);
+/** The legacy typed storage class torch pickles for `dtype` ("FloatStorage"); "" for dtypes that need
+ * UntypedStorage and _rebuild_tensor_v3. */
+std::string_view storage_class_name(DType dtype);
 /** Python torch dtype attribute ("float8_e4m3fn", "float32") -> dtype. */
 std::optional<DType> dtype_from_torch_name(std::string_view name);
+/** torch attribute name of a dtype ("float32"). */
+std::string_view torch_dtype_name(DType dtype);
 /** safetensors dtype string ("BF16") <-> dtype. */
 std::optional<DType> dtype_from_safetensors(std::string_view name);
 std::string_view safetensors_name(DType dtype);

@@ -1,6 +1,7 @@
 #include "core/io/CheckpointOpener.hpp"
 
 #include "core/io/SafetensorsReader.hpp"
+#include "core/io/ShardedReader.hpp"
 #include "core/io/TorchLegacyReader.hpp"
 #include "core/io/TorchZipReader.hpp"
 #include "core/util/Error.hpp"
@@ -11,8 +12,11 @@ namespace ckptconv::core {
 
 CheckpointIndex open_checkpoint(const std::string& path) {
     std::error_code ec;
-    if (std::filesystem::is_directory(path, ec))
-        throw bad_input(path, "is a directory; folders of shards are not supported yet, name a file");
+    if (std::filesystem::is_directory(path, ec)) {
+        const auto inner = resolve_checkpoint_folder(path);
+        return inner.extension() == ".json" ? read_sharded(inner) : open_checkpoint(inner.string());
+    }
+    if (path.size() > 11 && path.compare(path.size() - 11, 11, ".index.json") == 0) return read_sharded(path);
     MappedFile probe(path);
     if (probe.size() == 0) throw bad_input(path, "empty file");
     const std::string_view head = probe.slice(0, std::min<uint64_t>(probe.size(), 64), "header");

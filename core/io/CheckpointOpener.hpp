@@ -7,8 +7,9 @@ namespace ckptconv::core {
 
 /**
  * Opens a torch zip, torch legacy or safetensors file, judging by magic
- * bytes, never by extension. Throws BadInput naming the file when the bytes
- * match no supported container.
+ * bytes, never by extension; a `*.index.json` or a folder holding one (or
+ * holding a single checkpoint file) opens the sharded checkpoint. Throws
+ * BadInput naming the file when the bytes match no supported container.
  */
 CheckpointIndex open_checkpoint(const std::string& path);
 

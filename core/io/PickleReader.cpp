@@ -223,7 +223,8 @@ struct Machine {
         if (end == t.c_str() || *end != '\0') fail("bad INT literal");
         if (errno == ERANGE) {
             auto b = PyObject::make(PyKind::BigInt);
-            b->text = t; // kept as decimal text; too large for int64
+            b->text = t; // too large for int64: kept as decimal text
+            b->decimal = true;
             return b;
         }
         return PyObject::make_int(v);

@@ -69,7 +69,8 @@ struct PyObject {
     std::string text; ///< Str/Bytes/BigInt payload; Global module
     std::string name; ///< Global name
     bool ordered = false;
-    std::vector<PyRef> items;                         ///< Tuple/List/Set elements; Object list items
+    bool decimal = false;     ///< BigInt: `text` is decimal digits (protocol 0 INT/LONG), not raw bytes
+    std::vector<PyRef> items; ///< Tuple/List/Set elements; Object list items
     std::vector<std::pair<PyRef, PyRef>> entries;     ///< Dict entries; Object dict items
     std::unordered_map<std::string, size_t> str_keys; ///< Dict: position of each str key, for overwrite
     PyRef callable;                                   ///< Object: the Global that was called

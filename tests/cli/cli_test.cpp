@@ -175,6 +175,42 @@ TEST(Cli, ConfigPluginPathsAndDisabled) {
     EXPECT_EQ(d.exit_code, 4) << "a disabled plugin must not be detected";
 }
 
+TEST(Cli, PassThroughConvertWritesAndRefusesToClobber) {
+    TempDir dir;
+    const std::string out = (dir / "out.pt").string();
+    const auto first = run_cli({"convert", corpus("torch/tied.pt"), "-o", out, "--plugin", "none"});
+    ASSERT_EQ(first.exit_code, 0) << first.err;
+    EXPECT_NE(first.err.find("wrote " + out), std::string::npos) << first.err;
+    const auto again = run_cli({"convert", corpus("torch/tied.pt"), "-o", out, "--plugin", "none"});
+    EXPECT_EQ(again.exit_code, 6);
+    EXPECT_NE(again.err.find("already exists (pass --force"), std::string::npos) << again.err;
+    EXPECT_EQ(run_cli({"convert", corpus("torch/tied.pt"), "-o", out, "--plugin", "none", "--force"}).exit_code, 0);
+    // Converting a file onto itself is refused even with --force, and the input stays as it was.
+    const auto before = std::filesystem::file_size(out);
+    const auto self = run_cli({"convert", out, "-o", out, "--plugin", "none", "--force", "--to", "safetensors"});
+    EXPECT_EQ(self.exit_code, 6);
+    EXPECT_NE(self.err.find("is an input of this conversion"), std::string::npos) << self.err;
+    EXPECT_EQ(std::filesystem::file_size(out), before);
+    EXPECT_EQ(run_cli({"convert", corpus("torch/tied.pt"), "-o", (dir / "no" / "x.pt").string(), "--plugin", "none"})
+                  .exit_code,
+              6);
+    // Failures leave nothing behind: only out.pt is in the folder.
+    EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), {}), 1);
+}
+
+TEST(Cli, PassThroughToShardedSafetensors) {
+    TempDir dir;
+    const auto r = run_cli({"convert", kSample, "-o", (dir / "model.safetensors").string(), "--plugin", "none", "--to",
+                            "safetensors", "--shard-size", "500KB"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(std::filesystem::exists(dir / "model-00001-of-00003.safetensors")) << r.err;
+    EXPECT_TRUE(std::filesystem::exists(dir / "model.safetensors.index.json"));
+    const auto back = run_cli({"inspect", "--json", dir.path().string()});
+    ASSERT_EQ(back.exit_code, 0) << back.err;
+    EXPECT_EQ(json::parse(back.out)["tensors"].size(), 52u);
+    EXPECT_EQ(json::parse(back.out)["container"], "safetensors-sharded");
+}
+
 TEST(Cli, EnginelessCommandsFailHonestly) {
     TempDir dir;
     const auto c = run_cli({"convert", kSample, "-o", (dir / "out").string()});

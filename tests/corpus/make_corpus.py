@@ -124,6 +124,31 @@ def write_safetensors_cases(out):
         f.write(safetensors_bytes(tensors, {"format": "pt"}))
 
 
+def write_sharded_cases(out):
+    """HF-style sharded checkpoints: safetensors and .bin shards with their index."""
+    tensors = collections.OrderedDict(
+        [("embed.weight", torch.randn(6, 4)), ("layers.0.w", torch.randn(4, 4).half()), ("layers.1.w", torch.randn(4, 4)),
+         ("head.bias", torch.randn(6))])
+    names = list(tensors)
+    parts = [names[:2], names[2:]]
+    for kind, stem, ext in (("safetensors", "model", "safetensors"), ("bin", "pytorch_model", "bin")):
+        folder = f"{out}/sharded/{kind}"
+        os.makedirs(folder, exist_ok=True)
+        weight_map = {}
+        for k, part in enumerate(parts):
+            file = f"{stem}-{k + 1:05d}-of-{len(parts):05d}.{ext}"
+            chunk = collections.OrderedDict((n, tensors[n]) for n in part)
+            if ext == "safetensors":
+                with open(f"{folder}/{file}", "wb") as f:
+                    f.write(safetensors_bytes(chunk, {"format": "pt"}))
+            else:
+                torch.save(chunk, f"{folder}/{file}")
+            weight_map.update({n: file for n in part})
+        total = sum(t.numel() * t.element_size() for t in tensors.values())
+        with open(f"{folder}/{stem}.{ext}.index.json", "w") as f:
+            json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=2, sort_keys=True)
+
+
 def write_negative_cases(out):
     neg = f"{out}/_negative"
     os.makedirs(neg, exist_ok=True)
@@ -166,6 +191,17 @@ def write_negative_cases(out):
                          "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}).encode()
     with open(f"{neg}/overlap.safetensors", "wb") as f:
         f.write(struct.pack("<Q", len(header)) + header + b"\0" * 12)
+    # Sharded sets whose index and shards disagree.
+    for case, shard, weight_map in (
+            ("missing_shard", {"a": torch.zeros(2)},
+             {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}),
+            ("unlisted_tensor", {"a": torch.zeros(2), "stray": torch.zeros(1)}, {"a": "model-00001-of-00002.safetensors"})):
+        folder = f"{neg}/sharded_{case}"
+        os.makedirs(folder, exist_ok=True)
+        with open(f"{folder}/model-00001-of-00002.safetensors", "wb") as f:
+            f.write(safetensors_bytes(shard, {"format": "pt"}))
+        with open(f"{folder}/model.safetensors.index.json", "w") as f:
+            json.dump({"metadata": {"total_size": 12}, "weight_map": weight_map}, f, indent=2)
 
 
 def sat_transformer(D, layers, C, version, time_dim=64, text_dim=64, head_dim=64, learned_pos=False, ofs=False,
@@ -234,6 +270,7 @@ def main():
     args = parser.parse_args()
     write_torch_cases(args.out)
     write_safetensors_cases(args.out)
+    write_sharded_cases(args.out)
     write_negative_cases(args.out)
     write_cogvideox_cases(args.out, args.samples)
     print(f"corpus written to {args.out} with torch {torch.__version__}", file=sys.stderr)

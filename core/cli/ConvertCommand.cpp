@@ -1,0 +1,110 @@
+#include "core/cli/CommandLine.hpp"
+#include "core/cli/Commands.hpp"
+#include "core/cli/PluginChoice.hpp"
+#include "core/io/CheckpointOpener.hpp"
+#include "core/io/Recontainer.hpp"
+#include "core/io/SafetensorsWriter.hpp"
+#include "core/util/Error.hpp"
+
+#include <cstdio>
+
+namespace ckptconv::cli {
+namespace {
+
+std::string choice(const po::variables_map& vm, const char* name, const std::optional<std::string>& config_value,
+                   const std::string& fallback, std::initializer_list<const char*> allowed) {
+    std::string v = vm.count(name) ? vm[name].as<std::string>() : config_value.value_or(fallback);
+    for (const char* a : allowed)
+        if (v == a) return v;
+    std::string list;
+    for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+    throw core::Error(core::ExitCode::Usage, std::string("--") + name + " " + v + ": expected one of " + list);
+}
+
+} // namespace
+
+int run_convert(const std::vector<std::string>& tokens) {
+    CommandSpec spec{
+        "convert",
+        "FILE -o OUT [--plugin ID[@VER]|none] [--format-version V] [--to pt|safetensors|diffusers] "
+        "[--dtype keep|fp32|fp16|bf16] [--shard-size 5GB] [--option K=V]... [--dry-run] [--report R.json] [--force]",
+        "Detect the checkpoint's family and convert it with the plugin's rules (--plugin none: only change "
+        "the container).",
+        {},
+        {},
+        {"file"}};
+    spec.options.add_options()("file", po::value<std::string>()->required(), "input checkpoint, shard index or folder")(
+        "output,o", po::value<std::string>()->required(), "output file (shards are written beside it)")(
+        "plugin", po::value<std::string>(), "ID[@VERSION] to skip detection, or none for a pure change of container")(
+        "format-version", po::value<std::string>(), "override the detected format version")(
+        "to", po::value<std::string>(), "pt, safetensors or diffusers")("dtype", po::value<std::string>(),
+                                                                        "keep (default), fp32, fp16 or bf16")(
+        "shard-size", po::value<std::string>(), "largest safetensors shard, e.g. 5GB (decimal, as the Hub)")(
+        "option", po::value<std::vector<std::string>>()->composing(),
+        "plugin option K=V; repeatable")("dry-run", po::bool_switch(), "print the plan and report; write nothing")(
+        "report", po::value<std::string>(), "also write the report as JSON here")("force", po::bool_switch(),
+                                                                                  "replace an existing output");
+    spec.positional.add("file", 1);
+    const auto vm = parse_command(spec, tokens);
+    if (!vm) return 0;
+    const auto session = open_session(*vm);
+    const core::Config& config = session->config();
+    const std::string file = (*vm)["file"].as<std::string>();
+    const std::string output = (*vm)["output"].as<std::string>();
+    const std::string to = choice(*vm, "to", config.output_format, "", {"", "pt", "safetensors", "diffusers"});
+    const std::string dtype = choice(*vm, "dtype", config.output_dtype, "keep", {"keep", "fp32", "fp16", "bf16"});
+    std::vector<std::pair<std::string, std::string>> options = config.options;
+    if (vm->count("option"))
+        for (const auto& kv : (*vm)["option"].as<std::vector<std::string>>()) {
+            const size_t eq = kv.find('=');
+            if (eq == std::string::npos || eq == 0)
+                throw core::Error(core::ExitCode::Usage, "--option " + kv + ": expected KEY=VALUE");
+            options.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+        }
+    const std::optional<std::string> shard_text =
+        vm->count("shard-size") ? (*vm)["shard-size"].as<std::string>() : config.shard_size;
+    const uint64_t shard_size = shard_text ? core::parse_byte_size(*shard_text) : 0;
+    std::string plugin = vm->count("plugin") ? (*vm)["plugin"].as<std::string>() : config.plugin.value_or("");
+    std::string format_version =
+        vm->count("format-version") ? (*vm)["format-version"].as<std::string>() : config.format_version.value_or("");
+
+    const core::CheckpointIndex index = core::open_checkpoint(file);
+    const core::AbiIndex abi(index);
+    const PluginChoice chosen = choose_plugin(*session, abi, plugin, format_version);
+    if (!chosen.no_plugin)
+        throw core::Error(core::ExitCode::Internal,
+                          "convert: " + chosen.chosen->plugin->label() + " recognised format " +
+                              chosen.chosen->format_version +
+                              ", but rule-based conversion is not available yet in this build "
+                              "(use --plugin none for a change of container)");
+    if (dtype != "keep")
+        throw core::Error(core::ExitCode::Internal,
+                          "convert: --dtype " + dtype + " is not available yet in this build");
+    if ((*vm)["dry-run"].as<bool>() || vm->count("report"))
+        throw core::Error(core::ExitCode::Internal,
+                          "convert: --dry-run and --report are not available yet in this build");
+
+    core::RecontainerOptions ro;
+    ro.to = to.empty() ? "pt" : to;
+    ro.output = output;
+    ro.shard_size = shard_size;
+    ro.force = (*vm)["force"].as<bool>();
+    std::vector<std::filesystem::path> inputs;
+    for (const auto& f : index.files) inputs.emplace_back(f->path());
+    const core::RecontainerResult result = core::recontainer(index, inputs, ro);
+    if (!read_global_options(*vm).quiet) {
+        std::fprintf(stderr, "ckptconv: %s (%s) -> %s: %llu tensors\n", file.c_str(), index.container.c_str(),
+                     ro.to.c_str(), static_cast<unsigned long long>(result.tensors_written));
+        for (const auto& f : result.files)
+            std::fprintf(stderr, "  wrote %s (%llu bytes)\n", f.path.string().c_str(),
+                         static_cast<unsigned long long>(f.bytes));
+        for (const auto& [removed, kept] : result.aliases)
+            std::fprintf(stderr, "  tied: %s is stored once, as %s\n", removed.c_str(), kept.c_str());
+        if (result.extras_not_kept)
+            std::fprintf(stderr, "  note: %llu non-tensor entries cannot be stored in safetensors and were left out\n",
+                         static_cast<unsigned long long>(result.extras_not_kept));
+    }
+    return 0;
+}
+
+} // namespace ckptconv::cli

@@ -1,0 +1,49 @@
+// Buffered sequential writes to one output file, with kernel-side copies of unchanged byte runs.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ckptconv::core {
+
+class MappedFile;
+
+class FileWriter {
+  public:
+    /** Creates (truncates) `path`; throws Error(OutputError) naming it. */
+    explicit FileWriter(std::string path);
+    ~FileWriter();
+    FileWriter(const FileWriter&) = delete;
+    FileWriter& operator=(const FileWriter&) = delete;
+
+    void write(const void* data, uint64_t size);
+    void write(std::string_view bytes) { write(bytes.data(), bytes.size()); }
+    void zeros(uint64_t count);
+    /**
+     * Appends `length` bytes of `source` starting at `offset`. Uses
+     * copy_file_range (no trip through user space) when the file system
+     * allows, else copies from the source mapping.
+     */
+    void copy_from(const MappedFile& source, uint64_t offset, uint64_t length);
+    /** Overwrites already-written bytes at `offset` (e.g. a CRC in a zip header). */
+    void patch(uint64_t offset, const void* data, uint64_t size);
+    /** Bytes written so far. */
+    uint64_t position() const { return position_; }
+    /** Flushes and closes; errors (disk full...) surface here at the latest. */
+    void close();
+    const std::string& path() const { return path_; }
+
+  private:
+    void flush();
+    [[noreturn]] void fail(const char* what, int err) const;
+
+    std::string path_;
+    int fd_ = -1;
+    uint64_t position_ = 0;
+    std::vector<char> buffer_;
+    bool kernel_copy_ok_ = true;
+};
+
+} // namespace ckptconv::core

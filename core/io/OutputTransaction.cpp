@@ -1,0 +1,49 @@
+#include "core/io/OutputTransaction.hpp"
+
+#include "core/util/Error.hpp"
+
+#include <unistd.h>
+
+namespace ckptconv::core {
+namespace fs = std::filesystem;
+
+OutputTransaction::OutputTransaction(bool force, std::vector<fs::path> inputs)
+    : force_(force), inputs_(std::move(inputs)) {}
+
+OutputTransaction::~OutputTransaction() {
+    if (committed_) return;
+    std::error_code ec;
+    for (const auto& t : temps_) fs::remove(t, ec);
+}
+
+fs::path OutputTransaction::stage(const fs::path& target) {
+    std::error_code ec;
+    for (const auto& in : inputs_)
+        if (fs::exists(target, ec) && fs::equivalent(target, in, ec))
+            throw Error(ExitCode::OutputError,
+                        target.string() + ": is an input of this conversion; refusing to overwrite it");
+    if (fs::exists(target, ec) && !force_)
+        throw Error(ExitCode::OutputError, target.string() + ": already exists (pass --force to replace it)");
+    if (fs::is_directory(target, ec))
+        throw Error(ExitCode::OutputError, target.string() + ": is a folder; expected a file name");
+    const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+    if (!fs::is_directory(dir, ec))
+        throw Error(ExitCode::OutputError, target.string() + ": folder " + dir.string() + " does not exist");
+    const fs::path temp = dir / ("." + target.filename().string() + ".ckptconv-tmp-" + std::to_string(::getpid()));
+    targets_.push_back(target);
+    temps_.push_back(temp);
+    return temp;
+}
+
+void OutputTransaction::commit() {
+    for (size_t i = 0; i < temps_.size(); ++i) {
+        std::error_code ec;
+        fs::rename(temps_[i], targets_[i], ec);
+        if (ec)
+            throw Error(ExitCode::OutputError,
+                        targets_[i].string() + ": cannot move output into place: " + ec.message());
+    }
+    committed_ = true;
+}
+
+} // namespace ckptconv::core

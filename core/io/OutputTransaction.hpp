@@ -1,0 +1,37 @@
+// All-or-nothing output: files are written under temporary names beside their
+// targets and renamed into place only when everything succeeded.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace ckptconv::core {
+
+class OutputTransaction {
+  public:
+    /**
+     * `inputs` are the files being read: no output may be one of them.
+     * Without `force`, an existing target is refused (Error OutputError).
+     */
+    OutputTransaction(bool force, std::vector<std::filesystem::path> inputs);
+    /** Removes every temporary file unless commit() ran. */
+    ~OutputTransaction();
+    OutputTransaction(const OutputTransaction&) = delete;
+    OutputTransaction& operator=(const OutputTransaction&) = delete;
+
+    /** Registers a final file and returns the temporary path to write it at. */
+    std::filesystem::path stage(const std::filesystem::path& target);
+    /** Renames every staged file to its target (replacing old ones only with force). */
+    void commit();
+    const std::vector<std::filesystem::path>& targets() const { return targets_; }
+
+  private:
+    bool force_;
+    std::vector<std::filesystem::path> inputs_;
+    std::vector<std::filesystem::path> targets_;
+    std::vector<std::filesystem::path> temps_;
+    bool committed_ = false;
+};
+
+} // namespace ckptconv::core

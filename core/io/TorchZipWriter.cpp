@@ -1,0 +1,31 @@
+#include "core/io/TorchZipWriter.hpp"
+
+#include "core/io/FileWriter.hpp"
+#include "core/io/PickleWriter.hpp"
+#include "core/io/ZipWriter.hpp"
+
+namespace ckptconv::core {
+
+uint64_t write_torch_zip(const CheckpointIndex& source, const PyObject& tree, const std::string& path,
+                         const std::string& archive_name) {
+    PickleWriter pickler;
+    const std::string pickle = pickler.write(tree);
+    FileWriter out(path);
+    ZipWriter zip(out);
+    const std::string prefix = archive_name + "/";
+    zip.add(prefix + "data.pkl", pickle);
+    zip.add(prefix + "byteorder", "little");
+    uint64_t bytes = 0;
+    const auto& storages = pickler.storages();
+    for (size_t i = 0; i < storages.size(); ++i) {
+        const StorageInfo& s = *storages[i];
+        zip.add_copy(prefix + "data/" + std::to_string(i), *source.files.at(s.file), s.data_offset, s.nbytes);
+        bytes += s.nbytes;
+    }
+    zip.add(prefix + "version", "3\n");
+    zip.finish();
+    out.close();
+    return bytes;
+}
+
+} // namespace ckptconv::core

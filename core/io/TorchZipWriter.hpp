@@ -1,0 +1,19 @@
+// Writes an object tree as a torch.save zip that Python's torch.load reads.
+#pragma once
+
+#include "core/index/CheckpointIndex.hpp"
+
+#include <string>
+
+namespace ckptconv::core {
+
+/**
+ * Pickles `tree` (protocol 2) into `<archive>/data.pkl` and copies every
+ * storage it references from `source`'s mapped files into `<archive>/data/N`.
+ * Storages shared by several tensors are written once and stay shared.
+ * Returns the number of storage bytes written.
+ */
+uint64_t write_torch_zip(const CheckpointIndex& source, const PyObject& tree, const std::string& path,
+                         const std::string& archive_name);
+
+} // namespace ckptconv::core
