@@ -3,6 +3,7 @@
 #include "core/util/Error.hpp"
 #include "core/util/MappedFile.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -78,7 +79,7 @@ void FileWriter::copy_from(const MappedFile& source, uint64_t offset, uint64_t l
         throw bad_input(source.path(), "byte range to copy lies outside the file");
     // Small runs are cheaper through the buffer than through a syscall.
     if (length < (1u << 20) || !kernel_copy_ok_) {
-        write(source.data() + offset, length);
+        write_from_mapping(source, offset, length);
         return;
     }
     flush();
@@ -106,7 +107,16 @@ void FileWriter::copy_from(const MappedFile& source, uint64_t offset, uint64_t l
     }
     ::close(in);
     position_ += length - left;
-    if (left > 0) write(source.data() + offset + (length - left), left);
+    if (left > 0) write_from_mapping(source, offset + (length - left), left);
+}
+
+void FileWriter::write_from_mapping(const MappedFile& source, uint64_t offset, uint64_t length) {
+    constexpr uint64_t kChunk = 64u << 20;
+    for (uint64_t done = 0; done < length; done += kChunk) {
+        const uint64_t n = std::min(kChunk, length - done);
+        write(source.data() + offset + done, n);
+        source.release(offset + done, n); // keep the resident set bounded on huge copies
+    }
 }
 
 void FileWriter::patch(uint64_t offset, const void* data, uint64_t size) {

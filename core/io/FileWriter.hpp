@@ -37,6 +37,7 @@ class FileWriter {
 
   private:
     void flush();
+    void write_from_mapping(const MappedFile& source, uint64_t offset, uint64_t length);
     [[noreturn]] void fail(const char* what, int err) const;
 
     std::string path_;

@@ -2,6 +2,7 @@
 
 #include "core/util/Error.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -41,6 +42,14 @@ std::string_view MappedFile::slice(uint64_t offset, uint64_t length, const char*
         throw bad_input(path_, std::string(what) + " lies outside the file (offset " + std::to_string(offset) +
                                    ", length " + std::to_string(length) + ", file size " + std::to_string(size_) + ")");
     return {reinterpret_cast<const char*>(data_) + offset, static_cast<size_t>(length)};
+}
+
+void MappedFile::release(uint64_t offset, uint64_t length) const {
+    if (!data_ || offset >= size_) return;
+    const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    const uint64_t begin = (offset + page - 1) / page * page; // whole pages inside the range only
+    const uint64_t end = std::min(offset + length, size_) / page * page;
+    if (end > begin) ::madvise(const_cast<uint8_t*>(data_) + begin, end - begin, MADV_DONTNEED);
 }
 
 } // namespace ckptconv::core

@@ -23,6 +23,13 @@ class MappedFile {
     /** Bytes [offset, offset+length), or a BadInput error if they lie outside the file. */
     std::string_view slice(uint64_t offset, uint64_t length, const char* what) const;
 
+    /**
+     * Drops the pages of [offset, offset+length) from this process's resident
+     * set (they stay in the page cache); the bytes remain readable. Lets one
+     * pass over a huge file keep a bounded RSS.
+     */
+    void release(uint64_t offset, uint64_t length) const;
+
   private:
     std::string path_;
     const uint8_t* data_ = nullptr;
