@@ -56,7 +56,9 @@ CheckpointIndex read_safetensors(const std::string& path) {
         std::string name;
     };
     std::vector<Span> spans;
-    for (const auto& [name, entry] : header.items()) {
+    for (const auto& item : header.items()) {
+        const std::string& name = item.key();
+        const auto& entry = item.value();
         if (name == "__metadata__") {
             if (!entry.is_object()) throw bad_input(path, "__metadata__ is not an object");
             for (const auto& [k, v] : entry.items()) {
