@@ -1,7 +1,11 @@
 #include "core/cli/CommandLine.hpp"
 #include "core/cli/Commands.hpp"
 #include "core/cli/PluginChoice.hpp"
+#include "core/host/PluginPlanner.hpp"
 #include "core/io/CheckpointOpener.hpp"
+#include "core/io/FileWriter.hpp"
+#include "core/plan/ConversionWriter.hpp"
+#include "core/plan/PlanChecker.hpp"
 #include "core/io/Recontainer.hpp"
 #include "core/io/SafetensorsWriter.hpp"
 #include "core/util/Error.hpp"
@@ -19,6 +23,18 @@ std::string choice(const po::variables_map& vm, const char* name, const std::opt
     std::string list;
     for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
     throw core::Error(core::ExitCode::Usage, std::string("--") + name + " " + v + ": expected one of " + list);
+}
+
+void write_text_file(core::OutputTransaction& tx, const std::filesystem::path& target, const std::string& text) {
+    core::FileWriter out(tx.stage(target).string());
+    out.write(text);
+    out.close();
+}
+
+void refuse_nonempty_folder(const std::filesystem::path& folder, bool force) {
+    std::error_code ec;
+    if (!force && std::filesystem::exists(folder, ec) && !(std::filesystem::is_directory(folder, ec) && std::filesystem::is_empty(folder, ec)))
+        throw core::Error(core::ExitCode::OutputError, folder.string() + ": already exists (pass --force to replace what it holds)");
 }
 
 } // namespace
@@ -71,39 +87,70 @@ int run_convert(const std::vector<std::string>& tokens) {
     const core::CheckpointIndex index = core::open_checkpoint(file);
     const core::AbiIndex abi(index);
     const PluginChoice chosen = choose_plugin(*session, abi, plugin, format_version);
-    if (!chosen.no_plugin)
-        throw core::Error(core::ExitCode::Internal,
-                          "convert: " + chosen.chosen->plugin->label() + " recognised format " +
-                              chosen.chosen->format_version +
-                              ", but rule-based conversion is not available yet in this build "
-                              "(use --plugin none for a change of container)");
-    if (dtype != "keep")
-        throw core::Error(core::ExitCode::Internal,
-                          "convert: --dtype " + dtype + " is not available yet in this build");
-    if ((*vm)["dry-run"].as<bool>() || vm->count("report"))
-        throw core::Error(core::ExitCode::Internal,
-                          "convert: --dry-run and --report are not available yet in this build");
-
-    core::RecontainerOptions ro;
-    ro.to = to.empty() ? "pt" : to;
-    ro.output = output;
-    ro.shard_size = shard_size;
-    ro.force = (*vm)["force"].as<bool>();
+    const bool dry_run = (*vm)["dry-run"].as<bool>();
+    const bool force = (*vm)["force"].as<bool>();
+    const bool quiet = read_global_options(*vm).quiet;
     std::vector<std::filesystem::path> inputs;
     for (const auto& f : index.files) inputs.emplace_back(f->path());
-    const core::RecontainerResult result = core::recontainer(index, inputs, ro);
-    if (!read_global_options(*vm).quiet) {
-        std::fprintf(stderr, "ckptconv: %s (%s) -> %s: %llu tensors\n", file.c_str(), index.container.c_str(),
-                     ro.to.c_str(), static_cast<unsigned long long>(result.tensors_written));
-        for (const auto& f : result.files)
-            std::fprintf(stderr, "  wrote %s (%llu bytes)\n", f.path.string().c_str(),
-                         static_cast<unsigned long long>(f.bytes));
-        for (const auto& [removed, kept] : result.aliases)
-            std::fprintf(stderr, "  tied: %s is stored once, as %s\n", removed.c_str(), kept.c_str());
-        if (result.extras_not_kept)
-            std::fprintf(stderr, "  note: %llu non-tensor entries cannot be stored in safetensors and were left out\n",
-                         static_cast<unsigned long long>(result.extras_not_kept));
+
+    if (chosen.no_plugin) {
+        if (dtype != "keep" || dry_run || vm->count("report"))
+            throw core::Error(core::ExitCode::Usage, "--plugin none copies tensors as they are: --dtype, --dry-run and --report need a plugin");
+        core::RecontainerOptions ro;
+        ro.to = to.empty() ? "pt" : to;
+        ro.output = output;
+        ro.shard_size = shard_size;
+        ro.force = force;
+        const core::RecontainerResult result = core::recontainer(index, inputs, ro);
+        if (!quiet) {
+            std::fprintf(stderr, "ckptconv: %s (%s) -> %s: %llu tensors\n", file.c_str(), index.container.c_str(), ro.to.c_str(),
+                         static_cast<unsigned long long>(result.tensors_written));
+            for (const auto& f : result.files)
+                std::fprintf(stderr, "  wrote %s (%llu bytes)\n", f.path.string().c_str(), static_cast<unsigned long long>(f.bytes));
+            for (const auto& [removed, kept] : result.aliases)
+                std::fprintf(stderr, "  tied: %s is stored once, as %s\n", removed.c_str(), kept.c_str());
+            if (result.extras_not_kept)
+                std::fprintf(stderr, "  note: %llu non-tensor entries cannot be stored in safetensors and were left out\n",
+                             static_cast<unsigned long long>(result.extras_not_kept));
+        }
+        return 0;
     }
+
+    const core::Candidate& c = *chosen.chosen;
+    // The plugin's own target (e.g. diffusers) unless the user chose a container.
+    const std::string format = !to.empty() ? to : (c.target == "diffusers" || c.target == "safetensors" ? c.target : "pt");
+    const core::Plan plan = core::plan_with_plugin(index, abi, c, format, options);
+    core::check_plan(index, plan, dtype != "keep");
+    const std::optional<core::DType> cast_to =
+        dtype == "keep" ? std::nullopt : std::optional<core::DType>(dtype == "fp32" ? core::DType::F32 : dtype == "fp16" ? core::DType::F16 : core::DType::BF16);
+
+    core::ConversionReport report;
+    report.input = file;
+    report.output = output;
+    report.plugin = c.plugin->id;
+    report.plugin_version = c.plugin->version;
+    report.format_version = c.format_version;
+    report.variant = c.variant;
+    report.target = plan.target_name.empty() ? format : plan.target_name;
+    report.roots = core::count_roots(index, plan);
+
+    if (dry_run) {
+        std::fputs(core::plan_text(index, plan).c_str(), stdout);
+        std::fputs(core::report_text(report).c_str(), stdout);
+        if (vm->count("report")) {
+            core::OutputTransaction tx(force, inputs);
+            write_text_file(tx, (*vm)["report"].as<std::string>(), core::report_json(report).dump(2) + "\n");
+            tx.commit();
+        }
+        return 0;
+    }
+    const core::PlanExecutor executor(index, plan, cast_to);
+    core::OutputTransaction tx(force, inputs);
+    if (format == "diffusers") refuse_nonempty_folder(output, force);
+    report.files = core::write_conversion(index, plan, executor, core::ConversionOutput{format, output, shard_size}, tx, report.notes);
+    if (vm->count("report")) write_text_file(tx, (*vm)["report"].as<std::string>(), core::report_json(report).dump(2) + "\n");
+    tx.commit();
+    if (!quiet) std::fputs(core::report_text(report).c_str(), stderr);
     return 0;
 }
 

@@ -189,6 +189,10 @@ uint64_t IndexedTensor::numel() const {
     return n;
 }
 
+CheckpointIndex::~CheckpointIndex() {
+    if (tree) release_trees({std::move(tree)});
+}
+
 uint64_t CheckpointIndex::tensor_bytes() const {
     uint64_t total = 0;
     for (const auto& t : tensors) total += t.nbytes();

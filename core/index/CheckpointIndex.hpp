@@ -37,6 +37,12 @@ struct IndexedExtra {
 };
 
 struct CheckpointIndex {
+    CheckpointIndex() = default;
+    CheckpointIndex(CheckpointIndex&&) = default;
+    CheckpointIndex& operator=(CheckpointIndex&&) = default;
+    /** Releases the object tree without recursion (it may be cyclic or very deep). */
+    ~CheckpointIndex();
+
     std::string path;                               ///< as the user named it
     std::string container;                          ///< "torch-zip", "torch-legacy", "safetensors", ...
     std::vector<std::unique_ptr<MappedFile>> files; ///< mappings the storages point into

@@ -7,12 +7,14 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <zlib.h>
 #include <unistd.h>
 
 namespace ckptconv::core {
 namespace {
 constexpr size_t kBufferSize = 4u << 20;
 constexpr uint64_t kCopyChunk = 1u << 30;
+constexpr uint64_t kReleaseChunk = 64u << 20; // mapped bytes read before they are released from the RSS
 } // namespace
 
 FileWriter::FileWriter(std::string path) : path_(std::move(path)) {
@@ -42,8 +44,14 @@ void FileWriter::flush() {
     buffer_.clear();
 }
 
+void FileWriter::track_crc(bool on) {
+    tracking_ = on;
+    crc_ = 0;
+}
+
 void FileWriter::write(const void* data, uint64_t size) {
     const char* p = static_cast<const char*>(data);
+    if (tracking_) crc_ = static_cast<uint32_t>(crc32_z(crc_, reinterpret_cast<const Bytef*>(p), static_cast<z_size_t>(size)));
     position_ += size;
     if (buffer_.size() + size <= kBufferSize) {
         buffer_.insert(buffer_.end(), p, p + size);
@@ -82,6 +90,13 @@ void FileWriter::copy_from(const MappedFile& source, uint64_t offset, uint64_t l
         write_from_mapping(source, offset, length);
         return;
     }
+    if (tracking_) { // the bytes never pass through here, so hash them from the mapping
+        for (uint64_t done = 0; done < length; done += kReleaseChunk) {
+            const uint64_t n = std::min(kReleaseChunk, length - done);
+            crc_ = static_cast<uint32_t>(crc32_z(crc_, source.data() + offset + done, static_cast<z_size_t>(n)));
+            source.release(offset + done, n);
+        }
+    }
     flush();
     const int in = ::open(source.path().c_str(), O_RDONLY | O_CLOEXEC);
     if (in < 0) {
@@ -111,9 +126,8 @@ void FileWriter::copy_from(const MappedFile& source, uint64_t offset, uint64_t l
 }
 
 void FileWriter::write_from_mapping(const MappedFile& source, uint64_t offset, uint64_t length) {
-    constexpr uint64_t kChunk = 64u << 20;
-    for (uint64_t done = 0; done < length; done += kChunk) {
-        const uint64_t n = std::min(kChunk, length - done);
+    for (uint64_t done = 0; done < length; done += kReleaseChunk) {
+        const uint64_t n = std::min(kReleaseChunk, length - done);
         write(source.data() + offset + done, n);
         source.release(offset + done, n); // keep the resident set bounded on huge copies
     }

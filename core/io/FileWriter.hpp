@@ -29,6 +29,9 @@ class FileWriter {
     void copy_from(const MappedFile& source, uint64_t offset, uint64_t length);
     /** Overwrites already-written bytes at `offset` (e.g. a CRC in a zip header). */
     void patch(uint64_t offset, const void* data, uint64_t size);
+    /** While on, every byte appended (by any method) is folded into crc(). */
+    void track_crc(bool on);
+    uint32_t crc() const { return crc_; }
     /** Bytes written so far. */
     uint64_t position() const { return position_; }
     /** Flushes and closes; errors (disk full...) surface here at the latest. */
@@ -45,6 +48,8 @@ class FileWriter {
     uint64_t position_ = 0;
     std::vector<char> buffer_;
     bool kernel_copy_ok_ = true;
+    bool tracking_ = false;
+    uint32_t crc_ = 0;
 };
 
 } // namespace ckptconv::core

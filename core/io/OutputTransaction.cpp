@@ -14,6 +14,21 @@ OutputTransaction::~OutputTransaction() {
     if (committed_) return;
     std::error_code ec;
     for (const auto& t : temps_) fs::remove(t, ec);
+    for (auto it = created_dirs_.rbegin(); it != created_dirs_.rend(); ++it) fs::remove(*it, ec); // only if empty
+}
+
+void OutputTransaction::make_dirs(const fs::path& dir) {
+    std::vector<fs::path> missing;
+    std::error_code ec;
+    for (fs::path p = dir; !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
+        missing.push_back(p);
+        if (p == p.parent_path()) break;
+    }
+    for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+        if (!fs::create_directory(*it, ec) && ec)
+            throw Error(ExitCode::OutputError, it->string() + ": cannot create folder: " + ec.message());
+        created_dirs_.push_back(*it);
+    }
 }
 
 fs::path OutputTransaction::stage(const fs::path& target) {

@@ -22,6 +22,8 @@ class OutputTransaction {
 
     /** Registers a final file and returns the temporary path to write it at. */
     std::filesystem::path stage(const std::filesystem::path& target);
+    /** Creates missing folders up to `dir`; the ones it created are removed again on rollback. */
+    void make_dirs(const std::filesystem::path& dir);
     /** Renames every staged file to its target (replacing old ones only with force). */
     void commit();
     const std::vector<std::filesystem::path>& targets() const { return targets_; }
@@ -31,6 +33,7 @@ class OutputTransaction {
     std::vector<std::filesystem::path> inputs_;
     std::vector<std::filesystem::path> targets_;
     std::vector<std::filesystem::path> temps_;
+    std::vector<std::filesystem::path> created_dirs_; ///< outermost first
     bool committed_ = false;
 };
 

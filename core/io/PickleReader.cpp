@@ -515,9 +515,17 @@ bool PickleReader::is_unsafe_global(std::string_view module, std::string_view na
 
 PyRef PickleReader::read(std::string_view data, size_t* consumed) {
     Machine m{file_, record_, loader_, data, 0, {}, {}, {}};
-    PyRef result = m.run();
-    if (consumed) *consumed = m.pos;
-    return result;
+    try {
+        PyRef result = m.run();
+        if (consumed) *consumed = m.pos;
+        return result;
+    } catch (...) {
+        // Whatever was built may be cyclic (through the memo): tear it down explicitly.
+        std::vector<PyRef> partial = std::move(m.stack);
+        for (auto& [idx, v] : m.memo) partial.push_back(std::move(v));
+        release_trees(std::move(partial));
+        throw;
+    }
 }
 
 } // namespace ckptconv::core

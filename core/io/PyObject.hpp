@@ -6,6 +6,7 @@
 #include "core/index/DType.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -14,6 +15,7 @@
 
 namespace ckptconv::core {
 
+class FileWriter;
 struct PyObject;
 using PyRef = std::shared_ptr<PyObject>;
 
@@ -25,6 +27,8 @@ struct StorageInfo {
     std::string location;         ///< "cpu", "cuda:0"...: ignored, data is always stored as CPU bytes
     std::string class_module;     ///< as pickled, e.g. "torch" or "torch.cuda"
     std::string class_name;       ///< as pickled, e.g. "FloatStorage" or "UntypedStorage"
+    /** Set for storages a conversion computes: writes exactly `nbytes` bytes. */
+    std::function<void(FileWriter&)> produce;
     // Filled by the container reader:
     uint32_t file = 0;        ///< which mapped file (sharded inputs)
     uint64_t data_offset = 0; ///< byte offset of the storage data in that file
@@ -119,6 +123,13 @@ struct PyObject {
         entries.emplace_back(std::move(key), std::move(value));
     }
 };
+
+/**
+ * Frees the trees under `roots` without recursion, even when a pickle's memo
+ * made them cyclic (a list that contains itself): every reachable node drops
+ * its references to children first. The nodes must no longer be in use.
+ */
+void release_trees(std::vector<PyRef> roots);
 
 /** "int", "str", "dict", "OrderedDict", "argparse.Namespace"... for reports. */
 std::string type_name(const PyObject& obj);

@@ -9,7 +9,8 @@ namespace ckptconv::core {
 
 /**
  * Pickles `tree` (protocol 2) into `<archive>/data.pkl` and copies every
- * storage it references from `source`'s mapped files into `<archive>/data/N`.
+ * storage it references from `source`'s mapped files into `<archive>/data/N`
+ * (or, for storages with a `produce` function, streams what it computes).
  * Storages shared by several tensors are written once and stay shared.
  * Returns the number of storage bytes written.
  */

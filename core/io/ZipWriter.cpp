@@ -1,5 +1,6 @@
 #include "core/io/ZipWriter.hpp"
 
+#include "core/util/Error.hpp"
 #include "core/util/MappedFile.hpp"
 
 #include <zlib.h>
@@ -109,6 +110,18 @@ void ZipWriter::add_copy(const std::string& name, const MappedFile& source, uint
         throw;
     }
     end(crc.get());
+}
+
+void ZipWriter::add_stream(const std::string& name, uint64_t size, const std::function<void(FileWriter&)>& produce) {
+    begin(name, size);
+    const uint64_t start = out_.position();
+    out_.track_crc(true);
+    produce(out_);
+    out_.track_crc(false);
+    if (out_.position() - start != size)
+        throw Error(ExitCode::Internal, "record " + name + " produced " + std::to_string(out_.position() - start) + " bytes, expected " +
+                                            std::to_string(size));
+    end(out_.crc());
 }
 
 void ZipWriter::finish() {

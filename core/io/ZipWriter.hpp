@@ -4,6 +4,7 @@
 #include "core/io/FileWriter.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,8 @@ class ZipWriter {
     void add(const std::string& name, std::string_view bytes);
     /** A record copied from `source` [offset, offset+length), in the kernel where possible. */
     void add_copy(const std::string& name, const MappedFile& source, uint64_t offset, uint64_t length);
+    /** A record of `size` bytes produced by `produce` (CRC taken as they are written). */
+    void add_stream(const std::string& name, uint64_t size, const std::function<void(FileWriter&)>& produce);
     /** Central directory, zip64 end records and the classic end record. */
     void finish();
 

@@ -213,9 +213,10 @@ TEST(Cli, PassThroughToShardedSafetensors) {
 
 TEST(Cli, EnginelessCommandsFailHonestly) {
     TempDir dir;
+    // A plugin that recognises the input but has no rules refuses the plan (exit 5) and writes nothing.
     const auto c = run_cli({"convert", kSample, "-o", (dir / "out").string()});
-    EXPECT_EQ(c.exit_code, 1);
-    EXPECT_NE(c.err.find("not available yet"), std::string::npos);
+    EXPECT_EQ(c.exit_code, 5) << c.err;
+    EXPECT_NE(c.err.find("has no conversion rules yet"), std::string::npos) << c.err;
     EXPECT_FALSE(std::filesystem::exists(dir / "out"));
     EXPECT_EQ(run_cli({"convert", kSample, "-o", "x", "--to", "onnx"}).exit_code, 2);
     EXPECT_EQ(run_cli({"convert", kSample, "-o", "x", "--option", "novalue"}).exit_code, 2);

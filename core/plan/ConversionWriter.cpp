@@ -1,0 +1,145 @@
+#include "core/plan/ConversionWriter.hpp"
+
+#include "core/io/SafetensorsWriter.hpp"
+#include "core/io/TensorBytes.hpp"
+#include "core/io/TorchZipWriter.hpp"
+#include "core/util/Error.hpp"
+
+#include <map>
+#include <set>
+
+namespace ckptconv::core {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr uint64_t kDiffusersShard = 5'000'000'000; // huggingface_hub's default, decimal
+
+bool holds_tensor(const PyObject& o, int depth = 0) {
+    if (depth > 100) return false;
+    if (o.kind == PyKind::Tensor) return true;
+    for (const auto& v : o.items)
+        if (holds_tensor(*v, depth + 1)) return true;
+    for (const auto& kv : o.entries)
+        if (holds_tensor(*kv.second, depth + 1)) return true;
+    return o.state && holds_tensor(*o.state, depth + 1);
+}
+
+// The dict at dotted `path` under `top`, created as OrderedDicts on the way.
+PyObject& root_dict(const PyRef& top, const std::string& path) {
+    PyObject* node = top.get();
+    size_t start = 0;
+    while (!path.empty() && start <= path.size()) {
+        const size_t dot = path.find('.', start);
+        const std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+        PyRef child;
+        if (auto it = node->str_keys.find(part); it != node->str_keys.end()) child = node->entries[it->second].second;
+        if (!child || child->kind != PyKind::Dict) {
+            child = PyObject::make(PyKind::Dict);
+            child->ordered = true;
+            node->dict_set(PyObject::make_str(part), child);
+        }
+        node = child.get();
+        if (dot == std::string::npos) break;
+        start = dot + 1;
+    }
+    return *node;
+}
+
+std::vector<ReportFile> write_pt(const CheckpointIndex& index, const Plan& plan, const PlanExecutor& ex,
+                                 const ConversionOutput& output, OutputTransaction& tx, std::vector<std::string>& notes) {
+    auto top = PyObject::make(PyKind::Dict);
+    if (plan.keep_extras && index.tree->kind == PyKind::Dict) {
+        for (const auto& [k, v] : index.tree->entries)
+            if (!holds_tensor(*v)) top->dict_set(k, v);
+    } else if (!index.extras.empty()) {
+        notes.push_back(std::to_string(index.extras.size()) + " non-tensor entries of the source were not kept (the plan drops them)");
+    }
+    std::vector<std::shared_ptr<TensorInfo>> infos(plan.outputs.size());
+    for (size_t i = 0; i < plan.outputs.size(); ++i) {
+        const PlanOutput& o = plan.outputs[i];
+        std::shared_ptr<TensorInfo> info;
+        if (o.alias_of) {
+            info = infos.at(*o.alias_of);
+        } else if (const PlanNode& n = plan.nodes[static_cast<size_t>(o.expr)];
+                   n.kind == OpKind::Source && ex.dtype(i) == n.dtype) {
+            info = index.tensors[n.source_tensor].info; // untouched: keep its storage, view and sharing
+        } else {
+            info = std::make_shared<TensorInfo>();
+            info->dtype = ex.dtype(i);
+            info->shape = ex.shape(i);
+            info->stride.assign(info->shape.size(), 1);
+            for (size_t d = info->shape.size(); d-- > 1;) info->stride[d - 1] = info->stride[d] * std::max<int64_t>(info->shape[d], 1);
+            auto storage = std::make_shared<StorageInfo>();
+            storage->dtype = info->dtype;
+            storage->nbytes = ex.nbytes(i);
+            storage->numel = storage->nbytes / element_size(info->dtype);
+            storage->produce = [&ex, i](FileWriter& out) { ex.write(i, out); };
+            info->storage = std::move(storage);
+        }
+        infos[i] = info;
+        auto node = PyObject::make(PyKind::Tensor);
+        node->tensor = info;
+        root_dict(top, o.root).dict_set(PyObject::make_str(o.key), node);
+    }
+    const fs::path temp = tx.stage(output.path);
+    std::string archive = output.path.stem().string();
+    write_torch_zip(index, *top, temp.string(), archive.empty() ? "archive" : archive);
+    return {ReportFile{output.path, plan.outputs.size(), fs::file_size(temp)}};
+}
+
+std::vector<ReportFile> write_st(const Plan& plan, const PlanExecutor& ex, OutputTransaction& tx, const fs::path& target,
+                                 uint64_t shard_size) {
+    std::set<std::string> roots;
+    for (const auto& o : plan.outputs) roots.insert(o.root);
+    auto name_of = [&](const PlanOutput& o) { return roots.size() > 1 && !o.root.empty() ? o.root + "." + o.key : o.key; };
+    std::vector<SafetensorsEntry> entries;
+    SafetensorsOptions opts;
+    opts.shard_size = shard_size;
+    for (size_t i = 0; i < plan.outputs.size(); ++i) {
+        const PlanOutput& o = plan.outputs[i];
+        if (o.alias_of) {
+            opts.aliases[name_of(o)] = name_of(plan.outputs[*o.alias_of]);
+            continue;
+        }
+        SafetensorsEntry e;
+        e.name = name_of(o);
+        e.dtype = ex.dtype(i);
+        e.shape = ex.shape(i);
+        e.nbytes = ex.nbytes(i);
+        e.write = [&ex, i](FileWriter& out) { ex.write(i, out); };
+        entries.push_back(std::move(e));
+    }
+    std::vector<ReportFile> files;
+    for (const auto& f : write_safetensors(tx, target, entries, opts)) files.push_back({f.path, f.tensors, f.bytes});
+    return files;
+}
+
+} // namespace
+
+std::vector<ReportFile> write_conversion(const CheckpointIndex& index, const Plan& plan, const PlanExecutor& executor,
+                                         const ConversionOutput& output, OutputTransaction& tx,
+                                         std::vector<std::string>& notes) {
+    if (output.format == "pt") return write_pt(index, plan, executor, output, tx, notes);
+    if (!index.extras.empty())
+        notes.push_back(std::to_string(index.extras.size()) + " non-tensor entries cannot be stored in safetensors and were left out");
+    if (output.format == "safetensors") return write_st(plan, executor, tx, output.path, output.shard_size);
+    if (output.format != "diffusers") throw Error(ExitCode::Usage, "unknown output format " + output.format);
+    if (plan.component_dir.empty())
+        throw Error(ExitCode::Usage, "--to diffusers: this plugin's plan names no component folder; use --to pt or safetensors");
+    tx.make_dirs(output.path / plan.component_dir);
+    auto files = write_st(plan, executor, tx, output.path / plan.component_dir / "diffusion_pytorch_model.safetensors",
+                          output.shard_size ? output.shard_size : kDiffusersShard);
+    for (const auto& f : plan.files) {
+        const fs::path target = output.path / f.path;
+        tx.make_dirs(target.parent_path());
+        const fs::path temp = tx.stage(target);
+        FileWriter out(temp.string());
+        out.write(f.content);
+        out.close();
+        files.push_back({target, 0, f.content.size()});
+    }
+    return files;
+}
+
+} // namespace ckptconv::core
