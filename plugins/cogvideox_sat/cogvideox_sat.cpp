@@ -1,5 +1,6 @@
 // cogvideox_sat: SAT CogVideoX transformer checkpoints -> diffusers.
 #include "detect_cogvideox_sat.hpp"
+#include "rules_cogvideox_sat.hpp"
 
 #include <ckptconv/sdk.hpp>
 
@@ -7,7 +8,7 @@ namespace cogvideox_sat {
 
 struct CogVideoXSatPlugin {
     static constexpr const char* kId = "cogvideox_sat";
-    static constexpr const char* kVersion = "0.1.0";
+    static constexpr const char* kVersion = "1.0.0";
     static constexpr const char* kDescription = "CogVideoX SAT transformer (1.0, 1.5) -> diffusers";
     static constexpr const char* kFormatVersions[] = {"1.0", "1.5", nullptr};
 
@@ -15,9 +16,12 @@ struct CogVideoXSatPlugin {
         return detect_cogvideox_sat(index).detection;
     }
 
-    void plan(const ckptconv::sdk::IndexView&, const ckptconv::sdk::PlanRequest& request, ckptconv::sdk::Plan&) const {
-        throw ckptconv::sdk::unsupported("cogvideox_sat " + std::string(kVersion) + " recognises format " +
-                                         request.format_version + " but has no conversion rules yet");
+    void plan(const ckptconv::sdk::IndexView& index, const ckptconv::sdk::PlanRequest& request,
+              ckptconv::sdk::Plan& plan) const {
+        const SatDetection found = detect_cogvideox_sat(index);
+        if (found.shape.version.empty())
+            throw ckptconv::sdk::invalid_data("no SAT CogVideoX transformer found: " + found.detection.reason);
+        plan_cogvideox_sat(found.shape, index, request, plan);
     }
 };
 

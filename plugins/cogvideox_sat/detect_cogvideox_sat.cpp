@@ -77,8 +77,14 @@ SatDetection detect_cogvideox_sat(const IndexView& index) {
                                               ckptconv::sdk::shape_string(proj->shape)};
                 continue;
             }
-            s.learned_pos_embedding = index.find(p, prefix + "mixins.pos_embed.pos_embedding") != nullptr;
-            s.ofs_embedding = index.find(p, prefix + "ofs_embed.0.weight") != nullptr;
+            if (const TensorView* pos = index.find(p, prefix + "mixins.pos_embed.pos_embedding")) {
+                s.learned_pos_embedding = true;
+                s.pos_embedding_shape = pos->shape;
+            }
+            if (const TensorView* ofs = index.find(p, prefix + "ofs_embed.0.weight"); ofs && ofs->shape.size() == 2) {
+                s.ofs_embedding = true;
+                s.ofs_dim = ofs->shape[1];
+            }
             for (const TensorView* t : index.tensors_of(root)) {
                 if (t->key.find(".original.") != std::string_view::npos ||
                     t->key.find(".matrix_A.") != std::string_view::npos) {
@@ -100,8 +106,8 @@ SatDetection detect_cogvideox_sat(const IndexView& index) {
                                  ckptconv::sdk::shape_string(proj->shape);
             if (s.lora) reason += "; SAT LoRA wrapper keys present";
             if (!consistent) reason += "; shapes disagree (out dim " + std::to_string(s.out_dim) + ")";
-            // 90 = versioned: the conversion rules arrive with the plan engine; then this becomes 100.
-            out.detection = Detection{consistent ? CKPTCONV_SCORE_VERSIONED : CKPTCONV_SCORE_PLAUSIBLE, s.version,
+            // Certain: fingerprint, version and a rule set registered for it (rules_cogvideox_sat).
+            out.detection = Detection{consistent ? CKPTCONV_SCORE_CERTAIN : CKPTCONV_SCORE_PLAUSIBLE, s.version,
                                       s.variant, "diffusers", reason};
             out.shape = s;
             return out;

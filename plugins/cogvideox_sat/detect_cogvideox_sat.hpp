@@ -22,7 +22,9 @@ struct SatTransformerShape {
     int64_t time_embed_dim = 0;
     int64_t text_dim = 0;
     bool learned_pos_embedding = false; ///< mixins.pos_embed.pos_embedding present
+    ckptconv::sdk::Shape pos_embedding_shape;
     bool ofs_embedding = false;
+    int64_t ofs_dim = 0;                 ///< ofs_embed.0.weight columns (512 in 1.5-I2V)
     bool lora = false; ///< SAT LoRA wrapper keys (.original., matrix_A/B)
 };
 

@@ -211,13 +211,50 @@ TEST(Cli, PassThroughToShardedSafetensors) {
     EXPECT_EQ(json::parse(back.out)["container"], "safetensors-sharded");
 }
 
+TEST(Cli, AutoDetectAndConvertTheSampleToDiffusers) {
+    TempDir dir;
+    const auto out = dir / "pipe";
+    const auto r = run_cli({"convert", kSample, "-o", out.string(), "--report", (dir / "r.json").string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(std::filesystem::exists(out / "transformer" / "config.json"));
+    EXPECT_TRUE(std::filesystem::exists(out / "transformer" / "diffusion_pytorch_model.safetensors"));
+    std::ifstream f(dir / "r.json");
+    const json report = json::parse(f);
+    EXPECT_EQ(report["plugin"], "cogvideox_sat");
+    EXPECT_EQ(report["format_version"], "1.0");
+    EXPECT_EQ(report["roots"][0]["total_in"], 52);
+    EXPECT_EQ(report["roots"][0]["total_out"], 64);
+    EXPECT_EQ(report["roots"][0]["split"], 8);
+    // The folder now holds files: a second run needs --force.
+    EXPECT_EQ(run_cli({"convert", kSample, "-o", out.string()}).exit_code, 6);
+    EXPECT_EQ(run_cli({"convert", kSample, "-o", out.string(), "--force"}).exit_code, 0);
+}
+
+TEST(Cli, DryRunPrintsThePlanAndWritesNothing) {
+    TempDir dir;
+    const auto r = run_cli({"convert", kSample, "-o", (dir / "pipe").string(), "--dry-run"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("chunk(module/model.diffusion_model.transformer.layers.0.attention.query_key_value.weight, 0/3, dim 0)"
+                         " -> transformer_blocks.0.attn1.to_q.weight [128, 128]"),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("total_in=52 total_out=64"), std::string::npos);
+    EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+}
+
+TEST(Cli, PlanRefusalsExit5AndNameTheProblem) {
+    TempDir dir;
+    const auto lora = run_cli({"convert", corpus("cogvideox_sat/1.0/lora_tiny.pt"), "-o", (dir / "x").string()});
+    EXPECT_EQ(lora.exit_code, 5);
+    EXPECT_NE(lora.err.find("SAT LoRA checkpoint"), std::string::npos) << lora.err;
+    const auto forced = run_cli({"convert", kSample, "-o", (dir / "x").string(), "--format-version", "1.5"});
+    EXPECT_EQ(forced.exit_code, 5);
+    EXPECT_NE(forced.err.find("patch embedding has the 1.0 layout"), std::string::npos) << forced.err;
+    EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+}
+
 TEST(Cli, EnginelessCommandsFailHonestly) {
     TempDir dir;
-    // A plugin that recognises the input but has no rules refuses the plan (exit 5) and writes nothing.
-    const auto c = run_cli({"convert", kSample, "-o", (dir / "out").string()});
-    EXPECT_EQ(c.exit_code, 5) << c.err;
-    EXPECT_NE(c.err.find("has no conversion rules yet"), std::string::npos) << c.err;
-    EXPECT_FALSE(std::filesystem::exists(dir / "out"));
     EXPECT_EQ(run_cli({"convert", kSample, "-o", "x", "--to", "onnx"}).exit_code, 2);
     EXPECT_EQ(run_cli({"convert", kSample, "-o", "x", "--option", "novalue"}).exit_code, 2);
     EXPECT_EQ(run_cli({"convert", kSample}).exit_code, 2);

@@ -258,6 +258,21 @@ def write_cogvideox_cases(out, samples):
     save({"module": sat_transformer(128, 2, 16, "1.5", dtype=torch.bfloat16)}, f"{base}/1.5/t2v_tiny.pt")
     save({"module": sat_transformer(128, 2, 32, "1.5", ofs=True, dtype=torch.bfloat16)}, f"{base}/1.5/i2v_tiny.pt")
     save(sat_transformer(128, 2, 16, "1.0", prefix=""), f"{base}/1.0/unwrapped_tiny.pt")
+    # A full SAT fine-tune dump: engine extras (T5, VAE), the fixed sin-cos table, RoPE tables and the unused
+    # position embedding, next to DeepSpeed bookkeeping; everything but the transformer must be dropped.
+    dump = sat_transformer(128, 2, 16, "1.0", learned_pos=True)
+    p = "model.diffusion_model."
+    dump[p + "mixins.pos_embed.freqs_sin"] = torch.randn(64, 64).half()
+    dump[p + "mixins.pos_embed.freqs_cos"] = torch.randn(64, 64).half()
+    dump[p + "transformer.position_embeddings.weight"] = torch.randn(64, 128).half()
+    dump["conditioner.embedders.0.transformer.shared.weight"] = torch.randn(32, 16).half()
+    dump["conditioner.embedders.0.transformer.encoder.embed_tokens.weight"] = torch.randn(32, 16).half()
+    dump["first_stage_model.encoder.conv_in.conv.weight"] = torch.randn(8, 3, 3, 3, 3).half()
+    save({"module": dump, "iteration": 1000, "global_steps": 1000, "ds_version": "0.14.0"},
+         f"{base}/1.0/finetune_dump_tiny.pt")
+    lora = sat_transformer(128, 2, 16, "1.0")
+    lora[p + "transformer.layers.0.attention.query_key_value.matrix_A.0"] = torch.randn(8, 128).half()
+    save({"module": lora}, f"{base}/1.0/lora_tiny.pt")
     # The bundled sample the README's run command converts when given no input.
     save({"module": t2v_10}, f"{samples}/cogvideox_sat_t2v_tiny.pt")
 

@@ -52,7 +52,7 @@ Keys sat_keys(int64_t D, int64_t layers, int64_t C, bool v15, bool learned_pos, 
 
 TEST(DetectCogVideoXSat, FixturesAtReducedWidth) {
     const auto t2v = detect_file("cogvideox_sat/1.0/t2v_tiny.pt");
-    EXPECT_EQ(t2v.detection.score, CKPTCONV_SCORE_VERSIONED) << t2v.detection.reason;
+    EXPECT_EQ(t2v.detection.score, CKPTCONV_SCORE_CERTAIN) << t2v.detection.reason;
     EXPECT_EQ(t2v.detection.format_version, "1.0");
     EXPECT_EQ(t2v.detection.target, "diffusers");
     EXPECT_EQ(t2v.shape.root, "module");
@@ -77,7 +77,7 @@ TEST(DetectCogVideoXSat, FixturesAtReducedWidth) {
     EXPECT_TRUE(v15i.shape.ofs_embedding);
 
     const auto bare = detect_file("cogvideox_sat/1.0/unwrapped_tiny.pt");
-    EXPECT_EQ(bare.detection.score, CKPTCONV_SCORE_VERSIONED);
+    EXPECT_EQ(bare.detection.score, CKPTCONV_SCORE_CERTAIN);
     EXPECT_EQ(bare.shape.root, "");
     EXPECT_EQ(bare.shape.prefix, "");
 }
@@ -100,7 +100,7 @@ TEST(DetectCogVideoXSat, NamesTheReleasedVariantsFromShapesAlone) {
         EXPECT_EQ(d.detection.format_version, c.version);
         EXPECT_EQ(d.shape.layers, c.L);
         EXPECT_EQ(d.shape.heads, c.D / 64);
-        EXPECT_EQ(d.detection.score, CKPTCONV_SCORE_VERSIONED);
+        EXPECT_EQ(d.detection.score, CKPTCONV_SCORE_CERTAIN);
     }
 }
 

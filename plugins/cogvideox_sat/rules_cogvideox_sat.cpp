@@ -1,0 +1,248 @@
+#include "rules_cogvideox_sat.hpp"
+
+#include <map>
+#include <sstream>
+
+namespace cogvideox_sat {
+namespace {
+
+using ckptconv::sdk::Expr;
+using ckptconv::sdk::KeyPattern;
+using ckptconv::sdk::RenameTable;
+using ckptconv::sdk::Shape;
+
+constexpr VersionRules kRules[] = {
+    {"1.0", true, 0, 49, 60, 90, false},
+    // 1.5: temporal patch 2, Linear patch embed; sample size 300 caps the RoPE grid (finetrainers#121).
+    {"1.5", false, 2, 81, 300, 300, true},
+};
+
+// The diffusers conversion script's ordered substring renames (cogvideox.md 4.2). Order matters.
+const RenameTable& rename_table() {
+    static const RenameTable table = [] {
+        RenameTable t;
+        t.replace("transformer.final_layernorm", "norm_final")
+            .replace("transformer", "transformer_blocks")
+            .replace("attention", "attn1")
+            .replace("mlp", "ff.net")
+            .replace("dense_h_to_4h", "0.proj")
+            .replace("dense_4h_to_h", "2")
+            .replace(".layers", "")
+            .replace("dense", "to_out.0")
+            .replace("input_layernorm", "norm1.norm")
+            .replace("post_attn1_layernorm", "norm2.norm")
+            .replace("time_embed.0", "time_embedding.linear_1")
+            .replace("time_embed.2", "time_embedding.linear_2")
+            .replace("ofs_embed.0", "ofs_embedding.linear_1")
+            .replace("ofs_embed.2", "ofs_embedding.linear_2")
+            .replace("mixins.patch_embed", "patch_embed")
+            .replace("mixins.final_layer.norm_final", "norm_out.norm")
+            .replace("mixins.final_layer.linear", "proj_out")
+            .replace("mixins.final_layer.adaLN_modulation.1", "norm_out.linear")
+            .replace("mixins.pos_embed.pos_embedding", "patch_embed.pos_embedding");
+        return t;
+    }();
+    return table;
+}
+
+bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+// RoPE is not stored in the weights; infer it (cogvideox.md 8): 1.5 always; 1.0 when the RoPE tables
+// are present or for the learned-table I2V model; never for the 2B width or a fixed sin-cos table.
+bool uses_rotary(const SatTransformerShape& s, bool has_freqs) {
+    if (s.version == "1.5" || has_freqs) return true;
+    if (s.learned_pos_embedding) return s.in_channels == 2 * 16;
+    return s.hidden != 1920;
+}
+
+} // namespace
+
+const VersionRules* rules_for(const std::string& format_version) {
+    for (const auto& r : kRules)
+        if (format_version == r.version) return &r;
+    return nullptr;
+}
+
+std::vector<std::pair<std::string, Shape>> diffusers_transformer_keys(const SatTransformerShape& s, bool learned_pos) {
+    const int64_t D = s.hidden;
+    const int64_t T = s.time_embed_dim;
+    std::vector<std::pair<std::string, Shape>> k;
+    auto lin = [&](const std::string& name, int64_t out, int64_t in) {
+        k.push_back({name + ".weight", {out, in}});
+        k.push_back({name + ".bias", {out}});
+    };
+    if (learned_pos) k.push_back({"patch_embed.pos_embedding", s.pos_embedding_shape});
+    if (s.version == "1.0")
+        k.push_back({"patch_embed.proj.weight", {D, s.in_channels, 2, 2}});
+    else
+        k.push_back({"patch_embed.proj.weight", {D, s.in_channels * 8}});
+    k.push_back({"patch_embed.proj.bias", {D}});
+    lin("patch_embed.text_proj", D, s.text_dim);
+    lin("time_embedding.linear_1", T, D);
+    lin("time_embedding.linear_2", T, T);
+    if (s.ofs_embedding) {
+        lin("ofs_embedding.linear_1", s.ofs_dim, s.ofs_dim);
+        lin("ofs_embedding.linear_2", s.ofs_dim, s.ofs_dim);
+    }
+    for (int64_t i = 0; i < s.layers; ++i) {
+        const std::string b = "transformer_blocks." + std::to_string(i) + ".";
+        lin(b + "norm1.linear", 6 * D, T);
+        k.push_back({b + "norm1.norm.weight", {D}});
+        k.push_back({b + "norm1.norm.bias", {D}});
+        k.push_back({b + "attn1.norm_q.weight", {s.head_dim}});
+        k.push_back({b + "attn1.norm_q.bias", {s.head_dim}});
+        k.push_back({b + "attn1.norm_k.weight", {s.head_dim}});
+        k.push_back({b + "attn1.norm_k.bias", {s.head_dim}});
+        lin(b + "attn1.to_q", D, D);
+        lin(b + "attn1.to_k", D, D);
+        lin(b + "attn1.to_v", D, D);
+        lin(b + "attn1.to_out.0", D, D);
+        lin(b + "norm2.linear", 6 * D, T);
+        k.push_back({b + "norm2.norm.weight", {D}});
+        k.push_back({b + "norm2.norm.bias", {D}});
+        lin(b + "ff.net.0.proj", 4 * D, D);
+        lin(b + "ff.net.2", D, 4 * D);
+    }
+    k.push_back({"norm_final.weight", {D}});
+    k.push_back({"norm_final.bias", {D}});
+    lin("norm_out.linear", 2 * D, T);
+    k.push_back({"norm_out.norm.weight", {D}});
+    k.push_back({"norm_out.norm.bias", {D}});
+    lin("proj_out", s.out_dim, D);
+    return k;
+}
+
+std::string diffusers_transformer_config(const SatTransformerShape& s, const VersionRules& r, bool learned_pos, bool rotary) {
+    const int64_t patch_volume = 2 * 2 * (r.patch_size_t ? r.patch_size_t : 1);
+    // Keys in sorted order, values formatted as Python's json.dumps writes them.
+    std::vector<std::pair<std::string, std::string>> fields{
+        {"_class_name", "\"CogVideoXTransformer3DModel\""},
+        {"_diffusers_version", "\"0.32.0\""},
+        {"activation_fn", "\"gelu-approximate\""},
+        {"attention_bias", "true"},
+        {"attention_head_dim", std::to_string(s.head_dim)},
+        {"dropout", "0.0"},
+        {"flip_sin_to_cos", "true"},
+        {"freq_shift", "0"},
+        {"in_channels", std::to_string(s.in_channels)},
+        {"max_text_seq_length", "226"},
+        {"norm_elementwise_affine", "true"},
+        {"norm_eps", "1e-05"},
+        {"num_attention_heads", std::to_string(s.heads)},
+        {"num_layers", std::to_string(s.layers)},
+        {"ofs_embed_dim", s.ofs_embedding ? std::to_string(s.ofs_dim) : "null"},
+        {"out_channels", std::to_string(s.out_dim / patch_volume)},
+        {"patch_bias", r.patch_bias ? "true" : "false"},
+        {"patch_size", "2"},
+        {"patch_size_t", r.patch_size_t ? std::to_string(r.patch_size_t) : "null"},
+        {"sample_frames", std::to_string(r.sample_frames)},
+        {"sample_height", std::to_string(r.sample_height)},
+        {"sample_width", std::to_string(r.sample_width)},
+        {"spatial_interpolation_scale", "1.875"},
+        {"temporal_compression_ratio", "4"},
+        {"temporal_interpolation_scale", "1.0"},
+        {"text_embed_dim", std::to_string(s.text_dim)},
+        {"time_embed_dim", std::to_string(s.time_embed_dim)},
+        {"timestep_activation_fn", "\"silu\""},
+        {"use_learned_positional_embeddings", learned_pos ? "true" : "false"},
+        {"use_rotary_positional_embeddings", rotary ? "true" : "false"},
+    };
+    std::ostringstream out;
+    out << "{\n";
+    for (size_t i = 0; i < fields.size(); ++i)
+        out << "  \"" << fields[i].first << "\": " << fields[i].second << (i + 1 < fields.size() ? ",\n" : "\n");
+    out << "}\n";
+    return out.str();
+}
+
+void plan_cogvideox_sat(const SatTransformerShape& s, const ckptconv::sdk::IndexView& index,
+                        const ckptconv::sdk::PlanRequest& request, ckptconv::sdk::Plan& plan) {
+    const VersionRules* rules = rules_for(request.format_version);
+    if (!rules)
+        throw ckptconv::sdk::unsupported("no rules for format version '" + request.format_version + "' (known: 1.0, 1.5)");
+    if (s.version != rules->version)
+        throw ckptconv::sdk::invalid_data("format version " + request.format_version + " was forced, but the patch embedding " +
+                                          "has the " + s.version + " layout; the weights cannot be converted with " +
+                                          request.format_version + " rules");
+    if (s.lora)
+        throw ckptconv::sdk::unsupported(
+            "this is a SAT LoRA checkpoint (attention weights wrapped as .original. with matrix_A/matrix_B); it holds "
+            "adapters, not a full transformer: export the LoRA with CogVideo's tools/export_sat_lora_weight.py instead");
+    if (s.ofs_embedding && !rules->ofs_embedding_allowed)
+        throw ckptconv::sdk::invalid_data("ofs_embed weights found in a 1.0 checkpoint; 1.0 models have no ofs embedding");
+
+    const auto* root = index.root(s.root);
+    const std::string& R = s.root;
+    bool has_freqs = false;
+    for (const auto* t : index.tensors_of(*root))
+        if (t->key.find("freqs_sin") != std::string_view::npos) has_freqs = true;
+    // The learned table is the 5B-I2V's (1.0, 32 in-channels); a 2B fine-tune's fixed sin-cos table is recomputed.
+    const bool learned_pos = s.learned_pos_embedding && s.version == "1.0" && s.in_channels == 32;
+    const bool rotary = uses_rotary(s, has_freqs);
+
+    const KeyPattern qkv("transformer.layers.{i}.attention.query_key_value.{wb}");
+    const KeyPattern q_norm("mixins.adaln_layer.query_layernorm_list.{i}.{wb}");
+    const KeyPattern k_norm("mixins.adaln_layer.key_layernorm_list.{i}.{wb}");
+    const KeyPattern adaln("mixins.adaln_layer.adaLN_modulations.{i}.1.{wb}");
+
+    std::map<std::string, Expr> outputs;
+    for (const auto* t : index.tensors_of(*root)) {
+        const std::string key(t->key);
+        if (!starts_with(key, s.prefix)) {
+            if (starts_with(key, "conditioner."))
+                plan.drop(R, key, "T5 text encoder of a SAT fine-tune dump: not part of the transformer");
+            else if (starts_with(key, "first_stage_model."))
+                plan.drop(R, key, "VAE of a SAT fine-tune dump: convert it with cogvideox_vae");
+            continue; // anything else stays unmapped, and the plan check names it
+        }
+        const std::string k = key.substr(s.prefix.size());
+        Expr x = plan.source(R, key);
+        if (auto c = qkv.match(k)) {
+            const std::string b = "transformer_blocks." + (*c)["i"] + ".attn1.to_";
+            outputs[b + "q." + (*c)["wb"]] = plan.chunk(x, 3, 0);
+            outputs[b + "k." + (*c)["wb"]] = plan.chunk(x, 3, 1);
+            outputs[b + "v." + (*c)["wb"]] = plan.chunk(x, 3, 2);
+        } else if (auto qn = q_norm.match(k)) {
+            outputs["transformer_blocks." + (*qn)["i"] + ".attn1.norm_q." + (*qn)["wb"]] = x;
+        } else if (auto kn = k_norm.match(k)) {
+            outputs["transformer_blocks." + (*kn)["i"] + ".attn1.norm_k." + (*kn)["wb"]] = x;
+        } else if (auto a = adaln.match(k)) {
+            // 12 chunks of D: norm1 takes (shift, scale, gate) of the video and text streams for attention,
+            // norm2 the same for the MLP (cogvideox.md 4.3).
+            const std::string b = "transformer_blocks." + (*a)["i"] + ".";
+            auto pick = [&](std::initializer_list<int> ids) {
+                std::vector<Expr> parts;
+                for (int id : ids) parts.push_back(plan.chunk(x, 12, id));
+                return plan.cat(parts);
+            };
+            outputs[b + "norm1.linear." + (*a)["wb"]] = pick({0, 1, 2, 6, 7, 8});
+            outputs[b + "norm2.linear." + (*a)["wb"]] = pick({3, 4, 5, 9, 10, 11});
+        } else if (k.find("embed_tokens") != std::string::npos) {
+            plan.drop(R, key, "embed_tokens has no slot in the diffusers transformer");
+        } else if (k.find("freqs_sin") != std::string::npos || k.find("freqs_cos") != std::string::npos) {
+            plan.drop(R, key, "RoPE table: diffusers recomputes it");
+        } else if (k.find("position_embedding") != std::string::npos) {
+            plan.drop(R, key, "unused nn.Embedding(64) position table of the SAT transformer");
+        } else if (k == "mixins.pos_embed.pos_embedding" && !learned_pos) {
+            plan.drop(R, key, "fixed sin-cos position table: diffusers builds it itself");
+        } else {
+            outputs[rename_table().apply(k)] = x;
+        }
+    }
+
+    // Emit in diffusers' state_dict() order; the target spec makes the check strict.
+    for (const auto& [name, shape] : diffusers_transformer_keys(s, learned_pos)) {
+        plan.expect("", name, shape);
+        if (auto it = outputs.find(name); it != outputs.end()) {
+            plan.output("", name, it->second);
+            outputs.erase(it);
+        }
+    }
+    for (const auto& [name, x] : outputs) plan.output("", name, x); // unexpected: the check names them
+
+    plan.target("diffusers", "transformer");
+    plan.file("transformer/config.json", diffusers_transformer_config(s, *rules, learned_pos, rotary));
+    plan.keep_extras(false);
+}
+
+} // namespace cogvideox_sat
