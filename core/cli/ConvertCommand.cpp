@@ -4,10 +4,10 @@
 #include "core/host/PluginPlanner.hpp"
 #include "core/io/CheckpointOpener.hpp"
 #include "core/io/FileWriter.hpp"
-#include "core/plan/ConversionWriter.hpp"
-#include "core/plan/PlanChecker.hpp"
 #include "core/io/Recontainer.hpp"
 #include "core/io/SafetensorsWriter.hpp"
+#include "core/plan/ConversionWriter.hpp"
+#include "core/plan/PlanChecker.hpp"
 #include "core/util/Error.hpp"
 
 #include <cstdio>
@@ -33,8 +33,10 @@ void write_text_file(core::OutputTransaction& tx, const std::filesystem::path& t
 
 void refuse_nonempty_folder(const std::filesystem::path& folder, bool force) {
     std::error_code ec;
-    if (!force && std::filesystem::exists(folder, ec) && !(std::filesystem::is_directory(folder, ec) && std::filesystem::is_empty(folder, ec)))
-        throw core::Error(core::ExitCode::OutputError, folder.string() + ": already exists (pass --force to replace what it holds)");
+    if (!force && std::filesystem::exists(folder, ec) &&
+        !(std::filesystem::is_directory(folder, ec) && std::filesystem::is_empty(folder, ec)))
+        throw core::Error(core::ExitCode::OutputError,
+                          folder.string() + ": already exists (pass --force to replace what it holds)");
 }
 
 } // namespace
@@ -95,7 +97,9 @@ int run_convert(const std::vector<std::string>& tokens) {
 
     if (chosen.no_plugin) {
         if (dtype != "keep" || dry_run || vm->count("report"))
-            throw core::Error(core::ExitCode::Usage, "--plugin none copies tensors as they are: --dtype, --dry-run and --report need a plugin");
+            throw core::Error(
+                core::ExitCode::Usage,
+                "--plugin none copies tensors as they are: --dtype, --dry-run and --report need a plugin");
         core::RecontainerOptions ro;
         ro.to = to.empty() ? "pt" : to;
         ro.output = output;
@@ -103,14 +107,16 @@ int run_convert(const std::vector<std::string>& tokens) {
         ro.force = force;
         const core::RecontainerResult result = core::recontainer(index, inputs, ro);
         if (!quiet) {
-            std::fprintf(stderr, "ckptconv: %s (%s) -> %s: %llu tensors\n", file.c_str(), index.container.c_str(), ro.to.c_str(),
-                         static_cast<unsigned long long>(result.tensors_written));
+            std::fprintf(stderr, "ckptconv: %s (%s) -> %s: %llu tensors\n", file.c_str(), index.container.c_str(),
+                         ro.to.c_str(), static_cast<unsigned long long>(result.tensors_written));
             for (const auto& f : result.files)
-                std::fprintf(stderr, "  wrote %s (%llu bytes)\n", f.path.string().c_str(), static_cast<unsigned long long>(f.bytes));
+                std::fprintf(stderr, "  wrote %s (%llu bytes)\n", f.path.string().c_str(),
+                             static_cast<unsigned long long>(f.bytes));
             for (const auto& [removed, kept] : result.aliases)
                 std::fprintf(stderr, "  tied: %s is stored once, as %s\n", removed.c_str(), kept.c_str());
             if (result.extras_not_kept)
-                std::fprintf(stderr, "  note: %llu non-tensor entries cannot be stored in safetensors and were left out\n",
+                std::fprintf(stderr,
+                             "  note: %llu non-tensor entries cannot be stored in safetensors and were left out\n",
                              static_cast<unsigned long long>(result.extras_not_kept));
         }
         return 0;
@@ -118,11 +124,15 @@ int run_convert(const std::vector<std::string>& tokens) {
 
     const core::Candidate& c = *chosen.chosen;
     // The plugin's own target (e.g. diffusers) unless the user chose a container.
-    const std::string format = !to.empty() ? to : (c.target == "diffusers" || c.target == "safetensors" ? c.target : "pt");
+    const std::string format =
+        !to.empty() ? to : (c.target == "diffusers" || c.target == "safetensors" ? c.target : "pt");
     const core::Plan plan = core::plan_with_plugin(index, abi, c, format, options);
     core::check_plan(index, plan, dtype != "keep");
-    const std::optional<core::DType> cast_to =
-        dtype == "keep" ? std::nullopt : std::optional<core::DType>(dtype == "fp32" ? core::DType::F32 : dtype == "fp16" ? core::DType::F16 : core::DType::BF16);
+    const std::optional<core::DType> cast_to = dtype == "keep"
+                                                   ? std::nullopt
+                                                   : std::optional<core::DType>(dtype == "fp32"   ? core::DType::F32
+                                                                                : dtype == "fp16" ? core::DType::F16
+                                                                                                  : core::DType::BF16);
 
     core::ConversionReport report;
     report.input = file;
@@ -147,8 +157,10 @@ int run_convert(const std::vector<std::string>& tokens) {
     const core::PlanExecutor executor(index, plan, cast_to);
     core::OutputTransaction tx(force, inputs);
     if (format == "diffusers") refuse_nonempty_folder(output, force);
-    report.files = core::write_conversion(index, plan, executor, core::ConversionOutput{format, output, shard_size}, tx, report.notes);
-    if (vm->count("report")) write_text_file(tx, (*vm)["report"].as<std::string>(), core::report_json(report).dump(2) + "\n");
+    report.files = core::write_conversion(index, plan, executor, core::ConversionOutput{format, output, shard_size}, tx,
+                                          report.notes);
+    if (vm->count("report"))
+        write_text_file(tx, (*vm)["report"].as<std::string>(), core::report_json(report).dump(2) + "\n");
     tx.commit();
     if (!quiet) std::fputs(core::report_text(report).c_str(), stderr);
     return 0;

@@ -27,14 +27,9 @@ Candidate run_detect(const PluginRecord& plugin, const AbiIndex& index) {
     ckptconv_detect_result_v1 result{};
     result.struct_size = sizeof result;
     ckptconv_call call(plugin.id);
-    int32_t rc = CKPTCONV_E_INTERNAL;
-    try {
-        rc = plugin.descriptor.detect(plugin.state, host_services(), &call, index.view(), &result);
-    } catch (const std::exception& e) {
-        call.error_message = std::string("detect threw: ") + e.what();
-    } catch (...) {
-        call.error_message = "detect threw an exception";
-    }
+    const int32_t rc = invoke_plugin(call, "detect", [&] {
+        return plugin.descriptor.detect(plugin.state, host_services(), &call, index.view(), &result);
+    });
     if (rc != CKPTCONV_OK) {
         c.error = call.error_text(rc);
         log(LogLevel::Warning, "plugin " + plugin.label() + ": detect failed: " + c.error);

@@ -31,6 +31,23 @@ namespace ckptconv::core {
 /** The process-wide services table (static, valid for the life of the process). */
 const ckptconv_host_v1* host_services();
 
+/**
+ * Calls into a plugin. An exception escaping it (a plugin not built with the
+ * SDK wrapper) becomes CKPTCONV_E_INTERNAL with a message on `call`; the host
+ * carries on.
+ */
+template <class F>
+int32_t invoke_plugin(ckptconv_call& call, const char* what, F&& f) noexcept {
+    try {
+        return f();
+    } catch (const std::exception& e) {
+        call.error_message = std::string(what) + " threw: " + e.what();
+    } catch (...) {
+        call.error_message = std::string(what) + " threw an exception";
+    }
+    return CKPTCONV_E_INTERNAL;
+}
+
 /** Human name of an ABI status code. */
 const char* status_name(int32_t status);
 

@@ -7,27 +7,25 @@
 namespace ckptconv::core {
 
 Plan plan_with_plugin(const CheckpointIndex& index, const AbiIndex& abi, const Candidate& candidate,
-                      const std::string& output_format, const std::vector<std::pair<std::string, std::string>>& options) {
+                      const std::string& output_format,
+                      const std::vector<std::pair<std::string, std::string>>& options) {
     const PluginRecord& plugin = *candidate.plugin;
     PlanBuilder builder(index);
     ckptconv_call call(plugin.id, &builder);
     std::vector<ckptconv_option_v1> opts;
     for (const auto& [k, v] : options) opts.push_back({k.c_str(), v.c_str()});
-    const ckptconv_plan_request_v1 request{sizeof(ckptconv_plan_request_v1), candidate.format_version.c_str(),
-                                           candidate.variant.c_str(), output_format.c_str(),
+    const ckptconv_plan_request_v1 request{sizeof(ckptconv_plan_request_v1),   candidate.format_version.c_str(),
+                                           candidate.variant.c_str(),          output_format.c_str(),
                                            static_cast<uint32_t>(opts.size()), opts.data()};
-    int32_t rc = CKPTCONV_E_INTERNAL;
-    try {
-        rc = plugin.descriptor.plan(plugin.state, host_services(), &call, abi.view(), &request);
-    } catch (const std::exception& e) {
-        call.error_message = std::string("plan threw: ") + e.what();
-    } catch (...) {
-        call.error_message = "plan threw an exception";
-    }
-    if (rc == CKPTCONV_OK && call.error_status != CKPTCONV_OK) rc = call.error_status; // an op failed but the plugin ignored it
+    int32_t rc = invoke_plugin(
+        call, "plan", [&] { return plugin.descriptor.plan(plugin.state, host_services(), &call, abi.view(), &request); });
+    if (rc == CKPTCONV_OK && call.error_status != CKPTCONV_OK)
+        rc = call.error_status; // an op failed but the plugin ignored it
     if (rc != CKPTCONV_OK) {
-        const ExitCode code = rc == CKPTCONV_E_INTERNAL || rc == CKPTCONV_E_NOMEM ? ExitCode::Internal : ExitCode::PlanRejected;
-        throw Error(code, "plugin " + plugin.label() + " (format " + candidate.format_version + "): " + call.error_text(rc));
+        const ExitCode code =
+            rc == CKPTCONV_E_INTERNAL || rc == CKPTCONV_E_NOMEM ? ExitCode::Internal : ExitCode::PlanRejected;
+        throw Error(code,
+                    "plugin " + plugin.label() + " (format " + candidate.format_version + "): " + call.error_text(rc));
     }
     return builder.take();
 }

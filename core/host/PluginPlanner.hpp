@@ -17,6 +17,7 @@ namespace ckptconv::core {
  * exception or crash-like status becomes Error(Internal).
  */
 Plan plan_with_plugin(const CheckpointIndex& index, const AbiIndex& abi, const Candidate& candidate,
-                      const std::string& output_format, const std::vector<std::pair<std::string, std::string>>& options);
+                      const std::string& output_format,
+                      const std::vector<std::pair<std::string, std::string>>& options);
 
 } // namespace ckptconv::core

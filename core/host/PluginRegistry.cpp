@@ -134,12 +134,7 @@ PluginRecord& PluginRegistry::register_descriptor(std::unique_ptr<PluginRecord> 
             return fail(LoadStatus::DuplicateIdVersion, "already loaded from " + other->origin);
     if (desc.init) {
         ckptconv_call call(r.id);
-        int32_t rc = CKPTCONV_E_INTERNAL;
-        try {
-            rc = desc.init(host_services(), &call, &r.state);
-        } catch (...) {
-            call.error_message = "init threw an exception";
-        }
+        const int32_t rc = invoke_plugin(call, "init", [&] { return desc.init(host_services(), &call, &r.state); });
         if (rc != CKPTCONV_OK) return fail(LoadStatus::InitFailed, call.error_text(rc));
     }
     r.status = LoadStatus::Loaded;

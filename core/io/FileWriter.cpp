@@ -7,8 +7,8 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
-#include <zlib.h>
 #include <unistd.h>
+#include <zlib.h>
 
 namespace ckptconv::core {
 namespace {
@@ -51,7 +51,8 @@ void FileWriter::track_crc(bool on) {
 
 void FileWriter::write(const void* data, uint64_t size) {
     const char* p = static_cast<const char*>(data);
-    if (tracking_) crc_ = static_cast<uint32_t>(crc32_z(crc_, reinterpret_cast<const Bytef*>(p), static_cast<z_size_t>(size)));
+    if (tracking_)
+        crc_ = static_cast<uint32_t>(crc32_z(crc_, reinterpret_cast<const Bytef*>(p), static_cast<z_size_t>(size)));
     position_ += size;
     if (buffer_.size() + size <= kBufferSize) {
         buffer_.insert(buffer_.end(), p, p + size);

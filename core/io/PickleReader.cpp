@@ -518,6 +518,10 @@ PyRef PickleReader::read(std::string_view data, size_t* consumed) {
     try {
         PyRef result = m.run();
         if (consumed) *consumed = m.pos;
+        // Memoised objects the result does not use may still form cycles among themselves.
+        std::vector<PyRef> leftovers = std::move(m.stack);
+        for (auto& [idx, v] : m.memo) leftovers.push_back(std::move(v));
+        release_trees(std::move(leftovers), result.get());
         return result;
     } catch (...) {
         // Whatever was built may be cyclic (through the memo): tear it down explicitly.

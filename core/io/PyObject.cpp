@@ -4,19 +4,36 @@
 
 namespace ckptconv::core {
 
-void release_trees(std::vector<PyRef> roots) {
+namespace {
+
+template <class F> void for_each_child(const PyObject& node, F&& f) {
+    for (const auto& v : node.items) f(v);
+    for (const auto& [k, v] : node.entries) {
+        f(k);
+        f(v);
+    }
+    for (const PyRef* p : {&node.callable, &node.args, &node.kwargs, &node.state}) f(*p);
+}
+
+} // namespace
+
+void release_trees(std::vector<PyRef> roots, const PyObject* keep) {
     std::vector<PyRef> all;
     std::unordered_set<const PyObject*> seen;
+    if (keep) { // everything reachable from `keep` is marked seen, so it is never cleared
+        std::vector<const PyObject*> todo{keep};
+        while (!todo.empty()) {
+            const PyObject* n = todo.back();
+            todo.pop_back();
+            if (!n || !seen.insert(n).second) continue;
+            for_each_child(*n, [&](const PyRef& c) { todo.push_back(c.get()); });
+        }
+    }
     while (!roots.empty()) {
         PyRef node = std::move(roots.back());
         roots.pop_back();
         if (!node || !seen.insert(node.get()).second) continue;
-        for (const auto& v : node->items) roots.push_back(v);
-        for (const auto& [k, v] : node->entries) {
-            roots.push_back(k);
-            roots.push_back(v);
-        }
-        for (const PyRef* p : {&node->callable, &node->args, &node->kwargs, &node->state}) roots.push_back(*p);
+        for_each_child(*node, [&](const PyRef& c) { roots.push_back(c); });
         all.push_back(std::move(node));
     }
     for (const auto& node : all) {

@@ -129,7 +129,24 @@ struct PyObject {
  * made them cyclic (a list that contains itself): every reachable node drops
  * its references to children first. The nodes must no longer be in use.
  */
-void release_trees(std::vector<PyRef> roots);
+void release_trees(std::vector<PyRef> roots, const PyObject* keep = nullptr);
+// `keep`: a tree that stays in use; nodes reachable from it are left alone.
+
+/** Releases the trees it holds (possibly cyclic) when it goes out of scope. */
+class TreeGuard {
+  public:
+    TreeGuard() = default;
+    TreeGuard(const TreeGuard&) = delete;
+    TreeGuard& operator=(const TreeGuard&) = delete;
+    ~TreeGuard() { release_trees(std::move(trees_)); }
+    PyRef hold(PyRef tree) {
+        trees_.push_back(tree);
+        return tree;
+    }
+
+  private:
+    std::vector<PyRef> trees_;
+};
 
 /** "int", "str", "dict", "OrderedDict", "argparse.Namespace"... for reports. */
 std::string type_name(const PyObject& obj);

@@ -36,6 +36,7 @@ CheckpointIndex read_torch_legacy(const std::string& path) {
     std::string_view rest(reinterpret_cast<const char*>(file.data()), static_cast<size_t>(file.size()));
     if (!looks_like_torch_legacy(rest)) throw bad_input(path, "not a legacy torch checkpoint (magic number missing)");
 
+    TreeGuard headers; // the small pickles around the object one; released however this ends
     auto next_pickle = [&](PickleReader& reader) {
         size_t used = 0;
         PyRef v = reader.read(rest, &used);
@@ -43,11 +44,11 @@ CheckpointIndex read_torch_legacy(const std::string& path) {
         return v;
     };
     PickleReader plain(path, "header", nullptr);
-    next_pickle(plain);
-    const PyRef protocol = next_pickle(plain);
+    headers.hold(next_pickle(plain));
+    const PyRef protocol = headers.hold(next_pickle(plain));
     if (protocol->kind != PyKind::Int || protocol->integer != 1001)
         throw bad_input(path, "legacy protocol version is not 1001");
-    const PyRef sys_info = next_pickle(plain);
+    const PyRef sys_info = headers.hold(next_pickle(plain));
     for (const auto& [k, v] : sys_info->entries)
         if (k->kind == PyKind::Str && k->text == "little_endian" && v->kind == PyKind::Bool && !v->boolean)
             throw bad_input(path, "big-endian legacy checkpoints are not supported");
@@ -66,7 +67,7 @@ CheckpointIndex read_torch_legacy(const std::string& path) {
     index.tree = next_pickle(main_reader);
 
     PickleReader keys_reader(path, "storage key list", nullptr);
-    const PyRef keys = next_pickle(keys_reader);
+    const PyRef keys = headers.hold(next_pickle(keys_reader));
     if (keys->kind != PyKind::List) throw bad_input(path, "legacy storage key list is not a list");
 
     // Storages follow in key-list order, each as <int64 numel><bytes>.

@@ -119,8 +119,8 @@ void ZipWriter::add_stream(const std::string& name, uint64_t size, const std::fu
     produce(out_);
     out_.track_crc(false);
     if (out_.position() - start != size)
-        throw Error(ExitCode::Internal, "record " + name + " produced " + std::to_string(out_.position() - start) + " bytes, expected " +
-                                            std::to_string(size));
+        throw Error(ExitCode::Internal, "record " + name + " produced " + std::to_string(out_.position() - start) +
+                                            " bytes, expected " + std::to_string(size));
     end(out_.crc());
 }
 

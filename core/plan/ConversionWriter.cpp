@@ -47,13 +47,15 @@ PyObject& root_dict(const PyRef& top, const std::string& path) {
 }
 
 std::vector<ReportFile> write_pt(const CheckpointIndex& index, const Plan& plan, const PlanExecutor& ex,
-                                 const ConversionOutput& output, OutputTransaction& tx, std::vector<std::string>& notes) {
+                                 const ConversionOutput& output, OutputTransaction& tx,
+                                 std::vector<std::string>& notes) {
     auto top = PyObject::make(PyKind::Dict);
     if (plan.keep_extras && index.tree->kind == PyKind::Dict) {
         for (const auto& [k, v] : index.tree->entries)
             if (!holds_tensor(*v)) top->dict_set(k, v);
     } else if (!index.extras.empty()) {
-        notes.push_back(std::to_string(index.extras.size()) + " non-tensor entries of the source were not kept (the plan drops them)");
+        notes.push_back(std::to_string(index.extras.size()) +
+                        " non-tensor entries of the source were not kept (the plan drops them)");
     }
     std::vector<std::shared_ptr<TensorInfo>> infos(plan.outputs.size());
     for (size_t i = 0; i < plan.outputs.size(); ++i) {
@@ -69,7 +71,8 @@ std::vector<ReportFile> write_pt(const CheckpointIndex& index, const Plan& plan,
             info->dtype = ex.dtype(i);
             info->shape = ex.shape(i);
             info->stride.assign(info->shape.size(), 1);
-            for (size_t d = info->shape.size(); d-- > 1;) info->stride[d - 1] = info->stride[d] * std::max<int64_t>(info->shape[d], 1);
+            for (size_t d = info->shape.size(); d-- > 1;)
+                info->stride[d - 1] = info->stride[d] * std::max<int64_t>(info->shape[d], 1);
             auto storage = std::make_shared<StorageInfo>();
             storage->dtype = info->dtype;
             storage->nbytes = ex.nbytes(i);
@@ -88,11 +91,13 @@ std::vector<ReportFile> write_pt(const CheckpointIndex& index, const Plan& plan,
     return {ReportFile{output.path, plan.outputs.size(), fs::file_size(temp)}};
 }
 
-std::vector<ReportFile> write_st(const Plan& plan, const PlanExecutor& ex, OutputTransaction& tx, const fs::path& target,
-                                 uint64_t shard_size) {
+std::vector<ReportFile> write_st(const Plan& plan, const PlanExecutor& ex, OutputTransaction& tx,
+                                 const fs::path& target, uint64_t shard_size) {
     std::set<std::string> roots;
     for (const auto& o : plan.outputs) roots.insert(o.root);
-    auto name_of = [&](const PlanOutput& o) { return roots.size() > 1 && !o.root.empty() ? o.root + "." + o.key : o.key; };
+    auto name_of = [&](const PlanOutput& o) {
+        return roots.size() > 1 && !o.root.empty() ? o.root + "." + o.key : o.key;
+    };
     std::vector<SafetensorsEntry> entries;
     SafetensorsOptions opts;
     opts.shard_size = shard_size;
@@ -122,11 +127,13 @@ std::vector<ReportFile> write_conversion(const CheckpointIndex& index, const Pla
                                          std::vector<std::string>& notes) {
     if (output.format == "pt") return write_pt(index, plan, executor, output, tx, notes);
     if (!index.extras.empty())
-        notes.push_back(std::to_string(index.extras.size()) + " non-tensor entries cannot be stored in safetensors and were left out");
+        notes.push_back(std::to_string(index.extras.size()) +
+                        " non-tensor entries cannot be stored in safetensors and were left out");
     if (output.format == "safetensors") return write_st(plan, executor, tx, output.path, output.shard_size);
     if (output.format != "diffusers") throw Error(ExitCode::Usage, "unknown output format " + output.format);
     if (plan.component_dir.empty())
-        throw Error(ExitCode::Usage, "--to diffusers: this plugin's plan names no component folder; use --to pt or safetensors");
+        throw Error(ExitCode::Usage,
+                    "--to diffusers: this plugin's plan names no component folder; use --to pt or safetensors");
     tx.make_dirs(output.path / plan.component_dir);
     auto files = write_st(plan, executor, tx, output.path / plan.component_dir / "diffusion_pytorch_model.safetensors",
                           output.shard_size ? output.shard_size : kDiffusersShard);

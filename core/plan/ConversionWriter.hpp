@@ -12,9 +12,9 @@
 namespace ckptconv::core {
 
 struct ConversionOutput {
-    std::string format;             ///< "pt", "safetensors" or "diffusers"
-    std::filesystem::path path;     ///< a file (pt, safetensors) or a folder (diffusers)
-    uint64_t shard_size = 0;        ///< safetensors cap; diffusers defaults to 5 GB
+    std::string format;         ///< "pt", "safetensors" or "diffusers"
+    std::filesystem::path path; ///< a file (pt, safetensors) or a folder (diffusers)
+    uint64_t shard_size = 0;    ///< safetensors cap; diffusers defaults to 5 GB
 };
 
 /**

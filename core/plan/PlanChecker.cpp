@@ -11,7 +11,7 @@ namespace {
 std::string qualified(const std::string& root, const std::string& key) { return root.empty() ? key : root + "/" + key; }
 
 class Problems {
-public:
+  public:
     void add(const std::string& what, const std::string& key) { items_[what].push_back(key); }
     void raise() const {
         if (items_.empty()) return;
@@ -24,7 +24,7 @@ public:
         throw Error(ExitCode::PlanRejected, msg);
     }
 
-private:
+  private:
     std::map<std::string, std::vector<std::string>> items_;
 };
 
@@ -88,7 +88,8 @@ void check_plan(const CheckpointIndex& index, const Plan& plan, bool casts_allow
             const PlanOutput& shaped = o.alias_of ? plan.outputs[*o.alias_of] : o;
             const Shape& shape = plan.nodes.at(static_cast<size_t>(shaped.expr)).shape;
             if (shape != it->second->shape)
-                problems.add("outputs whose shape differs from the target", name + " " + shape_text(shape) + " != " + shape_text(it->second->shape));
+                problems.add("outputs whose shape differs from the target",
+                             name + " " + shape_text(shape) + " != " + shape_text(it->second->shape));
         }
         for (const auto& [name, e] : expected)
             if (!produced.count(name)) problems.add("target tensors missing from the outputs", name);

@@ -24,7 +24,9 @@ at::ScalarType scalar_type(DType d) {
     case DType::Bool: return at::kBool;
     case DType::C64: return at::kComplexFloat;
     case DType::C128: return at::kComplexDouble;
-    default: throw Error(ExitCode::PlanRejected, "dtype " + std::string(dtype_name(d)) + " has no tensor kernel in this build");
+    default:
+        throw Error(ExitCode::PlanRejected,
+                    "dtype " + std::string(dtype_name(d)) + " has no tensor kernel in this build");
     }
 }
 
@@ -63,14 +65,18 @@ at::Tensor evaluate(const CheckpointIndex& index, const Plan& plan, int64_t expr
     case OpKind::Cast: return in(0).to(scalar_type(n.dtype));
     case OpKind::Zeros: return at::zeros(n.shape, at::TensorOptions().dtype(scalar_type(n.dtype)));
     case OpKind::Constant:
-        return at::from_blob(const_cast<char*>(n.bytes.data()), n.shape, at::TensorOptions().dtype(scalar_type(n.dtype))).clone();
+        return at::from_blob(const_cast<char*>(n.bytes.data()), n.shape,
+                             at::TensorOptions().dtype(scalar_type(n.dtype)))
+            .clone();
     }
     throw Error(ExitCode::Internal, "unknown plan op");
 }
 
 } // namespace
 
-DType cast_result(DType dtype, std::optional<DType> cast_to) { return cast_to && is_floating(dtype) ? *cast_to : dtype; }
+DType cast_result(DType dtype, std::optional<DType> cast_to) {
+    return cast_to && is_floating(dtype) ? *cast_to : dtype;
+}
 
 PlanExecutor::PlanExecutor(const CheckpointIndex& index, const Plan& plan, std::optional<DType> cast_to)
     : index_(index), plan_(plan), cast_to_(cast_to) {}
@@ -96,7 +102,8 @@ uint64_t PlanExecutor::nbytes(size_t output) const {
 
 bool PlanExecutor::is_direct_copy(size_t output) const {
     const PlanNode& n = plan_.nodes.at(static_cast<size_t>(plan_.outputs.at(data_output(output)).expr));
-    return n.kind == OpKind::Source && dtype(output) == n.dtype && is_row_major(*index_.tensors.at(n.source_tensor).info);
+    return n.kind == OpKind::Source && dtype(output) == n.dtype &&
+           is_row_major(*index_.tensors.at(n.source_tensor).info);
 }
 
 void PlanExecutor::write(size_t output, FileWriter& out) const {

@@ -12,7 +12,7 @@ namespace ckptconv::core {
 class FileWriter;
 
 class PlanExecutor {
-public:
+  public:
     /** `cast_to`: the --dtype target, applied to floating-point outputs only. */
     PlanExecutor(const CheckpointIndex& index, const Plan& plan, std::optional<DType> cast_to);
 
@@ -28,7 +28,7 @@ public:
     /** The output's row-major bytes in memory (for verify). */
     std::string bytes(size_t output) const;
 
-private:
+  private:
     const CheckpointIndex& index_;
     const Plan& plan_;
     std::optional<DType> cast_to_;

@@ -20,14 +20,16 @@ std::string expr_text(const CheckpointIndex& index, const Plan& plan, int64_t ex
     switch (n.kind) {
     case OpKind::Source: return source_name(index, n.source_tensor);
     case OpKind::Chunk:
-        return "chunk(" + in(0) + ", " + std::to_string(n.b) + "/" + std::to_string(n.a) + ", dim " + std::to_string(n.dim) + ")";
+        return "chunk(" + in(0) + ", " + std::to_string(n.b) + "/" + std::to_string(n.a) + ", dim " +
+               std::to_string(n.dim) + ")";
     case OpKind::Cat: {
         std::string s = "cat(";
         for (size_t i = 0; i < n.inputs.size(); ++i) s += (i ? ", " : "") + in(i);
         return s + ", dim " + std::to_string(n.dim) + ")";
     }
     case OpKind::Narrow:
-        return "narrow(" + in(0) + ", dim " + std::to_string(n.dim) + ", " + std::to_string(n.a) + "+" + std::to_string(n.b) + ")";
+        return "narrow(" + in(0) + ", dim " + std::to_string(n.dim) + ", " + std::to_string(n.a) + "+" +
+               std::to_string(n.b) + ")";
     case OpKind::Pad: return "pad(" + in(0) + ", dim " + std::to_string(n.dim) + " to " + std::to_string(n.a) + ")";
     case OpKind::Reshape: return "reshape(" + in(0) + ", " + shape_text(n.shape) + ")";
     case OpKind::Permute: return "permute(" + in(0) + ", " + shape_text(n.dims) + ")";
@@ -60,7 +62,8 @@ std::vector<RootReport> count_roots(const CheckpointIndex& index, const Plan& pl
             ++row.fused;
         } else if (plan.nodes[static_cast<size_t>(expr)].kind == OpKind::Source ||
                    (plan.nodes[static_cast<size_t>(expr)].kind == OpKind::Cast &&
-                    plan.nodes[static_cast<size_t>(plan.nodes[static_cast<size_t>(expr)].inputs[0])].kind == OpKind::Source)) {
+                    plan.nodes[static_cast<size_t>(plan.nodes[static_cast<size_t>(expr)].inputs[0])].kind ==
+                        OpKind::Source)) {
             ++row.kept;
             const auto& src = index.tensors[sources.front()];
             if (src.key != o.key || index.roots[src.root].path != o.root) {
@@ -74,27 +77,31 @@ std::vector<RootReport> count_roots(const CheckpointIndex& index, const Plan& pl
     for (const auto& d : plan.drops) {
         RootReport& row = rows[index.tensors[d.source_tensor].root];
         ++row.dropped;
-        if (row.dropped_samples.size() < samples) row.dropped_samples.emplace_back(index.tensors[d.source_tensor].key, d.reason);
+        if (row.dropped_samples.size() < samples)
+            row.dropped_samples.emplace_back(index.tensors[d.source_tensor].key, d.reason);
     }
     return rows;
 }
 
 std::string report_text(const ConversionReport& r) {
-    std::string s = "input:  " + r.input + "\noutput: " + r.output + "\nplugin: " + (r.plugin.empty() ? "none" : r.plugin + "@" + r.plugin_version);
+    std::string s = "input:  " + r.input + "\noutput: " + r.output +
+                    "\nplugin: " + (r.plugin.empty() ? "none" : r.plugin + "@" + r.plugin_version);
     if (!r.format_version.empty()) s += "  format " + r.format_version;
     if (!r.variant.empty()) s += "  variant " + r.variant;
     if (!r.target.empty()) s += "  -> " + r.target;
     s += "\n";
     for (const auto& root : r.roots) {
-        s += "[" + (root.name.empty() ? std::string("<top>") : root.name) + "] total_in=" + std::to_string(root.total_in) +
-             " total_out=" + std::to_string(root.total_out) + " kept=" + std::to_string(root.kept) +
-             " dropped=" + std::to_string(root.dropped) + " renamed=" + std::to_string(root.renamed) +
-             " split=" + std::to_string(root.split) + " fused=" + std::to_string(root.fused) +
-             " created=" + std::to_string(root.created) + "\n";
+        s += "[" + (root.name.empty() ? std::string("<top>") : root.name) +
+             "] total_in=" + std::to_string(root.total_in) + " total_out=" + std::to_string(root.total_out) +
+             " kept=" + std::to_string(root.kept) + " dropped=" + std::to_string(root.dropped) +
+             " renamed=" + std::to_string(root.renamed) + " split=" + std::to_string(root.split) +
+             " fused=" + std::to_string(root.fused) + " created=" + std::to_string(root.created) + "\n";
         for (const auto& [from, to] : root.renamed_samples) s += "  renamed: " + from + " -> " + to + "\n";
         for (const auto& [key, why] : root.dropped_samples) s += "  dropped: " + key + " (" + why + ")\n";
     }
-    for (const auto& f : r.files) s += "wrote " + f.path.string() + " (" + std::to_string(f.tensors) + " tensors, " + std::to_string(f.bytes) + " bytes)\n";
+    for (const auto& f : r.files)
+        s += "wrote " + f.path.string() + " (" + std::to_string(f.tensors) + " tensors, " + std::to_string(f.bytes) +
+             " bytes)\n";
     for (const auto& n : r.notes) s += "note: " + n + "\n";
     return s;
 }
@@ -127,7 +134,8 @@ nlohmann::ordered_json report_json(const ConversionReport& r) {
         j["roots"].push_back(x);
     }
     j["files"] = nlohmann::ordered_json::array();
-    for (const auto& f : r.files) j["files"].push_back({{"path", f.path.string()}, {"tensors", f.tensors}, {"bytes", f.bytes}});
+    for (const auto& f : r.files)
+        j["files"].push_back({{"path", f.path.string()}, {"tensors", f.tensors}, {"bytes", f.bytes}});
     if (!r.notes.empty()) j["notes"] = r.notes;
     return j;
 }

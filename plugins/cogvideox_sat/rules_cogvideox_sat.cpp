@@ -112,7 +112,8 @@ std::vector<std::pair<std::string, Shape>> diffusers_transformer_keys(const SatT
     return k;
 }
 
-std::string diffusers_transformer_config(const SatTransformerShape& s, const VersionRules& r, bool learned_pos, bool rotary) {
+std::string diffusers_transformer_config(const SatTransformerShape& s, const VersionRules& r, bool learned_pos,
+                                         bool rotary) {
     const int64_t patch_volume = 2 * 2 * (r.patch_size_t ? r.patch_size_t : 1);
     // Keys in sorted order, values formatted as Python's json.dumps writes them.
     std::vector<std::pair<std::string, std::string>> fields{
@@ -159,17 +160,20 @@ void plan_cogvideox_sat(const SatTransformerShape& s, const ckptconv::sdk::Index
                         const ckptconv::sdk::PlanRequest& request, ckptconv::sdk::Plan& plan) {
     const VersionRules* rules = rules_for(request.format_version);
     if (!rules)
-        throw ckptconv::sdk::unsupported("no rules for format version '" + request.format_version + "' (known: 1.0, 1.5)");
+        throw ckptconv::sdk::unsupported("no rules for format version '" + request.format_version +
+                                         "' (known: 1.0, 1.5)");
     if (s.version != rules->version)
-        throw ckptconv::sdk::invalid_data("format version " + request.format_version + " was forced, but the patch embedding " +
-                                          "has the " + s.version + " layout; the weights cannot be converted with " +
-                                          request.format_version + " rules");
+        throw ckptconv::sdk::invalid_data(
+            "format version " + request.format_version + " was forced, but the patch embedding " + "has the " +
+            s.version + " layout; the weights cannot be converted with " + request.format_version + " rules");
     if (s.lora)
         throw ckptconv::sdk::unsupported(
             "this is a SAT LoRA checkpoint (attention weights wrapped as .original. with matrix_A/matrix_B); it holds "
-            "adapters, not a full transformer: export the LoRA with CogVideo's tools/export_sat_lora_weight.py instead");
+            "adapters, not a full transformer: export the LoRA with CogVideo's tools/export_sat_lora_weight.py "
+            "instead");
     if (s.ofs_embedding && !rules->ofs_embedding_allowed)
-        throw ckptconv::sdk::invalid_data("ofs_embed weights found in a 1.0 checkpoint; 1.0 models have no ofs embedding");
+        throw ckptconv::sdk::invalid_data(
+            "ofs_embed weights found in a 1.0 checkpoint; 1.0 models have no ofs embedding");
 
     const auto* root = index.root(s.root);
     const std::string& R = s.root;

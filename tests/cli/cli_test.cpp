@@ -234,9 +234,11 @@ TEST(Cli, DryRunPrintsThePlanAndWritesNothing) {
     TempDir dir;
     const auto r = run_cli({"convert", kSample, "-o", (dir / "pipe").string(), "--dry-run"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_NE(r.out.find("chunk(module/model.diffusion_model.transformer.layers.0.attention.query_key_value.weight, 0/3, dim 0)"
-                         " -> transformer_blocks.0.attn1.to_q.weight [128, 128]"),
-              std::string::npos)
+    EXPECT_NE(
+        r.out.find(
+            "chunk(module/model.diffusion_model.transformer.layers.0.attention.query_key_value.weight, 0/3, dim 0)"
+            " -> transformer_blocks.0.attn1.to_q.weight [128, 128]"),
+        std::string::npos)
         << r.out;
     EXPECT_NE(r.out.find("total_in=52 total_out=64"), std::string::npos);
     EXPECT_TRUE(std::filesystem::is_empty(dir.path()));

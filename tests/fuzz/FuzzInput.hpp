@@ -12,7 +12,7 @@ namespace ckptconv::fuzz {
 
 /** An anonymous in-memory file holding `data`, reachable by path. */
 class MemoryFile {
-public:
+  public:
     MemoryFile(const uint8_t* data, size_t size) {
         fd_ = ::memfd_create("fuzz-input", MFD_CLOEXEC);
         if (fd_ < 0) std::abort();
@@ -26,7 +26,7 @@ public:
     ~MemoryFile() { ::close(fd_); }
     const std::string& path() const { return path_; }
 
-private:
+  private:
     int fd_ = -1;
     std::string path_;
 };

@@ -12,7 +12,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const ckptconv::fuzz::MemoryFile file(data, size);
     const std::string_view head(reinterpret_cast<const char*>(data), size);
     try {
-        const CheckpointIndex index = looks_like_torch_legacy(head) ? read_torch_legacy(file.path()) : read_torch_zip(file.path());
+        const CheckpointIndex index =
+            looks_like_torch_legacy(head) ? read_torch_legacy(file.path()) : read_torch_zip(file.path());
         const AbiIndex abi(index);
         std::string scratch;
         for (const auto& t : index.tensors) tensor_bytes(index, *t.info, scratch);

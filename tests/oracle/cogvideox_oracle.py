@@ -15,7 +15,6 @@ spec's table gives for the detected variant.
 import collections
 import json
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,7 @@ import tempfile
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from roundtrip_oracle import bits, read_safetensors  # noqa: E402
+from oracle_cases import bits, read_safetensors, run_cases  # noqa: E402
 
 PREFIX = "model.diffusion_model."
 RENAMES = [("transformer.final_layernorm", "norm_final"), ("transformer", "transformer_blocks"), ("attention", "attn1"),
@@ -36,12 +35,12 @@ RENAMES = [("transformer.final_layernorm", "norm_final"), ("transformer", "trans
            ("mixins.pos_embed.pos_embedding", "patch_embed.pos_embedding")]
 
 
-def reference(sd, learned_pos):
+def reference(sd, learned_pos, prefix):
     out = collections.OrderedDict()
     for key, value in sd.items():
-        if not key.startswith(PREFIX):
+        if not key.startswith(prefix):
             continue
-        new = key[len(PREFIX):]
+        new = key[len(prefix):]
         for a, b in RENAMES:
             new = new.replace(a, b)
         out[new] = value
@@ -71,6 +70,10 @@ def module_of(obj):
     return obj["module"] if "module" in obj else obj
 
 
+def prefix_of(sd):
+    return PREFIX if any(k.startswith(PREFIX) for k in sd) else ""
+
+
 def check(cli, rel, corpus, expect):
     src = os.path.join(corpus, rel)
     sd = module_of(torch.load(src))
@@ -84,7 +87,7 @@ def check(cli, rel, corpus, expect):
             text = f.read()
         with open(report) as f:
             rep = json.load(f)
-    ref = reference(sd, expect["use_learned_positional_embeddings"])
+    ref = reference(sd, expect["use_learned_positional_embeddings"], prefix_of(sd))
     assert set(got) == set(ref), f"keys differ: ours only {sorted(set(got) - set(ref))[:3]}, ref only {sorted(set(ref) - set(got))[:3]}"
     for k, t in ref.items():
         assert got[k].dtype == t.dtype and list(got[k].shape) == list(t.shape), f"{k}: dtype/shape"
@@ -95,8 +98,9 @@ def check(cli, rel, corpus, expect):
         assert cfg[field] == value, f"config {field}: {cfg[field]!r} != {value!r}"
     dropped = sum(r["dropped"] for r in rep["roots"])
     assert dropped == len([k for k in sd if k.startswith(("conditioner.", "first_stage_model."))]) + \
-        len([k for k in sd if k.startswith(PREFIX) and any(s in k for s in ("freqs_", "position_embedding"))]) + \
-        (1 if PREFIX + "mixins.pos_embed.pos_embedding" in sd and not expect["use_learned_positional_embeddings"] else 0), \
+        len([k for k in sd if k.startswith(prefix_of(sd)) and any(s in k for s in ("freqs_", "position_embedding"))]) + \
+        (1 if prefix_of(sd) + "mixins.pos_embed.pos_embedding" in sd and not expect["use_learned_positional_embeddings"]
+         else 0), \
         f"report says {dropped} dropped"
 
 
@@ -120,26 +124,7 @@ def main():
         ("cogvideox_sat/1.5/i2v_tiny.pt", dict(v15, in_channels=32, ofs_embed_dim=64,
                                                use_learned_positional_embeddings=False)),
     ]
-    passed = failed = 0
-    for rel, expect in cases:
-        try:
-            if "unwrapped" in rel:  # no prefix: the reference works on prefixed keys
-                global PREFIX
-                saved, PREFIX = PREFIX, ""
-                try:
-                    check(cli, rel, corpus, expect)
-                finally:
-                    PREFIX = saved
-            else:
-                check(cli, rel, corpus, expect)
-            print(f"ok    {rel}")
-            passed += 1
-        except Exception as e:
-            print(f"FAIL  {rel}: {e}")
-            failed += 1
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed or not passed else 0
-
+    return run_cases([(rel, lambda rel=rel, expect=expect: check(cli, rel, corpus, expect)) for rel, expect in cases])
 
 if __name__ == "__main__":
     sys.exit(main())

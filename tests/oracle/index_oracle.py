@@ -18,6 +18,8 @@ import sys
 
 import torch
 
+from oracle_cases import run_cases
+
 DTYPES = {torch.float64: "f64", torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16",
           torch.int64: "i64", torch.int32: "i32", torch.int16: "i16", torch.int8: "i8", torch.uint8: "u8",
           torch.bool: "bool"}
@@ -71,33 +73,25 @@ def main():
     samples = os.path.join(corpus, "..", "..", "samples")
     files = sorted(glob.glob(f"{corpus}/torch/*.pt") + glob.glob(f"{corpus}/cogvideox_sat/*/*.pt") +
                    glob.glob(f"{corpus}/safetensors/*.safetensors") + glob.glob(f"{samples}/*.pt"))
-    passed = failed = 0
-    for path in files:
+    def check(path):
         obj = None
-        try:
-            if path.endswith(".safetensors"):
-                expected = safetensors_tensors(path)
-            else:
-                obj = torch.load(path, map_location="cpu")
-                expected = torch_tensors(obj)
-            got, j = ckptconv_tensors(cli, path)
-            if expected != got:
-                missing = [e for e in expected if e not in got][:3]
-                extra = [g for g in got if g not in expected][:3]
-                raise AssertionError(f"tensor lists differ (order or content); torch only: {missing}; ckptconv only: {extra}")
-            if isinstance(obj, dict):
-                top_extras = {k for k, v in obj.items() if not isinstance(v, (torch.Tensor, dict, list, tuple))}
-                listed = {e["path"] for e in j["extras"]}
-                if not top_extras <= listed:
-                    raise AssertionError(f"non-tensor entries missing from extras: {sorted(top_extras - listed)}")
-            print(f"ok    {os.path.relpath(path, corpus)} ({len(got)} tensors)")
-            passed += 1
-        except Exception as e:  # one line per failing file, then keep going
-            print(f"FAIL  {os.path.relpath(path, corpus)}: {e}")
-            failed += 1
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed or not passed else 0
+        if path.endswith(".safetensors"):
+            expected = safetensors_tensors(path)
+        else:
+            obj = torch.load(path, map_location="cpu")
+            expected = torch_tensors(obj)
+        got, j = ckptconv_tensors(cli, path)
+        if expected != got:
+            missing = [e for e in expected if e not in got][:3]
+            extra = [g for g in got if g not in expected][:3]
+            raise AssertionError(f"tensor lists differ (order or content); torch only: {missing}; ckptconv only: {extra}")
+        if isinstance(obj, dict):
+            top_extras = {k for k, v in obj.items() if not isinstance(v, (torch.Tensor, dict, list, tuple))}
+            listed = {e["path"] for e in j["extras"]}
+            if not top_extras <= listed:
+                raise AssertionError(f"non-tensor entries missing from extras: {sorted(top_extras - listed)}")
 
+    return run_cases([(os.path.relpath(p, corpus), lambda p=p: check(p)) for p in files])
 
 if __name__ == "__main__":
     sys.exit(main())

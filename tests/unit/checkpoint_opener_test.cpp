@@ -175,6 +175,14 @@ TEST(Sharded, SafetensorsAndBinShardsMergeInOrder) {
     }
 }
 
+TEST(CheckpointOpener, FuzzFindingLegacyWithCyclicSysInfo) {
+    try {
+        open_checkpoint(std::string(CKPTCONV_SOURCE_DIR) + "/tests/corpus/_fuzz/legacy_cyclic_sys_info.pt");
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ExitCode::BadInput);
+    }
+}
+
 TEST(CheckpointOpener, MissingFile) {
     try {
         open_checkpoint("/nonexistent.pt");

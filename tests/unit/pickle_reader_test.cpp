@@ -1,7 +1,11 @@
+#include "core/index/CheckpointIndex.hpp"
 #include "core/io/PickleReader.hpp"
 #include "core/util/Error.hpp"
 
 #include <gtest/gtest.h>
+
+#include <fstream>
+#include <iterator>
 
 namespace ckptconv::core {
 namespace {
@@ -160,6 +164,46 @@ TEST(PickleReader, ReportsConsumedBytesForBackToBackPickles) {
     EXPECT_EQ(r.read(two, &used)->integer, 7);
     EXPECT_EQ(used, 5u);
     EXPECT_EQ(r.read(std::string_view(two).substr(used))->integer, 8);
+}
+
+} // namespace
+} // namespace ckptconv::core
+
+namespace ckptconv::core {
+namespace {
+using namespace std::string_literals;
+
+// Regressions from fuzzing: cyclic object graphs (a memo lets a list contain itself) leaked,
+// and very deep nesting must not exhaust the stack when the tree is freed.
+TEST(PickleReaderRegressions, CyclicGraphsAndDeepNestingAreFreed) {
+    // l = []; l.append(l)  ->  EMPTY_LIST BINPUT 0 BINGET 0 APPEND STOP
+    const PyRef cyclic = PickleReader("t", "t", nullptr)
+                             .read("\x80\x02]q\x00h\x00"
+                                   "a."s);
+    ASSERT_EQ(cyclic->items.size(), 1u);
+    EXPECT_EQ(cyclic->items[0].get(), cyclic.get());
+    release_trees({cyclic});
+    EXPECT_TRUE(cyclic->items.empty());
+
+    std::string deep = "\x80\x02";
+    for (int i = 0; i < 200000; ++i) deep += "]";
+    for (int i = 0; i < 199999; ++i) deep += "a";
+    deep += ".";
+    CheckpointIndex index;
+    index.tree = PickleReader("t", "t", nullptr).read(deep);
+    EXPECT_THROW(build_index_from_tree(index), Error); // deeper than the walker allows
+} // ~CheckpointIndex frees 200000 levels without recursion
+
+TEST(PickleReaderRegressions, FuzzFindingsReadOrRefuseCleanly) {
+    const std::string dir = std::string(CKPTCONV_SOURCE_DIR) + "/tests/corpus/_fuzz/";
+    std::ifstream f(dir + "cyclic_memo.pkl", std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    ASSERT_FALSE(bytes.empty());
+    try {
+        PickleReader("cyclic_memo.pkl", "data.pkl", nullptr).read(bytes);
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ExitCode::BadInput);
+    }
 }
 
 } // namespace

@@ -1,0 +1,58 @@
+"""What every oracle script shares: a raw safetensors reader, bit-exact tensor bytes, and the case runner."""
+import collections
+import json
+import struct
+
+import torch
+
+ST_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+             "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+             "BOOL": torch.bool}
+
+
+def read_safetensors(path):
+    """(name -> tensor, __metadata__), checking the layout rules the format sets."""
+    with open(path, "rb") as f:
+        data = f.read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n], object_pairs_hook=collections.OrderedDict)
+    base = 8 + n
+    out = collections.OrderedDict()
+    spans = []
+    for name, h in header.items():
+        if name == "__metadata__":
+            continue
+        b, e = h["data_offsets"]
+        spans.append((b, e))
+        raw = bytearray(data[base + b:base + e])
+        t = torch.frombuffer(raw, dtype=torch.uint8) if raw else torch.zeros(0, dtype=torch.uint8)
+        out[name] = t.view(ST_DTYPES[h["dtype"]]).reshape(h["shape"])
+    spans.sort()
+    pos = 0
+    for b, e in spans:
+        assert b == pos, f"{path}: hole or overlap at {b}"
+        pos = e
+    assert base + pos == len(data), f"{path}: buffer not covered exactly"
+    assert n % 8 == 0, f"{path}: header not padded to 8"
+    return out, header.get("__metadata__", {})
+
+
+def bits(t):
+    """The tensor's raw bytes in row-major order: equality here is bit for bit (NaN payloads included)."""
+    flat = t.reshape(-1).contiguous()
+    return flat.view(torch.uint8) if flat.numel() and flat.dtype != torch.bool else flat
+
+
+def run_cases(cases):
+    """Runs (name, fn) cases, one line each, then 'N passed, N failed'; returns the exit code."""
+    passed = failed = 0
+    for name, run in cases:
+        try:
+            run()
+            print(f"ok    {name}")
+            passed += 1
+        except Exception as e:  # one line per failing case, then keep going
+            print(f"FAIL  {name}: {e}")
+            failed += 1
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed or not passed else 0
