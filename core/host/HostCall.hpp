@@ -36,8 +36,7 @@ const ckptconv_host_v1* host_services();
  * SDK wrapper) becomes CKPTCONV_E_INTERNAL with a message on `call`; the host
  * carries on.
  */
-template <class F>
-int32_t invoke_plugin(ckptconv_call& call, const char* what, F&& f) noexcept {
+template <class F> int32_t invoke_plugin(ckptconv_call& call, const char* what, F&& f) noexcept {
     try {
         return f();
     } catch (const std::exception& e) {

@@ -17,8 +17,9 @@ Plan plan_with_plugin(const CheckpointIndex& index, const AbiIndex& abi, const C
     const ckptconv_plan_request_v1 request{sizeof(ckptconv_plan_request_v1),   candidate.format_version.c_str(),
                                            candidate.variant.c_str(),          output_format.c_str(),
                                            static_cast<uint32_t>(opts.size()), opts.data()};
-    int32_t rc = invoke_plugin(
-        call, "plan", [&] { return plugin.descriptor.plan(plugin.state, host_services(), &call, abi.view(), &request); });
+    int32_t rc = invoke_plugin(call, "plan", [&] {
+        return plugin.descriptor.plan(plugin.state, host_services(), &call, abi.view(), &request);
+    });
     if (rc == CKPTCONV_OK && call.error_status != CKPTCONV_OK)
         rc = call.error_status; // an op failed but the plugin ignored it
     if (rc != CKPTCONV_OK) {
