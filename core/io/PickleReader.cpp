@@ -34,6 +34,7 @@ struct Machine {
     std::string_view data;
     size_t pos = 0;
     std::vector<PyRef> stack;
+    std::vector<PyRef> created; ///< everything ever pushed: freed explicitly at the end, as it may be cyclic
     std::vector<size_t> marks;
     std::unordered_map<uint64_t, PyRef> memo;
 
@@ -60,6 +61,11 @@ struct Machine {
         std::string_view s = data.substr(pos, nl - pos);
         pos = nl + 1;
         return s;
+    }
+
+    void push(PyRef v) {
+        created.push_back(v);
+        stack.push_back(std::move(v));
     }
 
     PyRef pop() {
@@ -89,7 +95,7 @@ struct Machine {
     void get(uint64_t idx) {
         auto it = memo.find(idx);
         if (it == memo.end()) fail("memo key " + std::to_string(idx) + " was never stored");
-        stack.push_back(it->second);
+        push(it->second);
     }
 
     PyRef make_global(std::string module, std::string name) {
@@ -277,56 +283,50 @@ struct Machine {
             if (pos >= data.size()) fail("truncated pickle: no STOP opcode");
             const auto op = static_cast<uint8_t>(data[pos++]);
             switch (op) {
-            case 0x80: take(1, "PROTO"); break;                             // PROTO
-            case 0x95: take(8, "FRAME"); break;                             // FRAME: framing only
-            case '.': return pop();                                         // STOP
-            case '(': marks.push_back(stack.size()); break;                 // MARK
-            case '0': pop(); break;                                         // POP
-            case '1': pop_mark(); break;                                    // POP_MARK
-            case '2': stack.push_back(top()); break;                        // DUP
-            case 'N': stack.push_back(PyObject::make(PyKind::None)); break; // NONE
-            case 0x88: stack.push_back(bool_obj(true)); break;              // NEWTRUE
-            case 0x89: stack.push_back(bool_obj(false)); break;             // NEWFALSE
-            case 'K': stack.push_back(PyObject::make_int(static_cast<int64_t>(le(1, "BININT1")))); break;
-            case 'M': stack.push_back(PyObject::make_int(static_cast<int64_t>(le(2, "BININT2")))); break;
-            case 'J': stack.push_back(PyObject::make_int(static_cast<int32_t>(le(4, "BININT")))); break;
-            case 'I': stack.push_back(int_from_text(line("INT"))); break;
-            case 'L': stack.push_back(int_from_text(line("LONG"))); break;
-            case 0x8a: stack.push_back(long_bytes(take(le(1, "LONG1"), "LONG1"))); break;
-            case 0x8b: stack.push_back(long_bytes(take(le(4, "LONG4"), "LONG4"))); break;
+            case 0x80: take(1, "PROTO"); break;                  // PROTO
+            case 0x95: take(8, "FRAME"); break;                  // FRAME: framing only
+            case '.': return pop();                              // STOP
+            case '(': marks.push_back(stack.size()); break;      // MARK
+            case '0': pop(); break;                              // POP
+            case '1': pop_mark(); break;                         // POP_MARK
+            case '2': push(top()); break;                        // DUP
+            case 'N': push(PyObject::make(PyKind::None)); break; // NONE
+            case 0x88: push(bool_obj(true)); break;              // NEWTRUE
+            case 0x89: push(bool_obj(false)); break;             // NEWFALSE
+            case 'K': push(PyObject::make_int(static_cast<int64_t>(le(1, "BININT1")))); break;
+            case 'M': push(PyObject::make_int(static_cast<int64_t>(le(2, "BININT2")))); break;
+            case 'J': push(PyObject::make_int(static_cast<int32_t>(le(4, "BININT")))); break;
+            case 'I': push(int_from_text(line("INT"))); break;
+            case 'L': push(int_from_text(line("LONG"))); break;
+            case 0x8a: push(long_bytes(take(le(1, "LONG1"), "LONG1"))); break;
+            case 0x8b: push(long_bytes(take(le(4, "LONG4"), "LONG4"))); break;
             case 'F': {
                 auto f = PyObject::make(PyKind::Float);
                 f->real = parse_float_text(line("FLOAT"), *this);
-                stack.push_back(f);
+                push(f);
                 break;
             }
             case 'G': {
                 const uint64_t bits = __builtin_bswap64(le(8, "BINFLOAT")); // big-endian
                 auto f = PyObject::make(PyKind::Float);
                 std::memcpy(&f->real, &bits, 8);
-                stack.push_back(f);
+                push(f);
                 break;
             }
-            case 'X': stack.push_back(PyObject::make_str(std::string(take(le(4, "BINUNICODE"), "BINUNICODE")))); break;
+            case 'X': push(PyObject::make_str(std::string(take(le(4, "BINUNICODE"), "BINUNICODE")))); break;
             case 0x8c:
-                stack.push_back(PyObject::make_str(std::string(take(le(1, "SHORT_BINUNICODE"), "SHORT_BINUNICODE"))));
+                push(PyObject::make_str(std::string(take(le(1, "SHORT_BINUNICODE"), "SHORT_BINUNICODE"))));
                 break;
-            case 0x8d:
-                stack.push_back(PyObject::make_str(std::string(take(le(8, "BINUNICODE8"), "BINUNICODE8"))));
-                break;
-            case 'V':
-                stack.push_back(PyObject::make_str(std::string(line("UNICODE"))));
-                break; // raw-unicode-escape, kept as is
+            case 0x8d: push(PyObject::make_str(std::string(take(le(8, "BINUNICODE8"), "BINUNICODE8")))); break;
+            case 'V': push(PyObject::make_str(std::string(line("UNICODE")))); break; // raw-unicode-escape, kept as is
             case 'S': {
                 std::string_view s = line("STRING");
                 if (s.size() >= 2 && (s.front() == '\'' || s.front() == '"')) s = s.substr(1, s.size() - 2);
-                stack.push_back(PyObject::make_str(std::string(s)));
+                push(PyObject::make_str(std::string(s)));
                 break;
             }
-            case 'T': stack.push_back(PyObject::make_str(std::string(take(le(4, "BINSTRING"), "BINSTRING")))); break;
-            case 'U':
-                stack.push_back(PyObject::make_str(std::string(take(le(1, "SHORT_BINSTRING"), "SHORT_BINSTRING"))));
-                break;
+            case 'T': push(PyObject::make_str(std::string(take(le(4, "BINSTRING"), "BINSTRING")))); break;
+            case 'U': push(PyObject::make_str(std::string(take(le(1, "SHORT_BINSTRING"), "SHORT_BINSTRING")))); break;
             case 'B':
             case 'C':
             case 0x8e:
@@ -334,34 +334,34 @@ struct Machine {
                 const size_t width = op == 'C' ? 1 : op == 'B' ? 4 : 8;
                 auto b = PyObject::make(PyKind::Bytes);
                 b->text = std::string(take(le(width, "BINBYTES"), "BINBYTES"));
-                stack.push_back(b);
+                push(b);
                 break;
             }
-            case ')': stack.push_back(tuple({})); break;
-            case 't': stack.push_back(tuple(pop_mark())); break;
+            case ')': push(tuple({})); break;
+            case 't': push(tuple(pop_mark())); break;
             case 0x85: {
                 auto a = pop();
-                stack.push_back(tuple({a}));
+                push(tuple({a}));
                 break;
             }
             case 0x86: {
                 auto b = pop();
                 auto a = pop();
-                stack.push_back(tuple({a, b}));
+                push(tuple({a, b}));
                 break;
             }
             case 0x87: {
                 auto c = pop();
                 auto b = pop();
                 auto a = pop();
-                stack.push_back(tuple({a, b, c}));
+                push(tuple({a, b, c}));
                 break;
             }
-            case ']': stack.push_back(PyObject::make(PyKind::List)); break;
+            case ']': push(PyObject::make(PyKind::List)); break;
             case 'l': {
                 auto l = PyObject::make(PyKind::List);
                 l->items = pop_mark();
-                stack.push_back(l);
+                push(l);
                 break;
             }
             case 'a': {
@@ -374,12 +374,12 @@ struct Machine {
                 appends(*top(), items);
                 break;
             }
-            case '}': stack.push_back(PyObject::make(PyKind::Dict)); break;
+            case '}': push(PyObject::make(PyKind::Dict)); break;
             case 'd': {
                 auto d = PyObject::make(PyKind::Dict);
                 auto kv = pop_mark();
                 setitems(*d, kv);
-                stack.push_back(d);
+                push(d);
                 break;
             }
             case 's': {
@@ -394,7 +394,7 @@ struct Machine {
                 setitems(*top(), kv);
                 break;
             }
-            case 0x8f: stack.push_back(PyObject::make(PyKind::Set)); break;
+            case 0x8f: push(PyObject::make(PyKind::Set)); break;
             case 0x90: {
                 auto items = pop_mark();
                 PyObject& s = *top();
@@ -405,7 +405,7 @@ struct Machine {
             case 0x91: {
                 auto s = PyObject::make(PyKind::FrozenSet);
                 s->items = pop_mark();
-                stack.push_back(s);
+                push(s);
                 break;
             }
             case 'p': {
@@ -426,20 +426,20 @@ struct Machine {
             case 'c': {
                 std::string module(line("GLOBAL module"));
                 std::string name(line("GLOBAL name"));
-                stack.push_back(make_global(std::move(module), std::move(name)));
+                push(make_global(std::move(module), std::move(name)));
                 break;
             }
             case 0x93: {
                 auto name = pop();
                 auto module = pop();
                 if (module->kind != PyKind::Str || name->kind != PyKind::Str) fail("STACK_GLOBAL needs two strings");
-                stack.push_back(make_global(module->text, name->text));
+                push(make_global(module->text, name->text));
                 break;
             }
             case 'R': {
                 auto args = pop();
                 auto callable = pop();
-                stack.push_back(call(std::move(callable), std::move(args)));
+                push(call(std::move(callable), std::move(args)));
                 break;
             }
             case 0x81: { // NEWOBJ cls.__new__(cls, *args)
@@ -447,7 +447,7 @@ struct Machine {
                 auto cls = pop();
                 auto o = call(std::move(cls), std::move(args));
                 o->via_newobj = true;
-                stack.push_back(o);
+                push(o);
                 break;
             }
             case 0x92: { // NEWOBJ_EX
@@ -459,14 +459,14 @@ struct Machine {
                 o->args = std::move(args);
                 o->kwargs = std::move(kwargs);
                 o->via_newobj = true;
-                stack.push_back(o);
+                push(o);
                 break;
             }
             case 'i': { // INST module\nname\n with args from MARK
                 std::string module(line("INST module"));
                 std::string name(line("INST name"));
                 auto cls = make_global(std::move(module), std::move(name));
-                stack.push_back(call(std::move(cls), tuple(pop_mark())));
+                push(call(std::move(cls), tuple(pop_mark())));
                 break;
             }
             case 'o': { // OBJ: MARK cls args...
@@ -474,7 +474,7 @@ struct Machine {
                 if (items.empty()) fail("OBJ without a class");
                 PyRef cls = items.front();
                 items.erase(items.begin());
-                stack.push_back(call(std::move(cls), tuple(std::move(items))));
+                push(call(std::move(cls), tuple(std::move(items))));
                 break;
             }
             case 'b': {
@@ -482,8 +482,8 @@ struct Machine {
                 build(*top(), std::move(state));
                 break;
             }
-            case 'Q': stack.push_back(persistent(pop())); break;
-            case 'P': stack.push_back(persistent(PyObject::make_str(std::string(line("PERSID"))))); break;
+            case 'Q': push(persistent(pop())); break;
+            case 'P': push(persistent(PyObject::make_str(std::string(line("PERSID"))))); break;
             case 0x82:
             case 0x83:
             case 0x84: fail("copyreg extension codes (EXT1/2/4) are not supported");
@@ -514,20 +514,15 @@ bool PickleReader::is_unsafe_global(std::string_view module, std::string_view na
 }
 
 PyRef PickleReader::read(std::string_view data, size_t* consumed) {
-    Machine m{file_, record_, loader_, data, 0, {}, {}, {}};
+    Machine m{file_, record_, loader_, data, 0, {}, {}, {}, {}};
     try {
         PyRef result = m.run();
         if (consumed) *consumed = m.pos;
-        // Memoised objects the result does not use may still form cycles among themselves.
-        std::vector<PyRef> leftovers = std::move(m.stack);
-        for (auto& [idx, v] : m.memo) leftovers.push_back(std::move(v));
-        release_trees(std::move(leftovers), result.get());
+        // Objects the result does not use may form cycles (memo, DUP): free them explicitly.
+        release_trees(std::move(m.created), result.get());
         return result;
     } catch (...) {
-        // Whatever was built may be cyclic (through the memo): tear it down explicitly.
-        std::vector<PyRef> partial = std::move(m.stack);
-        for (auto& [idx, v] : m.memo) partial.push_back(std::move(v));
-        release_trees(std::move(partial));
+        release_trees(std::move(m.created));
         throw;
     }
 }

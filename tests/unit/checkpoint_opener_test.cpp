@@ -175,11 +175,13 @@ TEST(Sharded, SafetensorsAndBinShardsMergeInOrder) {
     }
 }
 
-TEST(CheckpointOpener, FuzzFindingLegacyWithCyclicSysInfo) {
-    try {
-        open_checkpoint(std::string(CKPTCONV_SOURCE_DIR) + "/tests/corpus/_fuzz/legacy_cyclic_sys_info.pt");
-    } catch (const Error& e) {
-        EXPECT_EQ(e.code(), ExitCode::BadInput);
+TEST(CheckpointOpener, FuzzFindingsReadOrRefuseCleanly) {
+    for (const char* name : {"legacy_cyclic_sys_info.pt", "zip_cycle_then_error.pt"}) {
+        try {
+            open_checkpoint(std::string(CKPTCONV_SOURCE_DIR) + "/tests/corpus/_fuzz/" + name);
+        } catch (const Error& e) {
+            EXPECT_EQ(e.code(), ExitCode::BadInput) << name;
+        }
     }
 }
 

@@ -196,13 +196,27 @@ TEST(PickleReaderRegressions, CyclicGraphsAndDeepNestingAreFreed) {
 
 TEST(PickleReaderRegressions, FuzzFindingsReadOrRefuseCleanly) {
     const std::string dir = std::string(CKPTCONV_SOURCE_DIR) + "/tests/corpus/_fuzz/";
-    std::ifstream f(dir + "cyclic_memo.pkl", std::ios::binary);
-    const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    ASSERT_FALSE(bytes.empty());
+    for (const char* name : {"cyclic_memo.pkl", "dup_setitem_cycle.pkl"}) {
+        std::ifstream f(dir + name, std::ios::binary);
+        const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        ASSERT_FALSE(bytes.empty()) << name;
+        try {
+            PickleReader(name, "data.pkl", nullptr).read(bytes);
+        } catch (const Error& e) {
+            EXPECT_EQ(e.code(), ExitCode::BadInput) << name;
+        }
+    }
+}
+
+TEST(PickleReaderRegressions, CycleWithoutMemoThenErrorIsRefused) {
+    // {} DUP DUP SETITEM makes d[d] = d without the memo; the later underflow must still free it.
     try {
-        PickleReader("cyclic_memo.pkl", "data.pkl", nullptr).read(bytes);
+        PickleReader("t", "t", nullptr)
+            .read("}\x80\x02"
+                  "22s}s"s);
+        FAIL() << "accepted";
     } catch (const Error& e) {
-        EXPECT_EQ(e.code(), ExitCode::BadInput);
+        EXPECT_NE(std::string(e.what()).find("stack underflow"), std::string::npos) << e.what();
     }
 }
 
