@@ -66,7 +66,7 @@ std::vector<RootReport> count_roots(const CheckpointIndex& index, const Plan& pl
                         OpKind::Source)) {
             ++row.kept;
             const auto& src = index.tensors[sources.front()];
-            if (src.key != o.key || index.roots[src.root].path != o.root) {
+            if (src.key != o.key) { // moving between roots alone is not a rename
                 ++row.renamed;
                 if (row.renamed_samples.size() < samples) row.renamed_samples.emplace_back(src.key, o.key);
             }

@@ -17,7 +17,7 @@ struct RootReport {
     uint64_t total_in = 0;
     uint64_t total_out = 0;
     uint64_t kept = 0;    ///< outputs that are exactly one source tensor, renamed or not
-    uint64_t renamed = 0; ///< kept outputs whose name changed
+    uint64_t renamed = 0; ///< kept outputs whose key changed (moving to another root alone is not a rename)
     uint64_t dropped = 0;
     uint64_t split = 0;   ///< sources feeding several outputs
     uint64_t fused = 0;   ///< outputs built from several sources

@@ -63,6 +63,15 @@ def write_torch_cases(out):
     save(dict(sd), f"{out}/torch/plain_dict.pt")
     save(sd, f"{out}/torch/protocol4.pt", pickle_protocol=4)
     save(torch.randn(3, 3), f"{out}/torch/bare_tensor.pt")
+    # Casts computed by torch itself: the oracle for the executor's bf16/fp16/fp32 rounding.
+    x = torch.tensor([float("nan"), float("inf"), float("-inf"), 0.0, -0.0, 1e-40, 6e-8, 65504.0, 70000.0, 1.00390625,
+                      1.01171875, 3.4e38, 1e-45, -2.5, 0.1])
+    casts = collections.OrderedDict(f32=x, bf16=x.bfloat16(), f16=x.half())
+    for src in ("f32", "bf16", "f16"):
+        for dst, dt in (("f32", torch.float32), ("bf16", torch.bfloat16), ("f16", torch.float16)):
+            if src != dst:
+                casts[f"{src}_as_{dst}"] = casts[src].to(dt)
+    save(casts, f"{out}/torch/special_floats.pt")
     # Claimed by the contract tests' fake plugins (a tie between two ids).
     save(collections.OrderedDict([("fake.marker", torch.zeros(2))]), f"{out}/torch/fake_marker.pt")
 
