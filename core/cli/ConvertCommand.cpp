@@ -8,6 +8,7 @@
 #include "core/io/SafetensorsWriter.hpp"
 #include "core/plan/ConversionWriter.hpp"
 #include "core/plan/PlanChecker.hpp"
+#include "core/plan/RuleSet.hpp"
 #include "core/util/Error.hpp"
 
 #include <cstdio>
@@ -88,7 +89,9 @@ int run_convert(const std::vector<std::string>& tokens) {
 
     const core::CheckpointIndex index = core::open_checkpoint(file);
     const core::AbiIndex abi(index);
-    const PluginChoice chosen = choose_plugin(*session, abi, plugin, format_version);
+    // A config with `rules:` is the plan itself, unless --plugin asks for a plugin.
+    const bool use_rules = config.rules && !vm->count("plugin");
+    const PluginChoice chosen = use_rules ? PluginChoice{} : choose_plugin(*session, abi, plugin, format_version);
     const bool dry_run = (*vm)["dry-run"].as<bool>();
     const bool force = (*vm)["force"].as<bool>();
     const bool quiet = read_global_options(*vm).quiet;
@@ -122,11 +125,12 @@ int run_convert(const std::vector<std::string>& tokens) {
         return 0;
     }
 
-    const core::Candidate& c = *chosen.chosen;
-    // The plugin's own target (e.g. diffusers) unless the user chose a container.
+    const core::Candidate c = use_rules ? core::Candidate{} : *chosen.chosen;
+    // The plugin's own target (e.g. diffusers) unless the user chose a container; rules write pt.
     const std::string format =
         !to.empty() ? to : (c.target == "diffusers" || c.target == "safetensors" ? c.target : "pt");
-    const core::Plan plan = core::plan_with_plugin(index, abi, c, format, options);
+    const core::Plan plan = use_rules ? core::plan_from_rules(index, *config.rules)
+                                      : core::plan_with_plugin(index, abi, c, format, options);
     core::check_plan(index, plan, dtype != "keep");
     const std::optional<core::DType> cast_to = dtype == "keep"
                                                    ? std::nullopt
@@ -137,8 +141,8 @@ int run_convert(const std::vector<std::string>& tokens) {
     core::ConversionReport report;
     report.input = file;
     report.output = output;
-    report.plugin = c.plugin->id;
-    report.plugin_version = c.plugin->version;
+    report.plugin = use_rules ? "rules:" + config.file.string() : c.plugin->id;
+    report.plugin_version = use_rules ? "" : c.plugin->version;
     report.format_version = c.format_version;
     report.variant = c.variant;
     report.target = plan.target_name.empty() ? format : plan.target_name;

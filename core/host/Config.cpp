@@ -4,6 +4,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <regex>
 #include <set>
 
 namespace ckptconv::core {
@@ -43,6 +44,70 @@ class Reader {
   private:
     std::filesystem::path file_;
 };
+
+RuleSet read_rules(const Reader& r, const YAML::Node& node) {
+    RuleSet rules;
+    r.map(node, "rules", [&](const std::string& k, const YAML::Node& v) {
+        if (k == "roots") {
+            rules.roots = r.list(v, "rules.roots");
+        } else if (k == "output_root") {
+            rules.output_root = r.scalar(v, "rules.output_root");
+        } else if (k == "drop") {
+            if (!v.IsSequence()) r.fail(v, "rules.drop", "expected a list of {prefix, reason}");
+            for (const auto& item : v) {
+                RuleSet::Drop d;
+                r.map(item, "rules.drop", [&](const std::string& f, const YAML::Node& x) {
+                    if (f == "prefix")
+                        d.prefix = r.scalar(x, "rules.drop.prefix");
+                    else if (f == "reason")
+                        d.reason = r.scalar(x, "rules.drop.reason");
+                    else
+                        r.fail(x, "rules.drop." + f, "unknown key (expected prefix, reason)");
+                });
+                if (d.prefix.empty()) r.fail(item, "rules.drop", "needs a non-empty prefix");
+                if (d.reason.empty()) d.reason = "dropped by rule: prefix '" + d.prefix + "'";
+                rules.drops.push_back(d);
+            }
+        } else if (k == "rename") {
+            if (!v.IsSequence()) r.fail(v, "rules.rename", "expected a list of {prefix|replace|regex, to}");
+            for (const auto& item : v) {
+                RuleSet::Rename rn;
+                bool has_from = false;
+                bool has_to = false;
+                r.map(item, "rules.rename", [&](const std::string& f, const YAML::Node& x) {
+                    const std::string text = r.scalar(x, "rules.rename." + f);
+                    if (f == "to") {
+                        rn.to = text;
+                        has_to = true;
+                        return;
+                    }
+                    if (has_from) r.fail(x, "rules.rename." + f, "one of prefix, replace or regex per rule");
+                    has_from = true;
+                    rn.from = text;
+                    if (f == "prefix")
+                        rn.kind = RuleSet::Rename::Kind::Prefix;
+                    else if (f == "replace")
+                        rn.kind = RuleSet::Rename::Kind::Replace;
+                    else if (f == "regex") {
+                        rn.kind = RuleSet::Rename::Kind::Regex;
+                        try {
+                            std::regex check(text);
+                        } catch (const std::regex_error& e) {
+                            r.fail(x, "rules.rename.regex", std::string("invalid regular expression: ") + e.what());
+                        }
+                    } else
+                        r.fail(x, "rules.rename." + f, "unknown key (expected prefix, replace, regex, to)");
+                });
+                if (!has_from || !has_to || rn.from.empty())
+                    r.fail(item, "rules.rename", "each rule needs prefix|replace|regex and to");
+                rules.renames.push_back(rn);
+            }
+        } else {
+            r.fail(v, "rules." + k, "unknown key (expected roots, drop, rename, output_root)");
+        }
+    });
+    return rules;
+}
 
 } // namespace
 
@@ -108,10 +173,12 @@ Config load_config(const std::filesystem::path& file) {
                     r.fail(value, "output." + k, "unknown key (expected to, dtype or shard_size)");
                 }
             });
+        } else if (key == "rules") {
+            config.rules = read_rules(r, v);
         } else {
             r.fail(kv.first, key,
-                   "unknown key (expected plugin_paths, plugins, disabled, priority, plugin, format_version, options "
-                   "or output)");
+                   "unknown key (expected plugin_paths, plugins, disabled, priority, plugin, format_version, options, "
+                   "output or rules)");
         }
     }
     return config;

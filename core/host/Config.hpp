@@ -2,6 +2,7 @@
 #pragma once
 
 #include "core/host/PluginRegistry.hpp"
+#include "core/plan/RuleSet.hpp"
 
 #include <filesystem>
 #include <map>
@@ -22,6 +23,7 @@ struct Config {
     std::optional<std::string> output_format; ///< output.to
     std::optional<std::string> output_dtype;  ///< output.dtype
     std::optional<std::string> shard_size;    ///< output.shard_size
+    std::optional<RuleSet> rules;             ///< `rules:` a plan as data, used instead of a plugin
 };
 
 /**

@@ -3,6 +3,7 @@
 
 #include "core/io/FileWriter.hpp"
 #include "core/io/TensorBytes.hpp"
+#include "core/plan/PlanChecker.hpp"
 #include "core/util/Error.hpp"
 
 #include <ATen/ATen.h>
@@ -114,10 +115,18 @@ void PlanExecutor::write(size_t output, FileWriter& out) const {
         out.copy_from(*index_.files.at(t.storage->file), tensor_file_offset(t), nbytes(o));
         return;
     }
-    at::Tensor t = evaluate(index_, plan_, plan_.outputs.at(o).expr);
-    if (cast_result(n.dtype, cast_to_) != n.dtype) t = t.to(scalar_type(cast_result(n.dtype, cast_to_)));
-    t = t.contiguous();
-    out.write(t.data_ptr(), t.nbytes());
+    {
+        at::Tensor t = evaluate(index_, plan_, plan_.outputs.at(o).expr);
+        if (cast_result(n.dtype, cast_to_) != n.dtype) t = t.to(scalar_type(cast_result(n.dtype, cast_to_)));
+        t = t.contiguous();
+        out.write(t.data_ptr(), t.nbytes());
+    }
+    // The sources were read through the mapping: drop their pages from the resident set (they stay
+    // in the page cache for the next output that reads them), so peak RSS stays about one output.
+    for (uint64_t s : sources_of(plan_, plan_.outputs.at(o).expr)) {
+        const TensorInfo& src = *index_.tensors.at(s).info;
+        index_.files.at(src.storage->file)->release(src.storage->data_offset, src.storage->nbytes);
+    }
 }
 
 std::string PlanExecutor::bytes(size_t output) const {

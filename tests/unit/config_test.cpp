@@ -52,6 +52,36 @@ TEST(Config, ReadsEveryKey) {
     EXPECT_EQ(*c.shard_size, "5GB");
 }
 
+TEST(Config, RulesSection) {
+    test::TempDir dir;
+    const Config c = load_config(write(
+        dir, "rules:\n"
+             "  roots: [module]\n"
+             "  drop: [{prefix: conditioner., reason: T5 weights}, {prefix: loss.}]\n"
+             "  rename: [{prefix: model., to: ''}, {replace: attention, to: attn}, {regex: '^l(\\d+)', to: 'b$1'}]\n"
+             "  output_root: ''\n"));
+    ASSERT_TRUE(c.rules);
+    EXPECT_EQ(c.rules->roots, std::vector<std::string>{"module"});
+    ASSERT_EQ(c.rules->drops.size(), 2u);
+    EXPECT_EQ(c.rules->drops[0].reason, "T5 weights");
+    EXPECT_EQ(c.rules->drops[1].reason, "dropped by rule: prefix 'loss.'");
+    ASSERT_EQ(c.rules->renames.size(), 3u);
+    EXPECT_EQ(c.rules->renames[2].kind, RuleSet::Rename::Kind::Regex);
+    EXPECT_EQ(*c.rules->output_root, "");
+}
+
+TEST(Config, BadRulesAreNamed) {
+    test::TempDir dir;
+    EXPECT_NE(error_of(write(dir, "rules:\n  rename: [{regex: '(', to: x}]\n"))
+                  .find("key 'rules.rename.regex': invalid regular"),
+              std::string::npos);
+    EXPECT_NE(error_of(write(dir, "rules:\n  rename: [{prefix: a}]\n")).find("needs prefix|replace|regex and to"),
+              std::string::npos);
+    EXPECT_NE(error_of(write(dir, "rules:\n  rename: [{prefix: a, replace: b, to: c}]\n")).find("one of prefix"),
+              std::string::npos);
+    EXPECT_NE(error_of(write(dir, "rules:\n  keep: [x]\n")).find("key 'rules.keep': unknown key"), std::string::npos);
+}
+
 TEST(Config, EmptyFileIsAnEmptyConfig) {
     test::TempDir dir;
     EXPECT_TRUE(load_config(write(dir, "")).plugin_paths.empty());
