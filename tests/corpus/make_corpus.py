@@ -193,6 +193,12 @@ def write_negative_cases(out):
            b"K\x04tq\x08QK\x00J\xff\xff\xff\xffK\x04\x86q\tK\x04K\x01\x86q\n\x89h\x00)Rq\x0btq\x0cRq\rs.")
     zip_with(f"{neg}/negative_shape.pt",
              [("archive/data.pkl", pkl), ("archive/data/0", b"\0" * 16), ("archive/version", b"3\n")])
+    # Sizes whose product overflows 64 bits: (2**62, 4) with LONG1 sizes.
+    big = b"\x8a\x08" + (2 ** 62).to_bytes(8, "little")
+    overflow = pkl.replace(b"J\xff\xff\xff\xffK\x04\x86", big + b"K\x04\x86")
+    assert overflow != pkl
+    zip_with(f"{neg}/overflowing_shape.pt",
+             [("archive/data.pkl", overflow), ("archive/data/0", b"\0" * 16), ("archive/version", b"3\n")])
     ok = safetensors_bytes({"w": torch.randn(2, 2)})
     with open(f"{neg}/header_too_large.safetensors", "wb") as f:
         f.write(struct.pack("<Q", len(ok) * 10) + ok[8:])

@@ -134,6 +134,7 @@ INSTANTIATE_TEST_SUITE_P(
                       NegativeCase{"garbage_pickle.pt", "unknown pickle opcode"},
                       NegativeCase{"short_storage.pt", "holds 100 bytes but its tensors declare 16384"},
                       NegativeCase{"negative_shape.pt", "tensor 'w' has a negative size"},
+                      NegativeCase{"overflowing_shape.pt", "tensor 'w' has a shape whose size overflows"},
                       NegativeCase{"os_system.pt", "unsafe pickle: it calls os.system"},
                       NegativeCase{"header_too_large.safetensors", "larger than the file"},
                       NegativeCase{"overlap.safetensors", "tensor 'b': data_offsets overlap"},
