@@ -3,7 +3,7 @@
 #include "core/io/CheckpointOpener.hpp"
 #include "core/io/TensorBytes.hpp"
 #include "core/plan/Plan.hpp"
-#include "core/plan/TensorCompare.hpp"
+#include "core/plan/TensorEngine.hpp"
 #include "core/util/Error.hpp"
 
 #include <nlohmann/json.hpp>
@@ -72,7 +72,7 @@ int run_diff(const std::vector<std::string>& tokens) {
             ++identical;
             continue;
         }
-        const double d = core::max_abs_diff(ta->info->dtype, ba, tb.info->dtype, bb, ta->info->shape);
+        const double d = core::tensor_engine().max_abs_diff(ta->info->dtype, ba, tb.info->dtype, bb, ta->info->shape);
         j["values"].push_back(
             {{"key", name},
              {"max_abs_diff", std::isnan(d) ? nlohmann::ordered_json("nan") : nlohmann::ordered_json(d)}});
