@@ -40,28 +40,22 @@ std::string PickleWriter::write(const PyObject& root) {
 void PickleWriter::put(const PyObject* obj) {
     const uint32_t idx = next_memo_++;
     if (obj) memo_[obj] = idx;
-    if (idx < 256) {
-        op('q');
-        out_.push_back(static_cast<char>(idx));
-    } else {
-        op('r');
-        append_le(out_, idx, 4);
-    }
+    emit_memo_op('q', 'r', idx); // BINPUT / LONG_BINPUT
 }
 
 bool PickleWriter::get(const PyObject* obj) {
     auto it = memo_.find(obj);
     if (it == memo_.end()) return false;
-    emit_memo_get(it->second);
+    emit_memo_op('h', 'j', it->second); // BINGET / LONG_BINGET
     return true;
 }
 
-void PickleWriter::emit_memo_get(uint32_t idx) {
+void PickleWriter::emit_memo_op(char one_byte_op, char four_byte_op, uint32_t idx) {
     if (idx < 256) {
-        op('h');
+        op(one_byte_op);
         out_.push_back(static_cast<char>(idx));
     } else {
-        op('j');
+        op(four_byte_op);
         append_le(out_, idx, 4);
     }
 }
@@ -103,7 +97,7 @@ void PickleWriter::emit_str(const std::string& s) {
 void PickleWriter::emit_global(const std::string& module, const std::string& name) {
     const std::string key = module + "\n" + name + "\n";
     if (auto it = global_memo_.find(key); it != global_memo_.end()) {
-        emit_memo_get(it->second);
+        emit_memo_op('h', 'j', it->second);
         return;
     }
     op('c');

@@ -33,7 +33,7 @@ class PickleWriter {
     void emit_entries(const std::vector<std::pair<PyRef, PyRef>>& entries);
     void put(const PyObject* obj);
     bool get(const PyObject* obj);
-    void emit_memo_get(uint32_t idx);
+    void emit_memo_op(char one_byte_op, char four_byte_op, uint32_t idx);
     void op(char c) { out_.push_back(c); }
 
     std::string out_;
