@@ -10,8 +10,10 @@
 #include "core/plan/PlanChecker.hpp"
 #include "core/plan/RuleSet.hpp"
 #include "core/util/Error.hpp"
+#include "core/util/Progress.hpp"
 
 #include <cstdio>
+#include <unistd.h>
 
 namespace ckptconv::cli {
 namespace {
@@ -95,6 +97,7 @@ int run_convert(const std::vector<std::string>& tokens) {
     const bool dry_run = (*vm)["dry-run"].as<bool>();
     const bool force = (*vm)["force"].as<bool>();
     const bool quiet = read_global_options(*vm).quiet;
+    const bool show_progress = !quiet && ::isatty(STDERR_FILENO); // a terminal only: logs and pipes stay clean
     std::vector<std::filesystem::path> inputs;
     for (const auto& f : index.files) inputs.emplace_back(f->path());
 
@@ -108,7 +111,9 @@ int run_convert(const std::vector<std::string>& tokens) {
         ro.output = output;
         ro.shard_size = shard_size;
         ro.force = force;
+        core::progress_start(index.tensor_bytes(), show_progress);
         const core::RecontainerResult result = core::recontainer(index, inputs, ro);
+        core::progress_finish();
         if (!quiet) {
             std::fprintf(stderr, "ckptconv: %s (%s) -> %s: %llu tensors\n", file.c_str(), index.container.c_str(),
                          ro.to.c_str(), static_cast<unsigned long long>(result.tensors_written));
@@ -161,8 +166,13 @@ int run_convert(const std::vector<std::string>& tokens) {
     const core::PlanExecutor executor(index, plan, cast_to);
     core::OutputTransaction tx(force, inputs);
     if (format == "diffusers") refuse_nonempty_folder(output, force);
+    uint64_t planned = 0;
+    for (size_t i = 0; i < plan.outputs.size(); ++i)
+        if (!plan.outputs[i].alias_of) planned += executor.nbytes(i);
+    core::progress_start(planned, show_progress);
     report.files = core::write_conversion(index, plan, executor, core::ConversionOutput{format, output, shard_size}, tx,
                                           report.notes);
+    core::progress_finish();
     if (vm->count("report"))
         write_text_file(tx, (*vm)["report"].as<std::string>(), core::report_json(report).dump(2) + "\n");
     tx.commit();

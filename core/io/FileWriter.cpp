@@ -2,6 +2,7 @@
 
 #include "core/util/Error.hpp"
 #include "core/util/MappedFile.hpp"
+#include "core/util/Progress.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -51,6 +52,7 @@ void FileWriter::track_crc(bool on) {
 
 void FileWriter::write(const void* data, uint64_t size) {
     const char* p = static_cast<const char*>(data);
+    progress_add(size);
     if (tracking_)
         crc_ = static_cast<uint32_t>(crc32_z(crc_, reinterpret_cast<const Bytef*>(p), static_cast<z_size_t>(size)));
     position_ += size;
@@ -123,6 +125,7 @@ void FileWriter::copy_from(const MappedFile& source, uint64_t offset, uint64_t l
     }
     ::close(in);
     position_ += length - left;
+    progress_add(length - left);
     if (left > 0) write_from_mapping(source, offset + (length - left), left);
 }
 

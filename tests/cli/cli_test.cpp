@@ -216,6 +216,7 @@ TEST(Cli, AutoDetectAndConvertTheSampleToDiffusers) {
     const auto out = dir / "pipe";
     const auto r = run_cli({"convert", kSample, "-o", out.string(), "--report", (dir / "r.json").string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.err.find('\r'), std::string::npos) << "no progress line when stderr is not a terminal";
     EXPECT_TRUE(std::filesystem::exists(out / "transformer" / "config.json"));
     EXPECT_TRUE(std::filesystem::exists(out / "transformer" / "diffusion_pytorch_model.safetensors"));
     std::ifstream f(dir / "r.json");
