@@ -137,11 +137,7 @@ int run_convert(const std::vector<std::string>& tokens) {
     const core::Plan plan = use_rules ? core::plan_from_rules(index, *config.rules)
                                       : core::plan_with_plugin(index, abi, c, format, options);
     core::check_plan(index, plan, dtype != "keep");
-    const std::optional<core::DType> cast_to = dtype == "keep"
-                                                   ? std::nullopt
-                                                   : std::optional<core::DType>(dtype == "fp32"   ? core::DType::F32
-                                                                                : dtype == "fp16" ? core::DType::F16
-                                                                                                  : core::DType::BF16);
+    const std::optional<core::DType> cast_to = core::dtype_option_target(dtype);
 
     core::ConversionReport report;
     report.input = file;

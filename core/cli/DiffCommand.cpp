@@ -16,13 +16,10 @@
 namespace ckptconv::cli {
 namespace {
 
-// Tensors by flat name: the key, or root.key when a checkpoint has several roots.
+// Tensors by their flat name (core::flat_name).
 std::map<std::string, const core::IndexedTensor*> by_name(const core::CheckpointIndex& index) {
     std::map<std::string, const core::IndexedTensor*> out;
-    for (const auto& t : index.tensors) {
-        const std::string& root = index.roots[t.root].path;
-        out[index.roots.size() > 1 && !root.empty() ? root + "." + t.key : t.key] = &t;
-    }
+    for (const auto& t : index.tensors) out[core::flat_name(index, t)] = &t;
     return out;
 }
 

@@ -18,9 +18,9 @@
 namespace ckptconv::cli {
 namespace {
 
-std::string flat_name(const core::CheckpointIndex& index, const core::IndexedTensor& t) {
-    const std::string& root = index.roots[t.root].path;
-    return index.roots.size() > 1 && !root.empty() ? root + "." + t.key : t.key;
+// How a tensor is named in OUT: pt keeps its roots (root.key), flat formats name it core::flat_name.
+std::string name_in(const std::string& format, const core::CheckpointIndex& index, const core::IndexedTensor& t) {
+    return format == "pt" ? core::dotted_name(index.roots[t.root].path, t.key) : core::flat_name(index, t);
 }
 
 // Which format OUT is, and the file holding its tensors.
@@ -84,9 +84,7 @@ int run_verify(const std::vector<std::string>& tokens) {
     if (chosen.no_plugin) {
         format = locate(out, "").first;
         for (const auto& t : index.tensors)
-            expected[format == "pt"
-                         ? (index.roots[t.root].path.empty() ? t.key : index.roots[t.root].path + "." + t.key)
-                         : flat_name(index, t)] = {t.info->dtype, t.info->shape, [&index, &t] {
+            expected[name_in(format, index, t)] = {t.info->dtype, t.info->shape, [&index, &t] {
                                                        std::string scratch;
                                                        return std::string(core::tensor_bytes(index, *t.info, scratch));
                                                    }};
@@ -94,27 +92,20 @@ int run_verify(const std::vector<std::string>& tokens) {
         const core::Candidate& c = *chosen.chosen;
         plan = std::make_unique<core::Plan>(core::plan_with_plugin(index, abi, c, "diffusers", options));
         format = locate(out, plan->component_dir).first;
-        const std::optional<core::DType> cast_to =
-            dtype == "keep" ? std::nullopt
-                            : std::optional<core::DType>(dtype == "fp32"   ? core::DType::F32
-                                                         : dtype == "fp16" ? core::DType::F16
-                                                                           : core::DType::BF16);
+        const std::optional<core::DType> cast_to = core::dtype_option_target(dtype);
         executor = std::make_unique<core::PlanExecutor>(index, *plan, cast_to);
         std::set<std::string> roots;
         for (const auto& o : plan->outputs) roots.insert(o.root);
         for (size_t i = 0; i < plan->outputs.size(); ++i) {
             const auto& o = plan->outputs[i];
-            const std::string name =
-                (format == "pt" || roots.size() > 1) && !o.root.empty() ? o.root + "." + o.key : o.key;
+            const std::string name = format == "pt" || roots.size() > 1 ? core::dotted_name(o.root, o.key) : o.key;
             const core::PlanExecutor* ex = executor.get();
             expected[name] = {executor->dtype(i), executor->shape(i), [ex, i] { return ex->bytes(i); }};
         }
     }
     const core::CheckpointIndex written = core::open_checkpoint(locate(out, plan ? plan->component_dir : "").second);
     std::map<std::string, const core::IndexedTensor*> actual;
-    for (const auto& t : written.tensors)
-        actual[format == "pt" ? (written.roots[t.root].path.empty() ? t.key : written.roots[t.root].path + "." + t.key)
-                              : flat_name(written, t)] = &t;
+    for (const auto& t : written.tensors) actual[name_in(format, written, t)] = &t;
     // Tied names recorded by our safetensors writer point at the tensor written once.
     for (const auto& [removed, kept] : written.metadata)
         if (removed != "format" && actual.count(kept) && !actual.count(removed)) actual[removed] = actual[kept];

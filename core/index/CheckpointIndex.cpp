@@ -199,6 +199,15 @@ uint64_t CheckpointIndex::tensor_bytes() const {
     return total;
 }
 
+std::string dotted_name(const std::string& root, const std::string& key) {
+    return root.empty() ? key : root + "." + key;
+}
+
+std::string flat_name(const CheckpointIndex& index, const IndexedTensor& tensor) {
+    const std::string& root = index.roots[tensor.root].path;
+    return index.roots.size() > 1 ? dotted_name(root, tensor.key) : tensor.key;
+}
+
 void build_index_from_tree(CheckpointIndex& index) {
     TreeWalker walker(index);
     if (index.tree->kind == PyKind::Tensor) {

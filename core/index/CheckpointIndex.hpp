@@ -56,6 +56,12 @@ struct CheckpointIndex {
     uint64_t tensor_bytes() const;
 };
 
+/** "root.key", or just "key" for the top-level root. */
+std::string dotted_name(const std::string& root, const std::string& key);
+
+/** A tensor's name in a flat listing (safetensors, diff): its key, or root.key when the index has several roots. */
+std::string flat_name(const CheckpointIndex& index, const IndexedTensor& tensor);
+
 /**
  * Walks `index.tree` and fills roots, tensors, storages and extras. Checks
  * every tensor against its storage (shape, strides and offset must stay

@@ -18,15 +18,13 @@ using ViewKey = std::tuple<const StorageInfo*, int64_t, std::vector<int64_t>, st
 RecontainerResult to_safetensors(const CheckpointIndex& index, OutputTransaction& tx,
                                  const RecontainerOptions& options) {
     RecontainerResult result;
-    const bool prefix_roots = index.roots.size() > 1;
     std::vector<SafetensorsEntry> entries;
     std::set<std::string> names;
     std::map<ViewKey, std::string> written;
     SafetensorsOptions st;
     st.shard_size = options.shard_size;
     for (const auto& t : index.tensors) {
-        const std::string& root = index.roots[t.root].path;
-        const std::string name = prefix_roots && !root.empty() ? root + "." + t.key : t.key;
+        const std::string name = flat_name(index, t);
         if (!names.insert(name).second)
             throw Error(ExitCode::PlanRejected,
                         "two tensors would both be named '" + name + "' in the safetensors output");

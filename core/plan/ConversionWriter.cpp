@@ -95,9 +95,7 @@ std::vector<ReportFile> write_st(const Plan& plan, const PlanExecutor& ex, Outpu
                                  const fs::path& target, uint64_t shard_size) {
     std::set<std::string> roots;
     for (const auto& o : plan.outputs) roots.insert(o.root);
-    auto name_of = [&](const PlanOutput& o) {
-        return roots.size() > 1 && !o.root.empty() ? o.root + "." + o.key : o.key;
-    };
+    auto name_of = [&](const PlanOutput& o) { return roots.size() > 1 ? dotted_name(o.root, o.key) : o.key; };
     std::vector<SafetensorsEntry> entries;
     SafetensorsOptions opts;
     opts.shard_size = shard_size;

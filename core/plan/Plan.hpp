@@ -64,4 +64,9 @@ struct Plan {
 
 std::string shape_text(const Shape& shape);
 
+/** "root/key" (just "key" for the top level): how plans, checks and reports name a tensor. */
+inline std::string qualified_name(const std::string& root, const std::string& key) {
+    return root.empty() ? key : root + "/" + key;
+}
+
 } // namespace ckptconv::core

@@ -27,15 +27,11 @@ std::string shape_text(const Shape& shape) {
 
 PlanBuilder::PlanBuilder(const CheckpointIndex& index) : index_(index) {
     for (uint64_t i = 0; i < index.tensors.size(); ++i)
-        sources_.emplace(name(index.roots[index.tensors[i].root].path, index.tensors[i].key), i);
-}
-
-std::string PlanBuilder::name(const std::string& root, const std::string& key) {
-    return root.empty() ? key : root + "/" + key;
+        sources_.emplace(qualified_name(index.roots[index.tensors[i].root].path, index.tensors[i].key), i);
 }
 
 uint64_t PlanBuilder::find_source(const std::string& root, const std::string& key) const {
-    auto it = sources_.find(name(root, key));
+    auto it = sources_.find(qualified_name(root, key));
     if (it == sources_.end()) throw PlanOpError("no source tensor '" + key + "' in root '" + root + "'");
     return it->second;
 }
@@ -221,24 +217,24 @@ int64_t PlanBuilder::constant(const Shape& shape, DType dtype, std::string bytes
 
 void PlanBuilder::output(const std::string& root, const std::string& key, int64_t x) {
     node(x);
-    if (!outputs_.emplace(name(root, key), plan_.outputs.size()).second)
-        throw PlanOpError("output '" + name(root, key) + "' is written twice");
+    if (!outputs_.emplace(qualified_name(root, key), plan_.outputs.size()).second)
+        throw PlanOpError("output '" + qualified_name(root, key) + "' is written twice");
     plan_.outputs.push_back(PlanOutput{root, key, x, std::nullopt});
 }
 
 void PlanBuilder::alias(const std::string& root, const std::string& key, const std::string& target_root,
                         const std::string& target_key) {
-    auto target = outputs_.find(name(target_root, target_key));
+    auto target = outputs_.find(qualified_name(target_root, target_key));
     if (target == outputs_.end())
-        throw PlanOpError("alias '" + name(root, key) + "': target output '" + name(target_root, target_key) +
-                          "' does not exist yet");
-    if (!outputs_.emplace(name(root, key), plan_.outputs.size()).second)
-        throw PlanOpError("output '" + name(root, key) + "' is written twice");
+        throw PlanOpError("alias '" + qualified_name(root, key) + "': target output '" +
+                          qualified_name(target_root, target_key) + "' does not exist yet");
+    if (!outputs_.emplace(qualified_name(root, key), plan_.outputs.size()).second)
+        throw PlanOpError("output '" + qualified_name(root, key) + "' is written twice");
     plan_.outputs.push_back(PlanOutput{root, key, -1, target->second});
 }
 
 void PlanBuilder::drop(const std::string& root, const std::string& key, const std::string& reason) {
-    if (reason.empty()) throw PlanOpError("drop of '" + name(root, key) + "' needs a reason");
+    if (reason.empty()) throw PlanOpError("drop of '" + qualified_name(root, key) + "' needs a reason");
     plan_.drops.push_back(PlanDrop{find_source(root, key), reason});
 }
 
@@ -255,8 +251,8 @@ void PlanBuilder::file(const std::string& path, std::string content) {
     plan_.files.push_back(PlanFile{path, std::move(content)});
 }
 
-void PlanBuilder::target(const std::string& name_, const std::string& component_dir) {
-    plan_.target_name = name_;
+void PlanBuilder::target(const std::string& target_name, const std::string& component_dir) {
+    plan_.target_name = target_name;
     plan_.component_dir = component_dir;
 }
 

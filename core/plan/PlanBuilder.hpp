@@ -48,7 +48,6 @@ class PlanBuilder {
     int64_t normalise_dim(const PlanNode& n, int64_t dim, const char* op) const;
     int64_t push(PlanNode n);
     uint64_t find_source(const std::string& root, const std::string& key) const;
-    static std::string name(const std::string& root, const std::string& key);
 
     const CheckpointIndex& index_;
     Plan plan_;

@@ -8,8 +8,6 @@
 namespace ckptconv::core {
 namespace {
 
-std::string qualified(const std::string& root, const std::string& key) { return root.empty() ? key : root + "/" + key; }
-
 class Problems {
   public:
     void add(const std::string& what, const std::string& key) { items_[what].push_back(key); }
@@ -54,7 +52,7 @@ void check_plan(const CheckpointIndex& index, const Plan& plan, bool casts_allow
     std::vector<int> dropped(index.tensors.size(), 0);
     for (const auto& d : plan.drops) ++dropped[d.source_tensor];
     for (size_t t = 0; t < index.tensors.size(); ++t) {
-        const std::string name = qualified(index.roots[index.tensors[t].root].path, index.tensors[t].key);
+        const std::string name = qualified_name(index.roots[index.tensors[t].root].path, index.tensors[t].key);
         if (!used[t] && !dropped[t]) problems.add("source tensors neither used nor dropped", name);
         if (used[t] && dropped[t]) problems.add("source tensors both used and dropped", name);
         if (dropped[t] > 1) problems.add("source tensors dropped twice", name);
@@ -67,7 +65,7 @@ void check_plan(const CheckpointIndex& index, const Plan& plan, bool casts_allow
                 const PlanNode& n = plan.nodes[static_cast<size_t>(stack.back())];
                 stack.pop_back();
                 if (n.kind == OpKind::Cast) {
-                    problems.add("outputs that change dtype without --dtype", qualified(o.root, o.key));
+                    problems.add("outputs that change dtype without --dtype", qualified_name(o.root, o.key));
                     break;
                 }
                 stack.insert(stack.end(), n.inputs.begin(), n.inputs.end());
@@ -75,10 +73,10 @@ void check_plan(const CheckpointIndex& index, const Plan& plan, bool casts_allow
         }
     if (!plan.expected.empty()) {
         std::map<std::string, const PlanExpectation*> expected;
-        for (const auto& e : plan.expected) expected[qualified(e.root, e.key)] = &e;
+        for (const auto& e : plan.expected) expected[qualified_name(e.root, e.key)] = &e;
         std::set<std::string> produced;
         for (const auto& o : plan.outputs) {
-            const std::string name = qualified(o.root, o.key);
+            const std::string name = qualified_name(o.root, o.key);
             produced.insert(name);
             auto it = expected.find(name);
             if (it == expected.end()) {

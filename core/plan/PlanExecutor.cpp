@@ -13,6 +13,13 @@ bool is_floating(DType d) { return d == DType::F16 || d == DType::BF16 || d == D
 
 } // namespace
 
+std::optional<DType> dtype_option_target(const std::string& dtype_option) {
+    if (dtype_option == "fp32") return DType::F32;
+    if (dtype_option == "fp16") return DType::F16;
+    if (dtype_option == "bf16") return DType::BF16;
+    return std::nullopt;
+}
+
 DType cast_result(DType dtype, std::optional<DType> cast_to) {
     return cast_to && is_floating(dtype) ? *cast_to : dtype;
 }

@@ -34,6 +34,9 @@ class PlanExecutor {
     std::optional<DType> cast_to_;
 };
 
+/** The cast target of a --dtype value: nullopt for "keep", else f32/f16/bf16 for "fp32"/"fp16"/"bf16". */
+std::optional<DType> dtype_option_target(const std::string& dtype_option);
+
 /** dtype after --dtype: floating types become `cast_to`, the rest stay. */
 DType cast_result(DType dtype, std::optional<DType> cast_to);
 

@@ -8,11 +8,10 @@ namespace ckptconv::core {
 namespace {
 
 std::string source_name(const CheckpointIndex& index, uint64_t t) {
-    const std::string& root = index.roots[index.tensors[t].root].path;
-    return root.empty() ? index.tensors[t].key : root + "/" + index.tensors[t].key;
+    return qualified_name(index.roots[index.tensors[t].root].path, index.tensors[t].key);
 }
 
-std::string output_name(const PlanOutput& o) { return o.root.empty() ? o.key : o.root + "/" + o.key; }
+std::string output_name(const PlanOutput& o) { return qualified_name(o.root, o.key); }
 
 std::string expr_text(const CheckpointIndex& index, const Plan& plan, int64_t expr) {
     const PlanNode& n = plan.nodes.at(static_cast<size_t>(expr));
