@@ -1,13 +1,15 @@
-# ckptconv_add_plugin(<name> SOURCES <files...>)
+# ckptconv_add_plugin(<name> SOURCES <files...> [RULES <yaml files...>])
 #
 # Builds plugin <name> twice from the same sources:
 #  - ckptconv_<name>: a loadable MODULE named ckptconv_<name>.so in the
 #    built-in plugin folder, exporting only ckptconv_plugin_entry_v1;
 #  - ckptconv_<name>_static: a static library exposing
 #    ckptconv_builtin_entry_<name>, so tests run the same code without dlopen.
+# RULES files (rule sets a plugin applies with plan.rules("<file name>")) are
+# copied next to the module, where the host looks for them.
 # Plugins link only the SDK (headers): never libtorch, never core.
 function(ckptconv_add_plugin name)
-  cmake_parse_arguments(ARG "" "" "SOURCES" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "SOURCES;RULES" ${ARGN})
   if(NOT ARG_SOURCES)
     message(FATAL_ERROR "ckptconv_add_plugin(${name}): SOURCES is required")
   endif()
@@ -21,6 +23,18 @@ function(ckptconv_add_plugin name)
     VISIBILITY_INLINES_HIDDEN ON
     LIBRARY_OUTPUT_DIRECTORY ${CKPTCONV_PLUGIN_OUTPUT_DIR})
   ckptconv_warnings(ckptconv_${name})
+  set(copied_rules)
+  foreach(rules ${ARG_RULES})
+    get_filename_component(rules ${rules} ABSOLUTE)
+    get_filename_component(rules_name ${rules} NAME)
+    set(copy ${CKPTCONV_PLUGIN_OUTPUT_DIR}/${rules_name})
+    add_custom_command(OUTPUT ${copy} COMMAND ${CMAKE_COMMAND} -E copy ${rules} ${copy} DEPENDS ${rules})
+    list(APPEND copied_rules ${copy})
+  endforeach()
+  if(copied_rules)
+    add_custom_target(ckptconv_${name}_rules ALL DEPENDS ${copied_rules})
+    add_dependencies(ckptconv_${name} ckptconv_${name}_rules)
+  endif()
 
   add_library(ckptconv_${name}_static STATIC EXCLUDE_FROM_ALL ${ARG_SOURCES})
   target_link_libraries(ckptconv_${name}_static PUBLIC ckptconv::sdk)

@@ -11,3 +11,15 @@ function(ckptconv_test name)
   endif()
   gtest_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}" DISCOVERY_TIMEOUT 60)
 endfunction()
+
+# ckptconv_plugin_tests(<plugin> SOURCES <gtest files...> ORACLE <python script>)
+# A plugin's tests under the ctest label <plugin>: its GoogleTest files linked
+# with the plugin's static build, and its Python oracle run by Debian's
+# python3-torch against the built CLI and the committed corpus.
+function(ckptconv_plugin_tests plugin)
+  cmake_parse_arguments(ARG "" "ORACLE" "SOURCES" ${ARGN})
+  ckptconv_test(${plugin}_test SOURCES ${ARG_SOURCES} LIBS ckptconv_${plugin}_static LABELS ${plugin})
+  add_test(NAME ${plugin}_matches_python_reference
+    COMMAND /usr/bin/python3 ${ARG_ORACLE} $<TARGET_FILE:ckptconv> ${PROJECT_SOURCE_DIR}/tests/corpus)
+  set_tests_properties(${plugin}_matches_python_reference PROPERTIES LABELS "${plugin};oracle")
+endfunction()

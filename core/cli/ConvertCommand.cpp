@@ -1,14 +1,13 @@
 #include "core/cli/CommandLine.hpp"
 #include "core/cli/Commands.hpp"
+#include "core/cli/ConversionChoices.hpp"
 #include "core/cli/PluginChoice.hpp"
-#include "core/host/PluginPlanner.hpp"
 #include "core/io/CheckpointOpener.hpp"
 #include "core/io/FileWriter.hpp"
 #include "core/io/Recontainer.hpp"
 #include "core/io/SafetensorsWriter.hpp"
 #include "core/plan/ConversionWriter.hpp"
 #include "core/plan/PlanChecker.hpp"
-#include "core/plan/RuleSet.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Progress.hpp"
 
@@ -17,16 +16,6 @@
 
 namespace ckptconv::cli {
 namespace {
-
-std::string choice(const po::variables_map& vm, const char* name, const std::optional<std::string>& config_value,
-                   const std::string& fallback, std::initializer_list<const char*> allowed) {
-    std::string v = vm.count(name) ? vm[name].as<std::string>() : config_value.value_or(fallback);
-    for (const char* a : allowed)
-        if (v == a) return v;
-    std::string list;
-    for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-    throw core::Error(core::ExitCode::Usage, std::string("--") + name + " " + v + ": expected one of " + list);
-}
 
 void write_text_file(core::OutputTransaction& tx, const std::filesystem::path& target, const std::string& text) {
     core::FileWriter out(tx.stage(target).string());
@@ -72,28 +61,20 @@ int run_convert(const std::vector<std::string>& tokens) {
     const core::Config& config = session->config();
     const std::string file = (*vm)["file"].as<std::string>();
     const std::string output = (*vm)["output"].as<std::string>();
-    const std::string to = choice(*vm, "to", config.output_format, "", {"", "pt", "safetensors", "diffusers"});
-    const std::string dtype = choice(*vm, "dtype", config.output_dtype, "keep", {"keep", "fp32", "fp16", "bf16"});
-    std::vector<std::pair<std::string, std::string>> options = config.options;
-    if (vm->count("option"))
-        for (const auto& kv : (*vm)["option"].as<std::vector<std::string>>()) {
-            const size_t eq = kv.find('=');
-            if (eq == std::string::npos || eq == 0)
-                throw core::Error(core::ExitCode::Usage, "--option " + kv + ": expected KEY=VALUE");
-            options.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
-        }
+    const std::string to =
+        one_of("to", vm->count("to") ? (*vm)["to"].as<std::string>() : config.output_format.value_or(""),
+               {"", "pt", "safetensors", "diffusers"});
+    const ConversionChoices choices = read_conversion_choices(*vm, config);
+    const std::string& dtype = choices.dtype;
     const std::optional<std::string> shard_text =
         vm->count("shard-size") ? (*vm)["shard-size"].as<std::string>() : config.shard_size;
     const uint64_t shard_size = shard_text ? core::parse_byte_size(*shard_text) : 0;
-    std::string plugin = vm->count("plugin") ? (*vm)["plugin"].as<std::string>() : config.plugin.value_or("");
-    std::string format_version =
-        vm->count("format-version") ? (*vm)["format-version"].as<std::string>() : config.format_version.value_or("");
 
     const core::CheckpointIndex index = core::open_checkpoint(file);
     const core::AbiIndex abi(index);
-    // A config with `rules:` is the plan itself, unless --plugin asks for a plugin.
-    const bool use_rules = config.rules && !vm->count("plugin");
-    const PluginChoice chosen = use_rules ? PluginChoice{} : choose_plugin(*session, abi, plugin, format_version);
+    const bool use_rules = choices.use_rules;
+    const PluginChoice chosen =
+        use_rules ? PluginChoice{} : choose_plugin(*session, abi, choices.plugin, choices.format_version);
     const bool dry_run = (*vm)["dry-run"].as<bool>();
     const bool force = (*vm)["force"].as<bool>();
     const bool quiet = read_global_options(*vm).quiet;
@@ -134,8 +115,7 @@ int run_convert(const std::vector<std::string>& tokens) {
     // The plugin's own target (e.g. diffusers) unless the user chose a container; rules write pt.
     const std::string format =
         !to.empty() ? to : (c.target == "diffusers" || c.target == "safetensors" ? c.target : "pt");
-    const core::Plan plan = use_rules ? core::plan_from_rules(index, *config.rules)
-                                      : core::plan_with_plugin(index, abi, c, format, options);
+    const core::Plan plan = plan_conversion(choices, config, index, abi, chosen, format);
     core::check_plan(index, plan, dtype != "keep");
     const std::optional<core::DType> cast_to = core::dtype_option_target(dtype);
 

@@ -1,7 +1,7 @@
 #include "core/cli/CommandLine.hpp"
 #include "core/cli/Commands.hpp"
+#include "core/cli/ConversionChoices.hpp"
 #include "core/cli/PluginChoice.hpp"
-#include "core/host/PluginPlanner.hpp"
 #include "core/io/CheckpointOpener.hpp"
 #include "core/io/TensorBytes.hpp"
 #include "core/plan/PlanChecker.hpp"
@@ -58,18 +58,12 @@ int run_verify(const std::vector<std::string>& tokens) {
     const auto session = open_session(*vm);
     const std::string file = (*vm)["file"].as<std::string>();
     const std::string out = (*vm)["out"].as<std::string>();
-    const std::string dtype = vm->count("dtype") ? (*vm)["dtype"].as<std::string>() : "keep";
-    std::vector<std::pair<std::string, std::string>> options = session->config().options;
-    if (vm->count("option"))
-        for (const auto& kv : (*vm)["option"].as<std::vector<std::string>>())
-            if (const size_t eq = kv.find('='); eq != std::string::npos)
-                options.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+    const ConversionChoices choices = read_conversion_choices(*vm, session->config());
 
     const core::CheckpointIndex index = core::open_checkpoint(file);
     const core::AbiIndex abi(index);
     const PluginChoice chosen =
-        choose_plugin(*session, abi, vm->count("plugin") ? (*vm)["plugin"].as<std::string>() : "",
-                      vm->count("format-version") ? (*vm)["format-version"].as<std::string>() : "");
+        choices.use_rules ? PluginChoice{} : choose_plugin(*session, abi, choices.plugin, choices.format_version);
 
     // The expected tensors: name -> bytes producer, dtype and shape.
     struct Expected {
@@ -89,10 +83,10 @@ int run_verify(const std::vector<std::string>& tokens) {
                                                        return std::string(core::tensor_bytes(index, *t.info, scratch));
                                                    }};
     } else {
-        const core::Candidate& c = *chosen.chosen;
-        plan = std::make_unique<core::Plan>(core::plan_with_plugin(index, abi, c, "diffusers", options));
+        plan =
+            std::make_unique<core::Plan>(plan_conversion(choices, session->config(), index, abi, chosen, "diffusers"));
         format = locate(out, plan->component_dir).first;
-        const std::optional<core::DType> cast_to = core::dtype_option_target(dtype);
+        const std::optional<core::DType> cast_to = core::dtype_option_target(choices.dtype);
         executor = std::make_unique<core::PlanExecutor>(index, *plan, cast_to);
         std::set<std::string> roots;
         for (const auto& o : plan->outputs) roots.insert(o.root);

@@ -1,5 +1,6 @@
 #include "core/host/HostCall.hpp"
 
+#include "core/host/RuleSource.hpp"
 #include "core/plan/PlanBuilder.hpp"
 #include "core/util/Log.hpp"
 
@@ -121,6 +122,12 @@ int32_t svc_target(ckptconv_call* c, const char* name, const char* component_dir
 int32_t svc_keep_extras(ckptconv_call* c, int32_t keep) {
     return status_op(c, [&](PlanBuilder& p) { p.keep_extras(keep != 0); });
 }
+int32_t svc_rules(ckptconv_call* c, const char* name) {
+    return status_op(c, [&](PlanBuilder& p) {
+        if (!c->rules) throw std::runtime_error("plan_rules: no rule files in this context");
+        add_rules(p, c->rules->resolve(text(name)));
+    });
+}
 
 } // namespace
 
@@ -145,7 +152,8 @@ const ckptconv_host_v1* host_services() {
                                            svc_expect,
                                            svc_file,
                                            svc_target,
-                                           svc_keep_extras};
+                                           svc_keep_extras,
+                                           svc_rules};
     return &table;
 }
 

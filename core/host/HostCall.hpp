@@ -10,7 +10,8 @@
 
 namespace ckptconv::core {
 class PlanBuilder;
-}
+struct RuleSource;
+} // namespace ckptconv::core
 
 /** One call into a plugin: collects its error and log lines; plan() calls carry a builder. */
 struct ckptconv_call {
@@ -19,9 +20,11 @@ struct ckptconv_call {
     std::string error_message;
     std::vector<std::pair<int32_t, std::string>> logs;
     ckptconv::core::PlanBuilder* plan = nullptr;
+    const ckptconv::core::RuleSource* rules = nullptr; ///< what plan_rules() resolves names against
 
-    explicit ckptconv_call(std::string id, ckptconv::core::PlanBuilder* builder = nullptr)
-        : plugin_id(std::move(id)), plan(builder) {}
+    explicit ckptconv_call(std::string id, ckptconv::core::PlanBuilder* builder = nullptr,
+                           const ckptconv::core::RuleSource* rule_source = nullptr)
+        : plugin_id(std::move(id)), plan(builder), rules(rule_source) {}
     /** "<message>" if the plugin set one, else a description of `status`. */
     std::string error_text(int32_t status) const;
 };

@@ -1,17 +1,19 @@
 #include "core/host/PluginPlanner.hpp"
 
 #include "core/host/HostCall.hpp"
+#include "core/host/RuleSource.hpp"
 #include "core/plan/PlanBuilder.hpp"
 #include "core/util/Error.hpp"
 
 namespace ckptconv::core {
 
 Plan plan_with_plugin(const CheckpointIndex& index, const AbiIndex& abi, const Candidate& candidate,
-                      const std::string& output_format,
-                      const std::vector<std::pair<std::string, std::string>>& options) {
+                      const std::string& output_format, const std::vector<std::pair<std::string, std::string>>& options,
+                      const RuleSet* user_rules) {
     const PluginRecord& plugin = *candidate.plugin;
     PlanBuilder builder(index);
-    ckptconv_call call(plugin.id, &builder);
+    const RuleSource rules = rule_source_for(plugin.origin, user_rules);
+    ckptconv_call call(plugin.id, &builder, &rules);
     std::vector<ckptconv_option_v1> opts;
     for (const auto& [k, v] : options) opts.push_back({k.c_str(), v.c_str()});
     const ckptconv_plan_request_v1 request{sizeof(ckptconv_plan_request_v1),   candidate.format_version.c_str(),

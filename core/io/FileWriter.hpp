@@ -1,4 +1,4 @@
-// Buffered sequential writes to one output file, with kernel-side copies of unchanged byte runs.
+// Buffered sequential writes to one output file, with large unchanged byte runs copied on both cores.
 #pragma once
 
 #include <cstdint>
@@ -22,9 +22,9 @@ class FileWriter {
     void write(std::string_view bytes) { write(bytes.data(), bytes.size()); }
     void zeros(uint64_t count);
     /**
-     * Appends `length` bytes of `source` starting at `offset`. Uses
-     * copy_file_range (no trip through user space) when the file system
-     * allows, else copies from the source mapping.
+     * Appends `length` bytes of `source` starting at `offset`: small runs
+     * through the buffer, large ones read from the file (not the mapping, so
+     * the resident set stays small) on both cores.
      */
     void copy_from(const MappedFile& source, uint64_t offset, uint64_t length);
     /** Overwrites already-written bytes at `offset` (e.g. a CRC in a zip header). */
@@ -47,7 +47,6 @@ class FileWriter {
     int fd_ = -1;
     uint64_t position_ = 0;
     std::vector<char> buffer_;
-    bool kernel_copy_ok_ = true;
     bool tracking_ = false;
     uint32_t crc_ = 0;
 };

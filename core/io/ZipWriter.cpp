@@ -101,7 +101,7 @@ void ZipWriter::add_copy(const std::string& name, const MappedFile& source, uint
         end(crc_of_mapping(source, offset, length));
         return;
     }
-    // The kernel copies while the second core computes the CRC from the mapping.
+    // The copy runs while another thread computes the CRC from the mapping.
     auto crc = std::async(std::launch::async, [&] { return crc_of_mapping(source, offset, length); });
     try {
         out_.copy_from(source, offset, length);

@@ -17,7 +17,7 @@ class ZipWriter {
 
     /** A small record from memory. */
     void add(const std::string& name, std::string_view bytes);
-    /** A record copied from `source` [offset, offset+length), in the kernel where possible. */
+    /** A record copied from `source` [offset, offset+length) (FileWriter::copy_from). */
     void add_copy(const std::string& name, const MappedFile& source, uint64_t offset, uint64_t length);
     /** A record of `size` bytes produced by `produce` (CRC taken as they are written). */
     void add_stream(const std::string& name, uint64_t size, const std::function<void(FileWriter&)>& produce);

@@ -40,6 +40,7 @@ class PlanBuilder {
     void target(const std::string& name, const std::string& component_dir);
     void keep_extras(bool keep);
 
+    const CheckpointIndex& index() const { return index_; }
     const Plan& plan() const { return plan_; }
     Plan take() { return std::move(plan_); }
 

@@ -1,7 +1,6 @@
 #include "core/plan/PlanExecutor.hpp"
 
 #include "core/io/FileWriter.hpp"
-#include "core/io/TensorBytes.hpp"
 #include "core/plan/PlanChecker.hpp"
 #include "core/plan/TensorEngine.hpp"
 #include "core/util/Error.hpp"
@@ -46,26 +45,34 @@ uint64_t PlanExecutor::nbytes(size_t output) const {
     return n;
 }
 
-bool PlanExecutor::is_direct_copy(size_t output) const {
-    const PlanNode& n = plan_.nodes.at(static_cast<size_t>(plan_.outputs.at(data_output(output)).expr));
-    return n.kind == OpKind::Source && dtype(output) == n.dtype &&
-           is_row_major(*index_.tensors.at(n.source_tensor).info);
+std::optional<std::vector<ByteRun>> PlanExecutor::runs(size_t o) const {
+    const int64_t expr = plan_.outputs.at(o).expr;
+    if (dtype(o) != plan_.nodes.at(static_cast<size_t>(expr)).dtype) return std::nullopt;
+    return byte_runs(index_, plan_, expr);
 }
+
+bool PlanExecutor::is_byte_copy(size_t output) const { return runs(data_output(output)).has_value(); }
 
 void PlanExecutor::write(size_t output, FileWriter& out) const {
     const size_t o = data_output(output);
-    const PlanNode& n = plan_.nodes.at(static_cast<size_t>(plan_.outputs.at(o).expr));
-    if (is_direct_copy(o)) {
-        const TensorInfo& t = *index_.tensors.at(n.source_tensor).info;
-        out.copy_from(*index_.files.at(t.storage->file), tensor_file_offset(t), nbytes(o));
+    if (const auto byte_runs = runs(o)) {
+        for (const ByteRun& r : *byte_runs) {
+            if (r.file)
+                out.copy_from(*r.file, r.offset, r.length);
+            else if (r.memory)
+                out.write(r.memory + r.offset, r.length);
+            else
+                out.zeros(r.length);
+        }
         return;
     }
+    const int64_t expr = plan_.outputs.at(o).expr;
     tensor_engine().evaluate(
-        index_, plan_, plan_.outputs.at(o).expr, dtype(o),
+        index_, plan_, expr, dtype(o),
         [](void* w, const void* data, uint64_t size) { static_cast<FileWriter*>(w)->write(data, size); }, &out);
     // The sources were read through the mapping: drop their pages from the resident set (they stay
     // in the page cache for the next output that reads them), so peak RSS stays about one output.
-    for (uint64_t s : sources_of(plan_, plan_.outputs.at(o).expr)) {
+    for (uint64_t s : sources_of(plan_, expr)) {
         const TensorInfo& src = *index_.tensors.at(s).info;
         index_.files.at(src.storage->file)->release(src.storage->data_offset, src.storage->nbytes);
     }

@@ -4,6 +4,8 @@
 #include "core/index/CheckpointIndex.hpp"
 #include "core/plan/Plan.hpp"
 
+#include "core/plan/ByteRuns.hpp"
+
 #include <optional>
 #include <string>
 
@@ -21,14 +23,22 @@ class PlanExecutor {
     DType dtype(size_t output) const;
     const Shape& shape(size_t output) const;
     uint64_t nbytes(size_t output) const;
-    /** True when the output is a source's bytes as they are (no op, no cast, row-major). */
-    bool is_direct_copy(size_t output) const;
-    /** Appends the output's row-major bytes: a kernel-side copy when direct, else computed. */
+    /** True when the output is source bytes moved about (renames, splits, cuts, pads): no arithmetic. */
+    bool is_byte_copy(size_t output) const;
+    /**
+     * Appends the output's row-major bytes: byte copies go range by range from the source files
+     * (kernel-side for large ranges); everything else is computed by the tensor engine.
+     */
     void write(size_t output, FileWriter& out) const;
-    /** The output's row-major bytes in memory (for verify). */
+    /**
+     * The output's row-major bytes in memory, always computed by the tensor engine: verify uses it,
+     * so a fault in the byte-run lowering cannot hide behind itself.
+     */
     std::string bytes(size_t output) const;
 
   private:
+    std::optional<std::vector<ByteRun>> runs(size_t data_output) const;
+
     const CheckpointIndex& index_;
     const Plan& plan_;
     std::optional<DType> cast_to_;

@@ -10,7 +10,8 @@
 
 namespace ckptconv::core {
 
-Plan plan_from_rules(const CheckpointIndex& index, const RuleSet& rules) {
+void add_rules(PlanBuilder& b, const RuleSet& rules) {
+    const CheckpointIndex& index = b.index();
     sdk::RenameTable table;
     for (const auto& r : rules.renames) {
         switch (r.kind) {
@@ -19,7 +20,6 @@ Plan plan_from_rules(const CheckpointIndex& index, const RuleSet& rules) {
         case RuleSet::Rename::Kind::Regex: table.regex(r.from, r.to); break;
         }
     }
-    PlanBuilder b(index);
     std::map<std::string, std::string> produced_from; // output -> source, to name collisions
     for (const auto& t : index.tensors) {
         const std::string& root = index.roots[t.root].path;
@@ -42,6 +42,11 @@ Plan plan_from_rules(const CheckpointIndex& index, const RuleSet& rules) {
                         "rules rename both '" + it->second + "' and '" + t.key + "' to '" + name + "'");
         b.output(out_root, name, b.source(root, t.key));
     }
+}
+
+Plan plan_from_rules(const CheckpointIndex& index, const RuleSet& rules) {
+    PlanBuilder b(index);
+    add_rules(b, rules);
     b.target("rules", "");
     return b.take();
 }

@@ -10,6 +10,8 @@
 
 namespace ckptconv::core {
 
+class PlanBuilder;
+
 struct RuleSet {
     struct Drop {
         std::string prefix;
@@ -33,5 +35,8 @@ struct RuleSet {
  * Two tensors renamed to one name is a plan error naming both.
  */
 Plan plan_from_rules(const CheckpointIndex& index, const RuleSet& rules);
+
+/** Records the rule set's drops and outputs into `builder` (a plugin's plan_rules call). */
+void add_rules(PlanBuilder& builder, const RuleSet& rules);
 
 } // namespace ckptconv::core

@@ -13,6 +13,9 @@
 #ifndef FAKE_VERSION
 #define FAKE_VERSION "1.0.0"
 #endif
+#ifndef FAKE_MARKER
+#define FAKE_MARKER "fake.marker"
+#endif
 
 static const ckptconv_tensor_v1* tensor_at(const ckptconv_index_v1* index, uint64_t i) {
     return (const ckptconv_tensor_v1*)((const unsigned char*)index->tensors + index->tensor_stride * i);
@@ -28,7 +31,7 @@ static int32_t fake_detect(void* state, const ckptconv_host_v1* host, ckptconv_c
     (void)call;
     out->score = CKPTCONV_SCORE_NO;
     for (uint64_t i = 0; i < index->tensor_count; ++i) {
-        if (strcmp(tensor_at(index, i)->key, "fake.marker") == 0) {
+        if (strcmp(tensor_at(index, i)->key, FAKE_MARKER) == 0) {
             out->score = CKPTCONV_SCORE_MAGIC;
             strcpy(out->format_version, "1");
             strcpy(out->reason, "has fake.marker");
@@ -65,6 +68,8 @@ static int32_t fake_init(const ckptconv_host_v1* host, ckptconv_call* call, void
 #define FAKE_ABI ((uint32_t)(((CKPTCONV_ABI_MAJOR + 1) << 16) | 0))
 #elif defined(FAKE_NEWER_MINOR)
 #define FAKE_ABI ((uint32_t)((CKPTCONV_ABI_MAJOR << 16) | (CKPTCONV_ABI_MINOR + 1)))
+#elif defined(FAKE_MINOR_ZERO)
+#define FAKE_ABI ((uint32_t)(CKPTCONV_ABI_MAJOR << 16)) /* built against the first 1.x host */
 #else
 #define FAKE_ABI CKPTCONV_ABI_VERSION
 #endif

@@ -28,7 +28,7 @@ class FakePlugins : public ::testing::Test {
     std::map<std::string, const PluginRecord*> by_file;
 };
 
-TEST_F(FakePlugins, EveryLibraryInTheFolderGetsARecord) { EXPECT_EQ(registry.records().size(), 14u); }
+TEST_F(FakePlugins, EveryLibraryInTheFolderGetsARecord) { EXPECT_EQ(registry.records().size(), 15u); }
 
 TEST_F(FakePlugins, GoodPluginLoads) {
     const auto& r = record("ckptconv_fake_good");
@@ -51,6 +51,12 @@ TEST_F(FakePlugins, WrongMajorIsIncompatible) {
     const auto& r = record("ckptconv_fake_wrong_major");
     EXPECT_EQ(r.status, LoadStatus::IncompatibleAbi);
     EXPECT_NE(r.message.find("plugin ABI 2.0"), std::string::npos) << r.message;
+}
+
+TEST_F(FakePlugins, OlderMinorLoads) {
+    const auto& r = record("ckptconv_fake_minor_zero");
+    EXPECT_EQ(r.status, LoadStatus::Loaded);
+    EXPECT_EQ(r.descriptor.abi_version, static_cast<uint32_t>(CKPTCONV_ABI_MAJOR << 16));
 }
 
 TEST_F(FakePlugins, NewerMinorIsRefused) {

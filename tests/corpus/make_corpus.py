@@ -10,6 +10,9 @@ legacy-format files embed storage addresses as keys, so they differ in bytes
     safetensors/  hand-written safetensors files (no safetensors package on Debian)
     _negative/    broken inputs every reader must refuse with exit 3
     cogvideox_sat/<version>/  SAT transformer checkpoints at reduced width
+    <family>/     one folder per further plugin, written by families/<family>.py
+--only GROUP[,GROUP] rewrites just those groups (torch, safetensors, sharded,
+negative, cogvideox, or a family name), leaving the other files' bytes alone.
 """
 import argparse
 import collections
@@ -22,6 +25,8 @@ import zipfile
 
 import numpy as np
 import torch
+
+from families import t2m_cut
 
 torch.manual_seed(0)
 
@@ -297,12 +302,21 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("out", nargs="?", default=here)
     parser.add_argument("--samples", default=os.path.join(here, "..", "..", "samples"))
+    parser.add_argument("--only", default="")
     args = parser.parse_args()
-    write_torch_cases(args.out)
-    write_safetensors_cases(args.out)
-    write_sharded_cases(args.out)
-    write_negative_cases(args.out)
-    write_cogvideox_cases(args.out, args.samples)
+    groups = collections.OrderedDict([
+        ("torch", lambda: write_torch_cases(args.out)),
+        ("safetensors", lambda: write_safetensors_cases(args.out)),
+        ("sharded", lambda: write_sharded_cases(args.out)),
+        ("negative", lambda: write_negative_cases(args.out)),
+        ("cogvideox", lambda: write_cogvideox_cases(args.out, args.samples)),
+        ("t2m_cut", lambda: t2m_cut.write(args.out, save)),
+    ])
+    chosen = args.only.split(",") if args.only else list(groups)
+    for name in chosen:
+        if name not in groups:
+            parser.error(f"--only {name}: expected one of {', '.join(groups)}")
+        groups[name]()
     print(f"corpus written to {args.out} with torch {torch.__version__}", file=sys.stderr)
 
 

@@ -54,8 +54,8 @@ TEST(PlanExecutor, DtypeOptionCastsFloatingOutputsOnly) {
     EXPECT_EQ(ex.dtype(0), DType::BF16);
     EXPECT_EQ(ex.dtype(1), DType::I64);
     EXPECT_EQ(ex.nbytes(0), 4u * 5u * 2u);
-    EXPECT_FALSE(ex.is_direct_copy(0));
-    EXPECT_TRUE(ex.is_direct_copy(1));
+    EXPECT_FALSE(ex.is_byte_copy(0));
+    EXPECT_TRUE(ex.is_byte_copy(1));
     EXPECT_EQ(ex.bytes(1), bytes_of(index, "i64"));
 }
 

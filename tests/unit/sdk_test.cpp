@@ -106,6 +106,35 @@ struct BoomPlugin {
     void plan(const IndexView&, const PlanRequest&, Plan&) const { throw unsupported("no rules for that"); }
 };
 
+TEST(PlanDsl, ExpectEachExpandsAPatternWithACount) {
+    struct Recorder {
+        static int32_t expect(ckptconv_call* call, const char*, const char* key, const int64_t*, uint32_t ndim) {
+            reinterpret_cast<std::vector<std::string>*>(call)->push_back(std::string(key) + "/" + std::to_string(ndim));
+            return CKPTCONV_OK;
+        }
+    };
+    ckptconv_host_v1 host{};
+    host.plan_expect = &Recorder::expect;
+    std::vector<std::string> seen;
+    Plan plan(&host, reinterpret_cast<ckptconv_call*>(&seen));
+    plan.expect_each("", "blocks.{i}.attn.weight", 3, {4, 4});
+    EXPECT_EQ(seen,
+              (std::vector<std::string>{"blocks.0.attn.weight/2", "blocks.1.attn.weight/2", "blocks.2.attn.weight/2"}));
+    EXPECT_THROW(plan.expect_each("", "no.capture", 2, {1}), Error);
+}
+
+TEST(PlanDsl, RulesNeedAHostThatHasThem) {
+    ckptconv_host_v1 old_host{};
+    old_host.struct_size = offsetof(ckptconv_host_v1, plan_rules); // a 1.0 host's table
+    Plan plan(&old_host, nullptr);
+    try {
+        plan.rules("x.yaml");
+        FAIL() << "expected a refusal";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.status(), CKPTCONV_E_UNSUPPORTED);
+    }
+}
+
 TEST(Trampoline, ExceptionsBecomeStatusAndMessage) {
     const auto* d = detail::Adapter<BoomPlugin>::descriptor();
     struct Recorder {

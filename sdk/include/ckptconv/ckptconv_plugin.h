@@ -49,7 +49,7 @@ extern "C" {
 /* ---------------------------------------------------------------- versions */
 
 #define CKPTCONV_ABI_MAJOR 1
-#define CKPTCONV_ABI_MINOR 0
+#define CKPTCONV_ABI_MINOR 1
 /** (major << 16) | minor, as stored in ckptconv_plugin_v1::abi_version. */
 #define CKPTCONV_ABI_VERSION ((uint32_t)((CKPTCONV_ABI_MAJOR << 16) | CKPTCONV_ABI_MINOR))
 #define CKPTCONV_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
@@ -286,6 +286,17 @@ typedef struct ckptconv_host_v1 {
     int32_t (*plan_target)(ckptconv_call* call, const char* target_name, const char* component_dir);
     /** Keep (nonzero) or drop (0) the non-tensor content of the source for pt output. */
     int32_t (*plan_keep_extras)(ckptconv_call* call, int32_t keep);
+
+    /* Since ABI 1.1: check host->struct_size covers a field before calling it. */
+
+    /**
+     * Plan from a rule set as data (the `rules:` section of a ckptconv YAML config):
+     * drops and ordered renames applied to every selected root. The rules are the
+     * user's (a `rules:` section in the config they passed) when there is one, else
+     * the file `name` (e.g. "my_family.yaml") in the folder the plugin was loaded
+     * from. A missing or invalid file fails with a message naming the file.
+     */
+    int32_t (*plan_rules)(ckptconv_call* call, const char* name);
 } ckptconv_host_v1;
 
 /* ------------------------------------------------------------ descriptor */

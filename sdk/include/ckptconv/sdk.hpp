@@ -31,6 +31,7 @@
 #include <ckptconv/ckptconv_plugin.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -503,6 +504,13 @@ class Plan {
     void expect(const std::string& root, const std::string& key, const Shape& shape) {
         status(host_->plan_expect(call_, root.c_str(), key.c_str(), shape.data(), static_cast<uint32_t>(shape.size())));
     }
+    /** Target spec as a pattern with a count: `key_pattern`'s `{i}` takes 0..count-1. */
+    void expect_each(const std::string& root, const std::string& key_pattern, int64_t count, const Shape& shape) {
+        const size_t at = key_pattern.find("{i}");
+        if (at == std::string::npos) throw Error(CKPTCONV_E_INVALID_ARGUMENT, "expect_each: no {i} in " + key_pattern);
+        for (int64_t i = 0; i < count; ++i)
+            expect(root, std::string(key_pattern).replace(at, 3, std::to_string(i)), shape);
+    }
     void file(const std::string& relative_path, const std::string& content) {
         status(host_->plan_file(call_, relative_path.c_str(), content.data(), content.size()));
     }
@@ -510,6 +518,12 @@ class Plan {
         status(host_->plan_target(call_, name.c_str(), component_dir.c_str()));
     }
     void keep_extras(bool keep) { status(host_->plan_keep_extras(call_, keep ? 1 : 0)); }
+    /** The drops and renames of rule file `name` (or of the user's config), applied by the host. */
+    void rules(const std::string& name) {
+        if (host_->struct_size < offsetof(ckptconv_host_v1, plan_rules) + sizeof host_->plan_rules)
+            throw Error(CKPTCONV_E_UNSUPPORTED, "this ckptconv host predates rule files (ABI 1.1)");
+        status(host_->plan_rules(call_, name.c_str()));
+    }
 
     // ---- helpers for common shapes of rules
 
