@@ -18,7 +18,7 @@ constexpr size_t kBufferSize = 4u << 20;
 constexpr uint64_t kCopyChunk = 1u << 30;
 constexpr size_t kCopyBuffer = 256u << 10;
 constexpr uint64_t kReleaseChunk = 64u << 20; // mapped bytes read before they are released from the RSS
-constexpr uint64_t kSplitCopy = 8u << 20;     // runs from this size on are copied by both cores
+constexpr uint64_t kSplitCopy = 2u << 20;     // runs from this size on are copied by both cores
 
 struct RangeCopy {
     uint64_t done = 0;

@@ -1,7 +1,6 @@
 #include "rules_cogvideox_sat.hpp"
 
 #include <map>
-#include <sstream>
 
 namespace cogvideox_sat {
 namespace {
@@ -115,8 +114,7 @@ std::vector<std::pair<std::string, Shape>> diffusers_transformer_keys(const SatT
 std::string diffusers_transformer_config(const SatTransformerShape& s, const VersionRules& r, bool learned_pos,
                                          bool rotary) {
     const int64_t patch_volume = 2 * 2 * (r.patch_size_t ? r.patch_size_t : 1);
-    // Keys in sorted order, values formatted as Python's json.dumps writes them.
-    std::vector<std::pair<std::string, std::string>> fields{
+    return ckptconv::sdk::json_object({
         {"_class_name", "\"CogVideoXTransformer3DModel\""},
         {"_diffusers_version", "\"0.32.0\""},
         {"activation_fn", "\"gelu-approximate\""},
@@ -147,13 +145,7 @@ std::string diffusers_transformer_config(const SatTransformerShape& s, const Ver
         {"timestep_activation_fn", "\"silu\""},
         {"use_learned_positional_embeddings", learned_pos ? "true" : "false"},
         {"use_rotary_positional_embeddings", rotary ? "true" : "false"},
-    };
-    std::ostringstream out;
-    out << "{\n";
-    for (size_t i = 0; i < fields.size(); ++i)
-        out << "  \"" << fields[i].first << "\": " << fields[i].second << (i + 1 < fields.size() ? ",\n" : "\n");
-    out << "}\n";
-    return out.str();
+    });
 }
 
 void plan_cogvideox_sat(const SatTransformerShape& s, const ckptconv::sdk::IndexView& index,
@@ -234,15 +226,7 @@ void plan_cogvideox_sat(const SatTransformerShape& s, const ckptconv::sdk::Index
         }
     }
 
-    // Emit in diffusers' state_dict() order; the target spec makes the check strict.
-    for (const auto& [name, shape] : diffusers_transformer_keys(s, learned_pos)) {
-        plan.expect("", name, shape);
-        if (auto it = outputs.find(name); it != outputs.end()) {
-            plan.output("", name, it->second);
-            outputs.erase(it);
-        }
-    }
-    for (const auto& [name, x] : outputs) plan.output("", name, x); // unexpected: the check names them
+    ckptconv::sdk::emit_in_target_order(plan, "", diffusers_transformer_keys(s, learned_pos), std::move(outputs));
 
     plan.target("diffusers", "transformer");
     plan.file("transformer/config.json", diffusers_transformer_config(s, *rules, learned_pos, rotary));

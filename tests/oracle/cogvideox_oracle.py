@@ -22,7 +22,7 @@ import tempfile
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from oracle_cases import bits, read_safetensors, run_cases  # noqa: E402
+from oracle_cases import bits, read_safetensors, run_cases, substring_renames  # noqa: E402
 
 PREFIX = "model.diffusion_model."
 RENAMES = [("transformer.final_layernorm", "norm_final"), ("transformer", "transformer_blocks"), ("attention", "attn1"),
@@ -36,14 +36,7 @@ RENAMES = [("transformer.final_layernorm", "norm_final"), ("transformer", "trans
 
 
 def reference(sd, learned_pos, prefix):
-    out = collections.OrderedDict()
-    for key, value in sd.items():
-        if not key.startswith(prefix):
-            continue
-        new = key[len(prefix):]
-        for a, b in RENAMES:
-            new = new.replace(a, b)
-        out[new] = value
+    out = collections.OrderedDict(substring_renames(sd, prefix, RENAMES))
     for key in list(out):
         if "query_key_value" in key:
             q, k, v = out.pop(key).chunk(3, dim=0)
@@ -123,6 +116,9 @@ def main():
                                                use_learned_positional_embeddings=False)),
         ("cogvideox_sat/1.5/i2v_tiny.pt", dict(v15, in_channels=32, ofs_embed_dim=64,
                                                use_learned_positional_embeddings=False)),
+        # A full 1.5 fine-tune: T5 (conditioner.*) and the whole VAE (first_stage_model.*) dropped, not mangled.
+        ("cogvideox_sat/1.5/finetune_dump_tiny.pt", dict(v15, in_channels=16, ofs_embed_dim=None,
+                                                         use_learned_positional_embeddings=False)),
     ]
     return run_cases([(rel, lambda rel=rel, expect=expect: check(cli, rel, corpus, expect)) for rel, expect in cases])
 

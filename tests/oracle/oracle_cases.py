@@ -43,6 +43,17 @@ def bits(t):
     return flat.view(torch.uint8) if flat.numel() and flat.dtype != torch.bool else flat
 
 
+def substring_renames(sd, prefix, renames):
+    """(new_key, tensor) for keys under `prefix`, the prefix cut and each (a, b) applied with str.replace in order:
+    the semantics of the diffusers conversion scripts."""
+    for key, value in sd.items():
+        if key.startswith(prefix):
+            new = key[len(prefix):]
+            for a, b in renames:
+                new = new.replace(a, b)
+            yield new, value
+
+
 def run_cases(cases):
     """Runs (name, fn) cases, one line each, then 'N passed, N failed'; returns the exit code."""
     passed = failed = 0

@@ -34,6 +34,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <regex>
 #include <stdexcept>
@@ -550,6 +551,60 @@ class Plan {
     const ckptconv_host_v1* host_;
     ckptconv_call* call_;
 };
+
+// ----------------------------------------------------- target-layout helpers
+
+/** An expected output: the target spec entry plugins declare with Plan::expect. */
+using TargetKey = std::pair<std::string, Shape>;
+
+/**
+ * Declares `target` as the target spec of output root `root` and emits the
+ * matching `outputs` in the target's order (the order the target code's
+ * state_dict() has, which is the order safetensors shards follow). Outputs the
+ * target does not list are emitted last, so the plan check names them.
+ */
+inline void emit_in_target_order(Plan& plan, const std::string& root, const std::vector<TargetKey>& target,
+                                 std::map<std::string, Expr> outputs) {
+    for (const auto& [name, shape] : target) {
+        plan.expect(root, name, shape);
+        if (auto it = outputs.find(name); it != outputs.end()) {
+            plan.output(root, name, it->second);
+            outputs.erase(it);
+        }
+    }
+    for (const auto& [name, x] : outputs) plan.output(root, name, x);
+}
+
+/** A JSON string literal (quotes and escapes) for json_object values. */
+inline std::string json_string(std::string_view text) {
+    std::string out = "\"";
+    for (char c : text) {
+        if (c == '"' || c == '\\') out.push_back('\\');
+        out.push_back(c);
+    }
+    return out + "\"";
+}
+
+/** A list value of json_object, laid out as json.dumps(indent=2) lays out a list inside an object. */
+inline std::string json_array(const std::vector<std::string>& items) {
+    if (items.empty()) return "[]";
+    std::string out = "[\n";
+    for (size_t i = 0; i < items.size(); ++i) out += "    " + items[i] + (i + 1 < items.size() ? ",\n" : "\n");
+    return out + "  ]";
+}
+
+/**
+ * A JSON object written as Python's json.dumps(obj, indent=2, sort_keys=True)
+ * writes it (how diffusers saves config.json), plus a final newline. Values
+ * are JSON text: "true", "0.7", json_string("silu"), json_array({"128", "256"}).
+ */
+inline std::string json_object(std::vector<std::pair<std::string, std::string>> fields) {
+    std::sort(fields.begin(), fields.end());
+    std::string out = "{\n";
+    for (size_t i = 0; i < fields.size(); ++i)
+        out += "  " + json_string(fields[i].first) + ": " + fields[i].second + (i + 1 < fields.size() ? ",\n" : "\n");
+    return out + "}\n";
+}
 
 // -------------------------------------------------------------- trampoline
 
