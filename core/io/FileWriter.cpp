@@ -124,7 +124,7 @@ void FileWriter::zeros(uint64_t count) {
     }
 }
 
-void FileWriter::copy_from(const MappedFile& source, uint64_t offset, uint64_t length) {
+void FileWriter::copy_from(const MappedFile& source, uint64_t offset, uint64_t length, bool both_cores) {
     if (offset > source.size() || length > source.size() - offset)
         throw bad_input(source.path(), "byte range to copy lies outside the file");
     // Small runs are cheaper through the buffer than through a file of their own.
@@ -140,7 +140,7 @@ void FileWriter::copy_from(const MappedFile& source, uint64_t offset, uint64_t l
     }
     // Copying is bound by one core's memory bandwidth: large runs are split in two halves,
     // copied at explicit offsets, one on each core.
-    const uint64_t half = length >= kSplitCopy ? (length / 2) & ~uint64_t{4095} : 0;
+    const uint64_t half = both_cores && length >= kSplitCopy ? (length / 2) & ~uint64_t{4095} : 0;
     const uint64_t first_length = half > 0 ? half : length;
     RangeCopy second;
     std::thread helper;

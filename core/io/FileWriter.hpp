@@ -24,9 +24,10 @@ class FileWriter {
     /**
      * Appends `length` bytes of `source` starting at `offset`: small runs
      * through the buffer, large ones read from the file (not the mapping, so
-     * the resident set stays small) on both cores.
+     * the resident set stays small), on both cores unless `both_cores` is
+     * false (the caller keeps the other core busy, e.g. with a CRC).
      */
-    void copy_from(const MappedFile& source, uint64_t offset, uint64_t length);
+    void copy_from(const MappedFile& source, uint64_t offset, uint64_t length, bool both_cores = true);
     /** Overwrites already-written bytes at `offset` (e.g. a CRC in a zip header). */
     void patch(uint64_t offset, const void* data, uint64_t size);
     /** While on, every byte appended (by any method) is folded into crc(). */

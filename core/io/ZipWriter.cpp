@@ -104,7 +104,7 @@ void ZipWriter::add_copy(const std::string& name, const MappedFile& source, uint
     // The copy runs while another thread computes the CRC from the mapping.
     auto crc = std::async(std::launch::async, [&] { return crc_of_mapping(source, offset, length); });
     try {
-        out_.copy_from(source, offset, length);
+        out_.copy_from(source, offset, length, /*both_cores=*/false);
     } catch (...) {
         crc.wait();
         throw;
