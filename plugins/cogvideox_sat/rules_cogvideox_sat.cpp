@@ -44,8 +44,6 @@ const RenameTable& rename_table() {
     return table;
 }
 
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
-
 // RoPE is not stored in the weights; infer it (cogvideox.md 8): 1.5 always; 1.0 when the RoPE tables
 // are present or for the learned-table I2V model; never for the 2B width or a fixed sin-cos table.
 bool uses_rotary(const SatTransformerShape& s, bool has_freqs) {
@@ -184,10 +182,10 @@ void plan_cogvideox_sat(const SatTransformerShape& s, const ckptconv::sdk::Index
     std::map<std::string, Expr> outputs;
     for (const auto* t : index.tensors_of(*root)) {
         const std::string key(t->key);
-        if (!starts_with(key, s.prefix)) {
-            if (starts_with(key, "conditioner."))
+        if (!ckptconv::sdk::starts_with(key, s.prefix)) {
+            if (ckptconv::sdk::starts_with(key, "conditioner."))
                 plan.drop(R, key, "T5 text encoder of a SAT fine-tune dump: not part of the transformer");
-            else if (starts_with(key, "first_stage_model."))
+            else if (ckptconv::sdk::starts_with(key, "first_stage_model."))
                 plan.drop(R, key, "VAE of a SAT fine-tune dump: convert it with cogvideox_vae");
             continue; // anything else stays unmapped, and the plan check names it
         }

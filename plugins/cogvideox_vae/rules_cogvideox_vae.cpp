@@ -28,8 +28,6 @@ const ckptconv::sdk::RenameTable& rename_table() {
     return table;
 }
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
-
 /** The keys of one diffusers CogVideoX resnet; decoder resnets use spatial norms conditioned on the latent. */
 void resnet(std::vector<TargetKey>& k, const std::string& b, int64_t in, int64_t out, int64_t latent, bool spatial) {
     auto norm = [&](const std::string& name, int64_t c) {
@@ -168,10 +166,10 @@ void plan_cogvideox_vae(const SatVaeShape& s, const ckptconv::sdk::IndexView& in
     std::map<std::string, Expr> outputs;
     for (const auto* t : index.tensors_of(*index.root(s.root))) {
         const std::string key(t->key);
-        if (!starts_with(key, s.prefix)) {
-            if (starts_with(key, "model.diffusion_model."))
+        if (!ckptconv::sdk::starts_with(key, s.prefix)) {
+            if (ckptconv::sdk::starts_with(key, "model.diffusion_model."))
                 plan.drop(s.root, key, "transformer of a SAT fine-tune dump: convert it with cogvideox_sat");
-            else if (starts_with(key, "conditioner."))
+            else if (ckptconv::sdk::starts_with(key, "conditioner."))
                 plan.drop(s.root, key, "T5 text encoder of a SAT fine-tune dump: not part of the VAE");
             continue; // anything else stays unmapped, and the plan check names it
         }

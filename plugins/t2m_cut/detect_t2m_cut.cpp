@@ -15,8 +15,6 @@ constexpr std::string_view kElla = "ella_model.";
 constexpr const char* kT5Anchor = "t5_encoder.model.encoder.block.0.layer.0.SelfAttention.q.weight";
 constexpr const char* kEllaAnchor = "ella_model.connector.latents";
 
-bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
-
 } // namespace
 
 Detection detect_t2m_cut(const IndexView& index) {
@@ -29,8 +27,8 @@ Detection detect_t2m_cut(const IndexView& index) {
         if (!root.is_state_dict) continue;
         size_t t5 = 0, ella = 0;
         for (const auto* t : index.tensors_of(root)) {
-            if (starts_with(t->key, kT5)) ++t5;
-            if (starts_with(t->key, kElla)) ++ella;
+            if (ckptconv::sdk::starts_with(t->key, kT5)) ++t5;
+            if (ckptconv::sdk::starts_with(t->key, kElla)) ++ella;
         }
         if (t5 == 0 || ella == 0) continue;
         t5_blocks = std::max(t5_blocks, ckptconv::sdk::count_layers(index, root, t5_block));

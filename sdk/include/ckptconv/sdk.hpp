@@ -224,6 +224,11 @@ class IndexView {
 
 // ----------------------------------------------------------- key matching
 
+/** True if `key` begins with `prefix` (C++17 has no string_view::starts_with). */
+inline bool starts_with(std::string_view key, std::string_view prefix) {
+    return key.substr(0, prefix.size()) == prefix;
+}
+
 /** Values captured by a KeyPattern, in pattern order. */
 class Captures {
   public:
