@@ -27,12 +27,12 @@ def reference_cut(state_dict):
 
 
 def convert(cli, src, *extra):
-    tmp = tempfile.mkdtemp()
-    out, report = os.path.join(tmp, "out.pt"), os.path.join(tmp, "report.json")
-    r = subprocess.run([cli, "convert", src, "-o", out, "--report", report, *extra], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    with open(report) as f:
-        return torch.load(out), json.load(f), r.stderr
+    with tempfile.TemporaryDirectory() as tmp:
+        out, report = os.path.join(tmp, "out.pt"), os.path.join(tmp, "report.json")
+        r = subprocess.run([cli, "convert", src, "-o", out, "--report", report, *extra], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        with open(report) as f:
+            return torch.load(out), json.load(f), r.stderr
 
 
 def check_cut(cli, corpus):
