@@ -1,4 +1,4 @@
-# ckptconv_add_plugin(<name> SOURCES <files...> [RULES <yaml files...>])
+# ckptconv_add_plugin(<name> SOURCES <files...> [RULES <yaml files...>] [LINK <targets...>])
 #
 # Builds plugin <name> twice from the same sources:
 #  - ckptconv_<name>: a loadable MODULE named ckptconv_<name>.so in the
@@ -6,15 +6,17 @@
 #  - ckptconv_<name>_static: a static library exposing
 #    ckptconv_builtin_entry_<name>, so tests run the same code without dlopen.
 # RULES files (rule sets a plugin applies with plan.rules("<file name>")) are
-# copied next to the module, where the host looks for them.
+# copied next to the module, where the host looks for them. LINK names
+# libraries the plugin uses besides the SDK (e.g. a header-only library a
+# family's plugins share).
 # Plugins link only the SDK (headers): never libtorch, never core.
 function(ckptconv_add_plugin name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;RULES" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "SOURCES;RULES;LINK" ${ARGN})
   if(NOT ARG_SOURCES)
     message(FATAL_ERROR "ckptconv_add_plugin(${name}): SOURCES is required")
   endif()
   add_library(ckptconv_${name} MODULE ${ARG_SOURCES})
-  target_link_libraries(ckptconv_${name} PRIVATE ckptconv::sdk)
+  target_link_libraries(ckptconv_${name} PRIVATE ckptconv::sdk ${ARG_LINK})
   target_compile_definitions(ckptconv_${name} PRIVATE CKPTCONV_PLUGIN_MODULE)
   set_target_properties(ckptconv_${name} PROPERTIES
     PREFIX ""
@@ -37,6 +39,6 @@ function(ckptconv_add_plugin name)
   endif()
 
   add_library(ckptconv_${name}_static STATIC EXCLUDE_FROM_ALL ${ARG_SOURCES})
-  target_link_libraries(ckptconv_${name}_static PUBLIC ckptconv::sdk)
+  target_link_libraries(ckptconv_${name}_static PUBLIC ckptconv::sdk ${ARG_LINK})
   ckptconv_warnings(ckptconv_${name}_static)
 endfunction()

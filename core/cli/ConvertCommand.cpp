@@ -1,7 +1,9 @@
 #include "core/cli/CommandLine.hpp"
 #include "core/cli/Commands.hpp"
 #include "core/cli/ConversionChoices.hpp"
+#include "core/cli/PipelineConversion.hpp"
 #include "core/cli/PluginChoice.hpp"
+#include "core/cli/PreparedConversion.hpp"
 #include "core/io/CheckpointOpener.hpp"
 #include "core/io/FileWriter.hpp"
 #include "core/io/Recontainer.hpp"
@@ -15,31 +17,15 @@
 #include <unistd.h>
 
 namespace ckptconv::cli {
-namespace {
-
-void write_text_file(core::OutputTransaction& tx, const std::filesystem::path& target, const std::string& text) {
-    core::FileWriter out(tx.stage(target).string());
-    out.write(text);
-    out.close();
-}
-
-void refuse_nonempty_folder(const std::filesystem::path& folder, bool force) {
-    std::error_code ec;
-    if (!force && std::filesystem::exists(folder, ec) &&
-        !(std::filesystem::is_directory(folder, ec) && std::filesystem::is_empty(folder, ec)))
-        throw core::Error(core::ExitCode::OutputError,
-                          folder.string() + ": already exists (pass --force to replace what it holds)");
-}
-
-} // namespace
-
 int run_convert(const std::vector<std::string>& tokens) {
     CommandSpec spec{
         "convert",
         "FILE -o OUT [--plugin ID[@VER]|none] [--format-version V] [--to pt|safetensors|diffusers] "
-        "[--dtype keep|fp32|fp16|bf16] [--shard-size 5GB] [--option K=V]... [--dry-run] [--report R.json] [--force]",
+        "[--dtype keep|fp32|fp16|bf16] [--shard-size 5GB] [--option K=V]... [--component NAME]... [--dry-run] "
+        "[--report R.json] [--force]",
         "Detect the checkpoint's family and convert it with the plugin's rules (--plugin none: only change "
-        "the container).",
+        "the container). A pipeline folder (subfolders holding checkpoints, e.g. a SAT release) becomes one "
+        "diffusers folder, each component detected on its own.",
         {},
         {},
         {"file"}};
@@ -50,8 +36,10 @@ int run_convert(const std::vector<std::string>& tokens) {
         "to", po::value<std::string>(), "pt, safetensors or diffusers")("dtype", po::value<std::string>(),
                                                                         "keep (default), fp32, fp16 or bf16")(
         "shard-size", po::value<std::string>(), "largest safetensors shard, e.g. 5GB (decimal, as the Hub)")(
-        "option", po::value<std::vector<std::string>>()->composing(),
-        "plugin option K=V; repeatable")("dry-run", po::bool_switch(), "print the plan and report; write nothing")(
+        "option", po::value<std::vector<std::string>>()->composing(), "plugin option K=V; repeatable")(
+        "component", po::value<std::vector<std::string>>()->composing(),
+        "pipeline folder: convert only this subfolder; repeatable")("dry-run", po::bool_switch(),
+                                                                    "print the plan and report; write nothing")(
         "report", po::value<std::string>(), "also write the report as JSON here")("force", po::bool_switch(),
                                                                                   "replace an existing output");
     spec.positional.add("file", 1);
@@ -70,15 +58,25 @@ int run_convert(const std::vector<std::string>& tokens) {
         vm->count("shard-size") ? (*vm)["shard-size"].as<std::string>() : config.shard_size;
     const uint64_t shard_size = shard_text ? core::parse_byte_size(*shard_text) : 0;
 
-    const core::CheckpointIndex index = core::open_checkpoint(file);
-    const core::AbiIndex abi(index);
-    const bool use_rules = choices.use_rules;
-    const PluginChoice chosen =
-        use_rules ? PluginChoice{} : choose_plugin(*session, abi, choices.plugin, choices.format_version);
     const bool dry_run = (*vm)["dry-run"].as<bool>();
     const bool force = (*vm)["force"].as<bool>();
     const bool quiet = read_global_options(*vm).quiet;
     const bool show_progress = !quiet && ::isatty(STDERR_FILENO); // a terminal only: logs and pipes stay clean
+
+    if (const core::PipelineFolder pipeline = core::find_pipeline_components(file); !pipeline.components.empty()) {
+        PipelineSettings settings{file, output, to, {}, shard_size, dry_run, force, quiet, show_progress, {}};
+        if (vm->count("component")) settings.only = (*vm)["component"].as<std::vector<std::string>>();
+        if (vm->count("report")) settings.report = (*vm)["report"].as<std::string>();
+        return convert_pipeline(*session, pipeline, choices, settings);
+    }
+    if (vm->count("component"))
+        throw core::Error(core::ExitCode::Usage, "--component: " + file + " is not a pipeline folder");
+
+    core::CheckpointIndex index = core::open_checkpoint(file);
+    const core::AbiIndex abi(index);
+    const bool use_rules = choices.use_rules;
+    const PluginChoice chosen =
+        use_rules ? PluginChoice{} : choose_plugin(*session, abi, choices.plugin, choices.format_version);
     std::vector<std::filesystem::path> inputs;
     for (const auto& f : index.files) inputs.emplace_back(f->path());
 
@@ -111,48 +109,26 @@ int run_convert(const std::vector<std::string>& tokens) {
         return 0;
     }
 
-    const core::Candidate c = use_rules ? core::Candidate{} : *chosen.chosen;
-    // The plugin's own target (e.g. diffusers) unless the user chose a container; rules write pt.
-    const std::string format =
-        !to.empty() ? to : (c.target == "diffusers" || c.target == "safetensors" ? c.target : "pt");
-    const core::Plan plan = plan_conversion(choices, config, index, abi, chosen, format);
-    core::check_plan(index, plan, dtype != "keep");
-    const std::optional<core::DType> cast_to = core::dtype_option_target(dtype);
-
-    core::ConversionReport report;
-    report.input = file;
-    report.output = output;
-    report.plugin = use_rules ? "rules:" + config.file.string() : c.plugin->id;
-    report.plugin_version = use_rules ? "" : c.plugin->version;
-    report.format_version = c.format_version;
-    report.variant = c.variant;
-    report.target = plan.target_name.empty() ? format : plan.target_name;
-    report.roots = core::count_roots(index, plan);
-
+    PreparedConversion conversion(std::move(index), chosen, choices, config, to, file, output);
     if (dry_run) {
-        std::fputs(core::plan_text(index, plan).c_str(), stdout);
-        std::fputs(core::report_text(report).c_str(), stdout);
+        std::fputs(core::plan_text(conversion.index(), conversion.plan()).c_str(), stdout);
+        std::fputs(core::report_text(conversion.report()).c_str(), stdout);
         if (vm->count("report")) {
             core::OutputTransaction tx(force, inputs);
-            write_text_file(tx, (*vm)["report"].as<std::string>(), core::report_json(report).dump(2) + "\n");
+            tx.write_text((*vm)["report"].as<std::string>(), core::report_json(conversion.report()).dump(2) + "\n");
             tx.commit();
         }
         return 0;
     }
-    const core::PlanExecutor executor(index, plan, cast_to);
     core::OutputTransaction tx(force, inputs);
-    if (format == "diffusers") refuse_nonempty_folder(output, force);
-    uint64_t planned = 0;
-    for (size_t i = 0; i < plan.outputs.size(); ++i)
-        if (!plan.outputs[i].alias_of) planned += executor.nbytes(i);
-    core::progress_start(planned, show_progress);
-    report.files = core::write_conversion(index, plan, executor, core::ConversionOutput{format, output, shard_size}, tx,
-                                          report.notes);
+    if (conversion.format() == "diffusers") tx.require_empty_folder(output);
+    core::progress_start(conversion.planned_bytes(), show_progress);
+    conversion.write(tx, output, shard_size);
     core::progress_finish();
     if (vm->count("report"))
-        write_text_file(tx, (*vm)["report"].as<std::string>(), core::report_json(report).dump(2) + "\n");
+        tx.write_text((*vm)["report"].as<std::string>(), core::report_json(conversion.report()).dump(2) + "\n");
     tx.commit();
-    if (!quiet) std::fputs(core::report_text(report).c_str(), stderr);
+    if (!quiet) std::fputs(core::report_text(conversion.report()).c_str(), stderr);
     return 0;
 }
 

@@ -128,6 +128,9 @@ int32_t svc_rules(ckptconv_call* c, const char* name) {
         add_rules(p, c->rules->resolve(text(name)));
     });
 }
+int32_t svc_note(ckptconv_call* c, const char* note) {
+    return status_op(c, [&](PlanBuilder& p) { p.note(text(note)); });
+}
 
 } // namespace
 
@@ -153,7 +156,8 @@ const ckptconv_host_v1* host_services() {
                                            svc_file,
                                            svc_target,
                                            svc_keep_extras,
-                                           svc_rules};
+                                           svc_rules,
+                                           svc_note};
     return &table;
 }
 

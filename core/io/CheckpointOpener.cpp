@@ -1,5 +1,6 @@
 #include "core/io/CheckpointOpener.hpp"
 
+#include "core/io/CheckpointFolder.hpp"
 #include "core/io/SafetensorsReader.hpp"
 #include "core/io/ShardedReader.hpp"
 #include "core/io/TorchLegacyReader.hpp"

@@ -1,6 +1,9 @@
 #include "core/io/OutputTransaction.hpp"
 
+#include "core/io/FileWriter.hpp"
 #include "core/util/Error.hpp"
+
+#include <algorithm>
 
 #include <unistd.h>
 
@@ -37,6 +40,8 @@ fs::path OutputTransaction::stage(const fs::path& target) {
         if (fs::exists(target, ec) && fs::equivalent(target, in, ec))
             throw Error(ExitCode::OutputError,
                         target.string() + ": is an input of this conversion; refusing to overwrite it");
+    if (std::find(targets_.begin(), targets_.end(), target) != targets_.end())
+        throw Error(ExitCode::OutputError, target.string() + ": would be written twice by this conversion");
     if (fs::exists(target, ec) && !force_)
         throw Error(ExitCode::OutputError, target.string() + ": already exists (pass --force to replace it)");
     if (fs::is_directory(target, ec))
@@ -48,6 +53,19 @@ fs::path OutputTransaction::stage(const fs::path& target) {
     targets_.push_back(target);
     temps_.push_back(temp);
     return temp;
+}
+
+void OutputTransaction::write_text(const fs::path& target, const std::string& text) {
+    FileWriter out(stage(target).string());
+    out.write(text);
+    out.close();
+}
+
+void OutputTransaction::require_empty_folder(const fs::path& folder) const {
+    std::error_code ec;
+    if (!force_ && fs::exists(folder, ec) && !(fs::is_directory(folder, ec) && fs::is_empty(folder, ec)))
+        throw Error(ExitCode::OutputError,
+                    folder.string() + ": already exists (pass --force to replace what it holds)");
 }
 
 void OutputTransaction::commit() {

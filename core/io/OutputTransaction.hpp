@@ -20,8 +20,12 @@ class OutputTransaction {
     OutputTransaction(const OutputTransaction&) = delete;
     OutputTransaction& operator=(const OutputTransaction&) = delete;
 
-    /** Registers a final file and returns the temporary path to write it at. */
+    /** Registers a final file and returns the temporary path to write it at; a target is staged once. */
     std::filesystem::path stage(const std::filesystem::path& target);
+    /** Stages `target` holding `text`. */
+    void write_text(const std::filesystem::path& target, const std::string& text);
+    /** Refuses (Error OutputError) a `folder` that exists and is not empty, unless forced. */
+    void require_empty_folder(const std::filesystem::path& folder) const;
     /** Creates missing folders up to `dir`; the ones it created are removed again on rollback. */
     void make_dirs(const std::filesystem::path& dir);
     /** Renames every staged file to its target (replacing old ones only with force). */

@@ -13,26 +13,6 @@
 namespace ckptconv::core {
 namespace fs = std::filesystem;
 
-fs::path resolve_checkpoint_folder(const fs::path& folder) {
-    std::vector<fs::path> indexes;
-    std::vector<fs::path> singles;
-    for (const auto& e : fs::directory_iterator(folder)) {
-        const std::string name = e.path().filename().string();
-        const auto ends = [&](const std::string& s) {
-            return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
-        };
-        if (ends(".index.json"))
-            indexes.push_back(e.path());
-        else if (ends(".safetensors") || ends(".bin") || ends(".pt") || ends(".pth") || ends(".ckpt"))
-            singles.push_back(e.path());
-    }
-    if (indexes.size() == 1) return indexes[0];
-    if (indexes.size() > 1) throw bad_input(folder.string(), "holds several *.index.json files; name the one to read");
-    if (singles.size() == 1) return singles[0];
-    throw bad_input(folder.string(), singles.empty() ? "holds no checkpoint file or *.index.json"
-                                                     : "holds several checkpoint files and no *.index.json; name one");
-}
-
 CheckpointIndex read_sharded(const fs::path& index_json) {
     const std::string path = index_json.string();
     std::ifstream in(index_json);

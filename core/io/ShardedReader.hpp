@@ -16,7 +16,4 @@ namespace ckptconv::core {
  */
 CheckpointIndex read_sharded(const std::filesystem::path& index_json);
 
-/** For a folder: its single `*.index.json`, or its single checkpoint file; throws BadInput otherwise. */
-std::filesystem::path resolve_checkpoint_folder(const std::filesystem::path& folder);
-
 } // namespace ckptconv::core

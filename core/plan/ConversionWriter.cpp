@@ -138,10 +138,7 @@ std::vector<ReportFile> write_conversion(const CheckpointIndex& index, const Pla
     for (const auto& f : plan.files) {
         const fs::path target = output.path / f.path;
         tx.make_dirs(target.parent_path());
-        const fs::path temp = tx.stage(target);
-        FileWriter out(temp.string());
-        out.write(f.content);
-        out.close();
+        tx.write_text(target, f.content);
         files.push_back({target, 0, f.content.size()});
     }
     return files;

@@ -57,6 +57,7 @@ struct Plan {
     std::vector<PlanDrop> drops;
     std::vector<PlanExpectation> expected;
     std::vector<PlanFile> files;
+    std::vector<std::string> notes; ///< the plugin's lines for the report
     std::string target_name;
     std::string component_dir;
     bool keep_extras = true;

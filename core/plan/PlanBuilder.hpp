@@ -39,6 +39,7 @@ class PlanBuilder {
     void file(const std::string& path, std::string content);
     void target(const std::string& name, const std::string& component_dir);
     void keep_extras(bool keep);
+    void note(std::string text) { plan_.notes.push_back(std::move(text)); }
 
     const CheckpointIndex& index() const { return index_; }
     const Plan& plan() const { return plan_; }

@@ -1,5 +1,6 @@
 // cogvideox_sat: SAT CogVideoX transformer checkpoints -> diffusers.
 #include "detect_cogvideox_sat.hpp"
+#include "pipeline_cogvideox_sat.hpp"
 #include "rules_cogvideox_sat.hpp"
 
 #include <ckptconv/sdk.hpp>
@@ -22,6 +23,7 @@ struct CogVideoXSatPlugin {
         if (found.shape.version.empty())
             throw ckptconv::sdk::invalid_data("no SAT CogVideoX transformer found: " + found.detection.reason);
         plan_cogvideox_sat(found.shape, index, request, plan);
+        if (request.has_option("pipeline.plugins")) plan_pipeline_files(found.shape, request, plan);
     }
 };
 

@@ -8,11 +8,6 @@ using ckptconv::sdk::KeyPattern;
 using ckptconv::sdk::Shape;
 using ckptconv::sdk::TargetKey;
 
-const VaeVariant kVariants[] = {{"2b", "1.15258426", false}, {"5b", "0.7", false}, {"1.5", "0.7", true}};
-// cogvideox_sat's variant names, so a pipeline conversion can pass the transformer's detection on.
-const std::pair<const char*, const char*> kAliases[] = {
-    {"5b-i2v", "5b"}, {"1.5-5b", "1.5"}, {"1.5-5b-i2v", "1.5"}, {"2B", "2b"}, {"5B", "5b"}};
-
 // cogvideox.md 6.2, applied in order to the whole key (Python str.replace semantics).
 const ckptconv::sdk::RenameTable& rename_table() {
     static const ckptconv::sdk::RenameTable table = ckptconv::sdk::RenameTable()
@@ -73,15 +68,6 @@ std::string repeated(const char* text, size_t n) {
 
 } // namespace
 
-const VaeVariant* vae_variant(const std::string& option) {
-    std::string name = option;
-    for (const auto& [alias, target] : kAliases)
-        if (option == alias) name = target;
-    for (const auto& v : kVariants)
-        if (name == v.name) return &v;
-    return nullptr;
-}
-
 std::vector<TargetKey> diffusers_vae_keys(const SatVaeShape& s) {
     const auto& ch = s.block_channels;
     const auto levels = ch.size();
@@ -120,7 +106,7 @@ std::vector<TargetKey> diffusers_vae_keys(const SatVaeShape& s) {
     return k;
 }
 
-std::string diffusers_vae_config(const SatVaeShape& s, const VaeVariant& v) {
+std::string diffusers_vae_config(const SatVaeShape& s, const cogvideox_family::ModelValues& v) {
     const size_t levels = s.block_channels.size();
     return ckptconv::sdk::json_object({
         {"_class_name", ckptconv::sdk::json_string("AutoencoderKLCogVideoX")},
@@ -140,7 +126,7 @@ std::string diffusers_vae_config(const SatVaeShape& s, const VaeVariant& v) {
         {"out_channels", std::to_string(s.out_channels)},
         {"sample_height", "480"},
         {"sample_width", "720"},
-        {"scaling_factor", v.scaling_factor},
+        {"scaling_factor", v.vae_scaling_factor},
         {"shift_factor", "null"},
         {"temporal_compression_ratio", "4"},
         {"up_block_types", repeated("CogVideoXUpBlock3D", levels)},
@@ -151,15 +137,16 @@ std::string diffusers_vae_config(const SatVaeShape& s, const VaeVariant& v) {
 
 void plan_cogvideox_vae(const SatVaeShape& s, const ckptconv::sdk::IndexView& index,
                         const ckptconv::sdk::PlanRequest& request, ckptconv::sdk::Plan& plan) {
-    const std::string chosen = request.option("variant");
-    const VaeVariant* variant = vae_variant(chosen);
+    const std::string chosen = cogvideox_family::chosen_variant(request);
+    const cogvideox_family::ModelValues* variant = cogvideox_family::model_values(chosen);
     if (!variant)
         throw ckptconv::sdk::Error(
             CKPTCONV_E_INVALID_ARGUMENT,
-            (chosen.empty() ? std::string("the VAE weights do not tell which model they belong to")
-                            : "unknown VAE variant '" + chosen + "'") +
-                ": pass --option variant=2b (scaling_factor 1.15258426), variant=5b (0.7) or variant=1.5 (0.7, "
-                "invert_scale_latents true)");
+            (chosen.empty()                  ? std::string("the VAE weights do not tell which model they belong to")
+             : request.has_option("variant") ? "unknown VAE variant '" + chosen + "'"
+                                             : "the transformer beside this VAE is a " + chosen +
+                                                   " model, which does not tell the VAE's scaling factor") +
+                ": " + cogvideox_family::model_value_choices());
 
     const KeyPattern up_level("decoder.up.{n}.{*rest}");
     const int64_t levels = static_cast<int64_t>(s.block_channels.size());

@@ -35,6 +35,14 @@ TEST(HostServices, PlanOpsRecordTheFirstErrorAndPassNegativeHandlesOn) {
     EXPECT_TRUE(builder.plan().outputs.empty());
 }
 
+TEST(HostServices, NotesGoToThePlan) {
+    const CheckpointIndex index = test::index_from_keys("", {{"w", {2}}});
+    PlanBuilder builder(index);
+    ckptconv_call call("p", &builder);
+    EXPECT_EQ(host_services()->plan_note(&call, "the VAE is not converted"), CKPTCONV_OK);
+    EXPECT_EQ(builder.plan().notes, std::vector<std::string>{"the VAE is not converted"});
+}
+
 TEST(HostServices, PlanOpsOutsidePlanAreRefused) {
     ckptconv_call call("p");
     EXPECT_LT(host_services()->plan_source(&call, "", "w"), 0);

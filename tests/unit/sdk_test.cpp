@@ -135,6 +135,24 @@ TEST(PlanDsl, RulesNeedAHostThatHasThem) {
     }
 }
 
+TEST(PlanDsl, NotesReachAHostThatTakesThemAndAreDroppedOnOlderHosts) {
+    struct Recorder {
+        static int32_t note(ckptconv_call* call, const char* text) {
+            reinterpret_cast<std::vector<std::string>*>(call)->push_back(text);
+            return CKPTCONV_OK;
+        }
+    };
+    std::vector<std::string> seen;
+    ckptconv_host_v1 host{};
+    host.struct_size = sizeof host;
+    host.plan_note = &Recorder::note;
+    Plan(&host, reinterpret_cast<ckptconv_call*>(&seen)).note("supply the text encoder");
+    EXPECT_EQ(seen, std::vector<std::string>{"supply the text encoder"});
+    host.struct_size = offsetof(ckptconv_host_v1, plan_note); // a 1.1 host's table
+    EXPECT_NO_THROW(Plan(&host, reinterpret_cast<ckptconv_call*>(&seen)).note("lost"));
+    EXPECT_EQ(seen.size(), 1u);
+}
+
 TEST(Trampoline, ExceptionsBecomeStatusAndMessage) {
     const auto* d = detail::Adapter<BoomPlugin>::descriptor();
     struct Recorder {

@@ -62,13 +62,5 @@ TEST(CogVideoXVaeRules, TargetSpecHas436KeysAtFullSize) {
     EXPECT_EQ(by_name.count("decoder.up_blocks.3.upsamplers.0.conv.weight"), 0u);
 }
 
-TEST(CogVideoXVaeRules, VariantsAndTheirAliases) {
-    EXPECT_STREQ(vae_variant("2b")->scaling_factor, "1.15258426");
-    EXPECT_FALSE(vae_variant("5b-i2v")->invert_scale_latents);
-    EXPECT_TRUE(vae_variant("1.5-5b-i2v")->invert_scale_latents);
-    EXPECT_EQ(vae_variant("custom"), nullptr);
-    EXPECT_EQ(vae_variant(""), nullptr);
-}
-
 } // namespace
 } // namespace cogvideox_vae

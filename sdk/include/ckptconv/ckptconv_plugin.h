@@ -49,7 +49,7 @@ extern "C" {
 /* ---------------------------------------------------------------- versions */
 
 #define CKPTCONV_ABI_MAJOR 1
-#define CKPTCONV_ABI_MINOR 1
+#define CKPTCONV_ABI_MINOR 2
 /** (major << 16) | minor, as stored in ckptconv_plugin_v1::abi_version. */
 #define CKPTCONV_ABI_VERSION ((uint32_t)((CKPTCONV_ABI_MAJOR << 16) | CKPTCONV_ABI_MINOR))
 #define CKPTCONV_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
@@ -297,6 +297,14 @@ typedef struct ckptconv_host_v1 {
      * from. A missing or invalid file fails with a message naming the file.
      */
     int32_t (*plan_rules)(ckptconv_call* call, const char* name);
+
+    /* Since ABI 1.2. */
+
+    /**
+     * A line for the conversion report that the user must read, e.g. a part of
+     * the model this conversion could not supply. Not an error.
+     */
+    int32_t (*plan_note)(ckptconv_call* call, const char* text);
 } ckptconv_host_v1;
 
 /* ------------------------------------------------------------ descriptor */

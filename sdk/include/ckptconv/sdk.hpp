@@ -530,6 +530,11 @@ class Plan {
             throw Error(CKPTCONV_E_UNSUPPORTED, "this ckptconv host predates rule files (ABI 1.1)");
         status(host_->plan_rules(call_, name.c_str()));
     }
+    /** A line for the user in the conversion report; dropped silently by a host older than ABI 1.2. */
+    void note(const std::string& text) {
+        if (host_->struct_size >= offsetof(ckptconv_host_v1, plan_note) + sizeof host_->plan_note)
+            status(host_->plan_note(call_, text.c_str()));
+    }
 
     // ---- helpers for common shapes of rules
 

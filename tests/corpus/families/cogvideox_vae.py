@@ -1,5 +1,5 @@
 """SAT CogVideoX VAEs (cogvideox.md 6.1) with the full key layout at reduced width, a 1.5
-fine-tune dump holding transformer, T5 and VAE, and a whole SAT folder (2.1)."""
+fine-tune dump holding transformer, T5 and VAE, and whole SAT folders (2.1) of 1.0 and 1.5."""
 import collections
 
 import torch
@@ -79,3 +79,20 @@ def write(out, save, sat_transformer):
     with open(f"{folder}/transformer/latest", "w") as f:
         f.write("1000\n")
     save({"state_dict": vae}, f"{folder}/vae/3d-vae.pt")
+    # The 1.5 SAT release layout: two transformers side by side, the VAE, and the T5 encoder as a
+    # transformers folder (which no plugin converts).
+    folder = f"{base}/sat_folder_1.5"
+    for kind, channels, ofs in (("t2v", 16, False), ("i2v", 32, True)):
+        tiny = sat_transformer(128, 2, channels, "1.5", ofs=ofs, dtype=torch.bfloat16)
+        save({"module": tiny}, f"{folder}/transformer_{kind}/1000/mp_rank_00_model_states.pt")
+        with open(f"{folder}/transformer_{kind}/latest", "w") as f:
+            f.write("1000\n")
+    save({"state_dict": vae}, f"{folder}/vae/3d-vae.pt")
+    t5 = collections.OrderedDict()
+    t5["shared.weight"] = torch.randn(32, 16)
+    t5["encoder.embed_tokens.weight"] = t5["shared.weight"]
+    t5["encoder.block.0.layer.0.SelfAttention.q.weight"] = torch.randn(16, 16)
+    t5["encoder.final_layer_norm.weight"] = torch.ones(16)
+    save(t5, f"{folder}/t5-v1_1-xxl/pytorch_model.bin")
+    with open(f"{folder}/t5-v1_1-xxl/config.json", "w") as f:
+        f.write('{"architectures": ["T5EncoderModel"], "d_model": 16}\n')

@@ -1,0 +1,51 @@
+#include "core/cli/PreparedConversion.hpp"
+
+#include "core/host/AbiIndex.hpp"
+#include "core/plan/ConversionWriter.hpp"
+#include "core/plan/PlanChecker.hpp"
+
+namespace ckptconv::cli {
+
+PreparedConversion::PreparedConversion(core::CheckpointIndex index, const PluginChoice& chosen,
+                                       const ConversionChoices& choices, const core::Config& config,
+                                       const std::string& to, const std::string& input, const std::string& output)
+    : index_(std::move(index)) {
+    const core::AbiIndex abi(index_);
+    const core::Candidate c = choices.use_rules ? core::Candidate{} : *chosen.chosen;
+    // The plugin's own target (e.g. diffusers) unless the user chose a container; rules write pt.
+    format_ = !to.empty() ? to : (c.target == "diffusers" || c.target == "safetensors" ? c.target : "pt");
+    plan_ = plan_conversion(choices, config, index_, abi, chosen, format_);
+    core::check_plan(index_, plan_, choices.dtype != "keep");
+    executor_.emplace(index_, plan_, core::dtype_option_target(choices.dtype));
+
+    report_.input = input;
+    report_.output = output;
+    report_.plugin = choices.use_rules ? "rules:" + config.file.string() : c.plugin->id;
+    report_.plugin_version = choices.use_rules ? "" : c.plugin->version;
+    report_.format_version = c.format_version;
+    report_.variant = c.variant;
+    report_.target = plan_.target_name.empty() ? format_ : plan_.target_name;
+    report_.roots = core::count_roots(index_, plan_);
+    report_.notes = plan_.notes;
+}
+
+std::vector<std::filesystem::path> PreparedConversion::inputs() const {
+    std::vector<std::filesystem::path> files;
+    for (const auto& f : index_.files) files.emplace_back(f->path());
+    return files;
+}
+
+uint64_t PreparedConversion::planned_bytes() const {
+    uint64_t planned = 0;
+    for (size_t i = 0; i < plan_.outputs.size(); ++i)
+        if (!plan_.outputs[i].alias_of) planned += executor_->nbytes(i);
+    return planned;
+}
+
+void PreparedConversion::write(core::OutputTransaction& tx, const std::filesystem::path& target, uint64_t shard_size) {
+    auto files = core::write_conversion(index_, plan_, *executor_, core::ConversionOutput{format_, target, shard_size},
+                                        tx, report_.notes);
+    report_.files.insert(report_.files.end(), files.begin(), files.end());
+}
+
+} // namespace ckptconv::cli

@@ -1,0 +1,108 @@
+#include "core/io/CheckpointFolder.hpp"
+
+#include "core/util/Error.hpp"
+
+#include <algorithm>
+#include <fstream>
+
+namespace ckptconv::core {
+namespace fs = std::filesystem;
+
+namespace {
+
+bool ends_with(const std::string& name, const std::string& suffix) {
+    return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+struct FolderContents {
+    std::vector<fs::path> indexes; ///< *.index.json
+    std::vector<fs::path> singles; ///< checkpoint files by extension
+    bool latest = false;           ///< a DeepSpeed `latest` tag file
+};
+
+FolderContents scan(const fs::path& folder) {
+    FolderContents c;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(folder)) {
+        const std::string name = e.path().filename().string();
+        if (!e.is_regular_file(ec)) continue;
+        if (ends_with(name, ".index.json"))
+            c.indexes.push_back(e.path());
+        else if (ends_with(name, ".safetensors") || ends_with(name, ".bin") || ends_with(name, ".pt") ||
+                 ends_with(name, ".pth") || ends_with(name, ".ckpt"))
+            c.singles.push_back(e.path());
+        else if (name == "latest")
+            c.latest = true;
+    }
+    std::sort(c.singles.begin(), c.singles.end());
+    return c;
+}
+
+// DeepSpeed's save layout: `latest` holds a tag, `<tag>/` the per-rank files.
+fs::path resolve_latest(const fs::path& folder) {
+    const fs::path latest = folder / "latest";
+    std::ifstream in(latest);
+    std::string tag;
+    std::getline(in, tag);
+    while (!tag.empty() && std::isspace(static_cast<unsigned char>(tag.back()))) tag.pop_back();
+    if (tag.empty() || tag == "." || tag == ".." || tag.find('/') != std::string::npos)
+        throw bad_input(latest.string(), "expected the tag of a DeepSpeed checkpoint (e.g. 1000), found '" + tag + "'");
+    const fs::path dir = folder / tag;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec))
+        throw bad_input(latest.string(), "names tag '" + tag + "', but " + dir.string() + " is not a folder");
+    int model_ranks = 0;
+    int zero_files = 0;
+    for (const auto& e : fs::directory_iterator(dir)) {
+        const std::string name = e.path().filename().string();
+        if (name.rfind("mp_rank_", 0) == 0 && ends_with(name, "_model_states.pt")) ++model_ranks;
+        if (name.rfind("z3_rank_", 0) == 0 || name.rfind("zero_pp_rank_", 0) == 0) ++zero_files;
+    }
+    const fs::path first = dir / "mp_rank_00_model_states.pt";
+    if (model_ranks > 1)
+        throw bad_input(dir.string(), "model-parallel save split over " + std::to_string(model_ranks) +
+                                          " mp_rank_*_model_states.pt files; merging ranks is not supported");
+    if (model_ranks == 1 && fs::exists(first, ec)) return first;
+    if (zero_files > 0)
+        throw bad_input(dir.string(), "ZeRO-3 save: its tensors are partitioned over ranks; consolidate them first "
+                                      "(DeepSpeed's zero_to_fp32.py) and convert the result");
+    throw bad_input(dir.string(),
+                    "holds no mp_rank_00_model_states.pt (tag '" + tag + "' from " + latest.string() + ")");
+}
+
+} // namespace
+
+fs::path resolve_checkpoint_folder(const fs::path& folder) {
+    const FolderContents c = scan(folder);
+    if (c.indexes.size() == 1) return c.indexes[0];
+    if (c.indexes.size() > 1)
+        throw bad_input(folder.string(), "holds several *.index.json files; name the one to read");
+    if (c.singles.size() == 1) return c.singles[0];
+    if (c.singles.size() > 1)
+        throw bad_input(folder.string(), "holds several checkpoint files and no *.index.json; name one");
+    if (c.latest) return resolve_latest(folder);
+    throw bad_input(folder.string(), "holds no checkpoint file, *.index.json or DeepSpeed `latest` tag");
+}
+
+PipelineFolder find_pipeline_components(const fs::path& folder) {
+    PipelineFolder p;
+    std::error_code ec;
+    if (!fs::is_directory(folder, ec)) return p;
+    const FolderContents own = scan(folder);
+    if (!own.indexes.empty() || !own.singles.empty() || own.latest) return p;
+    std::vector<fs::path> subfolders;
+    for (const auto& e : fs::directory_iterator(folder))
+        if (e.is_directory(ec) && e.path().filename().string().front() != '.') subfolders.push_back(e.path());
+    std::sort(subfolders.begin(), subfolders.end());
+    for (const auto& sub : subfolders) {
+        const FolderContents c = scan(sub);
+        const std::string name = sub.filename().string();
+        if (c.indexes.empty() && c.singles.empty() && !c.latest)
+            p.skipped.push_back(name + ": holds no checkpoint");
+        else
+            p.components.push_back({name, resolve_checkpoint_folder(sub)});
+    }
+    return p;
+}
+
+} // namespace ckptconv::core

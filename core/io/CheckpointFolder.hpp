@@ -1,0 +1,38 @@
+// Which checkpoint a folder stands for: a shard index, a single file, a DeepSpeed
+// `latest` tag, or (a pipeline folder) one checkpoint per component subfolder.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace ckptconv::core {
+
+/**
+ * The checkpoint a folder holds: its single `*.index.json`, its single
+ * checkpoint file (.safetensors .bin .pt .pth .ckpt), or, for a DeepSpeed /
+ * SAT save folder, `<tag>/mp_rank_00_model_states.pt` where `latest` names
+ * the tag. Throws BadInput naming the folder otherwise (several candidates,
+ * model-parallel or ZeRO-3 partitioned saves, a `latest` pointing nowhere).
+ */
+std::filesystem::path resolve_checkpoint_folder(const std::filesystem::path& folder);
+
+struct FolderComponent {
+    std::string name;                 ///< the subfolder's name, e.g. "transformer"
+    std::filesystem::path checkpoint; ///< what resolve_checkpoint_folder gives for it
+};
+
+struct PipelineFolder {
+    std::vector<FolderComponent> components; ///< in name order
+    std::vector<std::string> skipped;        ///< "name: why" for subfolders holding no checkpoint
+};
+
+/**
+ * A folder that holds no checkpoint of its own but has subfolders that do
+ * (a SAT release: transformer/ + vae/, a diffusers pipeline). `components` is
+ * empty when `folder` is not one. Subfolders whose checkpoint is broken or
+ * ambiguous throw, as resolve_checkpoint_folder does: they are never skipped.
+ */
+PipelineFolder find_pipeline_components(const std::filesystem::path& folder);
+
+} // namespace ckptconv::core
