@@ -1,20 +1,27 @@
 #!/usr/bin/python3
 """Benchmark ckptconv against the read+write floor and Python torch, in one run.
 
-    /usr/bin/python3 bench/bench.py [--runs 3] [--work DIR] [--keep]
+    /usr/bin/python3 bench/bench.py [--runs 3] [--work DIR] [--models 2b,5b]
 
-Makes (once) a CogVideoX-2B-shaped SAT checkpoint of ~3.4 GB, then times
-each command --runs times with /usr/bin/time -v, page cache warm (one
-untimed warm-up read first) and an untimed `sync` before every run, and
-prints medians of wall time and peak RSS with ratios against
-`cat SRC > DST` and Python. Outputs are deleted before each run so every
-run writes a fresh file.
+Makes (once, in --work) full-size CogVideoX SAT checkpoints: a 2B folder
+(fp16 transformer ~3.4 GB + fp32 VAE ~0.86 GB) and, with 5b, a bf16 5B
+transformer (~11.1 GB; needs ~45 GB of free disk for input and outputs).
+Times each command --runs times with /usr/bin/time -v, page cache warm
+(one untimed read of each input first) and an untimed `sync` before every
+run, and prints per model the medians of wall time and peak RSS with
+ratios against `cat SRC > DST` and the Python reference conversion.
+Outputs are deleted before each run so every run writes fresh files.
+After the timed runs it checks what the runs wrote: the 2B folder's
+pipeline files carry the values of the detected variant (no --option
+given), and the 5B transformer is split into the Hub's three shards.
 """
+import json
 import argparse
 import os
 import re
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
 
@@ -35,64 +42,120 @@ def timed(cmd, shell=False):
     return seconds, rss_kb / 1024
 
 
+def remove(path):
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    elif os.path.exists(path):
+        os.remove(path)
+
+
+def cases_2b(work):
+    folder = os.path.join(work, "sat_2b")
+    src = os.path.join(folder, "transformer", "1000", "mp_rank_00_model_states.pt")
+    if not os.path.exists(os.path.join(folder, "vae", "3d-vae.pt")):
+        subprocess.run([PY, os.path.join(HERE, "make_sat_checkpoint.py"), folder, "--folder"], check=True)
+    out = lambda name: os.path.join(work, name)  # noqa: E731
+    convert_py = os.path.join(HERE, "python_sat_to_diffusers.py")
+    return src, [folder], [
+        ("cat SRC > DST (floor)", [f"cat '{src}' > '{out('copy.pt')}'"], ["copy.pt"]),
+        ("ckptconv inspect", [CLI, "inspect", src], []),
+        ("ckptconv pt -> safetensors", [CLI, "convert", src, "-o", out("o.safetensors"), "--plugin", "none", "--to",
+                                        "safetensors", "-q"], ["o.safetensors"]),
+        ("ckptconv pt -> pt", [CLI, "convert", src, "-o", out("o.pt"), "--plugin", "none", "-q"], ["o.pt"]),
+        ("python torch.load + torch.save", [PY, "-c", f"import torch; torch.save(torch.load('{src}'), '{out('py.pt')}')"],
+         ["py.pt"]),
+        # The real cogvideox_sat plan (every key renamed, every query_key_value split in three, adaLN chunks
+        # reordered) written as diffusers safetensors, against the same conversion in Python.
+        ("ckptconv SAT -> diffusers", [CLI, "convert", src, "-o", out("diffusers"), "-q"], ["diffusers"]),
+        ("python SAT -> safetensors", [PY, convert_py, src, out("py.safetensors"), "safetensors"], ["py.safetensors"]),
+        ("python SAT -> torch.save", [PY, convert_py, src, out("py_conv.pt"), "pt"], ["py_conv.pt"]),
+        # The whole folder, transformer and VAE, variant detected from the transformer (no --option).
+        ("cat folder (floor)", [f"cat '{src}' '{folder}/vae/3d-vae.pt' > '{out('copy2.pt')}'"], ["copy2.pt"]),
+        ("ckptconv SAT folder -> pipeline", [CLI, "convert", folder, "-o", out("pipeline"), "-q"], ["pipeline"],
+         check_2b),
+        ("python SAT folder -> pipeline", [PY, convert_py, folder, out("py_pipeline"), "folder"], ["py_pipeline"]),
+    ]
+
+
+def cases_5b(work):
+    src = os.path.join(work, "sat_5b.pt")
+    if not os.path.exists(src):
+        subprocess.run([PY, os.path.join(HERE, "make_sat_checkpoint.py"), src, "--model", "5b"], check=True)
+    out = lambda name: os.path.join(work, name)  # noqa: E731
+    return src, [src], [
+        ("cat SRC > DST (floor)", [f"cat '{src}' > '{out('copy5.pt')}'"], ["copy5.pt"]),
+        ("ckptconv SAT -> diffusers", [CLI, "convert", src, "-o", out("diffusers5"), "-q"], ["diffusers5"], check_5b),
+        ("python SAT -> safetensors", [PY, os.path.join(HERE, "python_sat_to_diffusers.py"), src,
+                                       out("py5.safetensors"), "safetensors"], ["py5.safetensors"]),
+    ]
+
+
+def check_2b(work):
+    """What the last pipeline run wrote: 2B values taken from the transformer's detection."""
+    out = os.path.join(work, "pipeline")
+    with open(os.path.join(out, "scheduler", "scheduler_config.json")) as f:
+        assert json.load(f)["snr_shift_scale"] == 3.0
+    with open(os.path.join(out, "vae", "config.json")) as f:
+        assert json.load(f)["scaling_factor"] == 1.15258426
+    with open(os.path.join(out, "model_index.json")) as f:
+        assert json.load(f)["_class_name"] == "CogVideoXPipeline"
+    print("checked: 2B pipeline folder holds snr_shift_scale 3.0 and scaling_factor 1.15258426", file=sys.stderr)
+
+
+def check_5b(work):
+    """The Hub's split of a 5B bf16 transformer (cogvideox.md 7): three shards of these tensor bytes."""
+    folder = os.path.join(work, "diffusers5", "transformer")
+    with open(os.path.join(folder, "diffusion_pytorch_model.safetensors.index.json")) as f:
+        index = json.load(f)
+    names = sorted(set(index["weight_map"].values()))
+    assert names == [f"diffusion_pytorch_model-0000{k}-of-00003.safetensors" for k in (1, 2, 3)], names
+    data = []
+    for name in names:
+        with open(os.path.join(folder, name), "rb") as f:
+            n = struct.unpack("<Q", f.read(8))[0]
+            header = json.loads(f.read(n))
+        data.append(max(h["data_offsets"][1] for k, h in header.items() if k != "__metadata__"))
+    assert index["metadata"]["total_size"] == sum(data) == 11_140_566_144, (index["metadata"], data)
+    assert data == [4_977_249_792, 4_947_987_968, 1_215_328_384], data
+    print(f"checked: 5B transformer in the Hub's 3 shards of {data} tensor bytes", file=sys.stderr)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--work", default="/tmp/ckptconv-bench")
+    ap.add_argument("--models", default="2b", help="comma-separated: 2b, 5b")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
-    src = os.path.join(args.work, "sat_2b.pt")
-    if not os.path.exists(src):
-        subprocess.run([PY, os.path.join(HERE, "make_sat_checkpoint.py"), src], check=True)
-    size = os.path.getsize(src)
-    out = lambda name: os.path.join(args.work, name)  # noqa: E731
-    subprocess.run(["cat", src], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
-
-    cases = [
-        ("cat SRC > DST (floor)", lambda: timed(f"cat '{src}' > '{out('copy.pt')}'", shell=True), ["copy.pt"]),
-        ("ckptconv inspect", lambda: timed([CLI, "inspect", src]), []),
-        ("ckptconv pt -> safetensors", lambda: timed([CLI, "convert", src, "-o", out("o.safetensors"), "--plugin", "none",
-                                                      "--to", "safetensors", "-q"]), ["o.safetensors"]),
-        ("ckptconv pt -> pt", lambda: timed([CLI, "convert", src, "-o", out("o.pt"), "--plugin", "none", "-q"]), ["o.pt"]),
-        ("python torch.load + torch.save", lambda: timed(
-            [PY, "-c", f"import torch; torch.save(torch.load('{src}'), '{out('py.pt')}')"]), ["py.pt"]),
-        # Issue 4: the real cogvideox_sat plan (every key renamed, every query_key_value split in three,
-        # adaLN chunks reordered) written as diffusers safetensors, against the same conversion in Python.
-        ("ckptconv SAT -> diffusers safetensors", lambda: timed(
-            [CLI, "convert", src, "-o", out("diffusers"), "--force", "-q"]), ["diffusers"]),
-        ("python SAT -> safetensors", lambda: timed(
-            [PY, os.path.join(HERE, "python_sat_to_diffusers.py"), src, out("py.safetensors"), "safetensors"]),
-         ["py.safetensors"]),
-        ("python SAT -> torch.save", lambda: timed(
-            [PY, os.path.join(HERE, "python_sat_to_diffusers.py"), src, out("py_conv.pt"), "pt"]), ["py_conv.pt"]),
-    ]
-    results = {}
-    for name, run, produced in cases:
-        samples = []
-        for _ in range(args.runs):
+    models = {"2b": cases_2b, "5b": cases_5b}
+    for model in args.models.split(","):
+        src, warm, cases = models[model](args.work)
+        for w in warm:
+            subprocess.run(f"cat $(find '{w}' -type f) > /dev/null", shell=True, check=True)  # warm the page cache
+        results = {}
+        for name, cmd, produced, *check in cases:
+            samples = []
+            for _ in range(args.runs):
+                for p in produced:
+                    remove(os.path.join(args.work, p))
+                subprocess.run(["sync"], check=True)  # earlier runs' writeback must not throttle this one
+                samples.append(timed(cmd[0], shell=True) if len(cmd) == 1 else timed(cmd))
+            if check:
+                check[0](args.work)  # outside the timing, on the last run's output
             for p in produced:
-                if os.path.isdir(out(p)):
-                    shutil.rmtree(out(p))
-                elif os.path.exists(out(p)):
-                    os.remove(out(p))
-            subprocess.run(["sync"], check=True)  # earlier runs' writeback must not throttle this one
-            samples.append(run())
-        for p in produced:
-            if os.path.isdir(out(p)):
-                shutil.rmtree(out(p))
-            elif os.path.exists(out(p)):
-                os.remove(out(p))
-        results[name] = (statistics.median(s for s, _ in samples), statistics.median(r for _, r in samples),
-                         [round(s, 2) for s, _ in samples])
-        print(f"{name}: {results[name][2]} s", file=sys.stderr)
-
-    floor = results["cat SRC > DST (floor)"][0]
-    python = results["python torch.load + torch.save"][0]
-    print(f"\ninput: {size / 1e9:.2f} GB, {os.cpu_count()} cores, page cache warm, median of {args.runs} runs\n")
-    print("| command | wall s (median) | x cat | python / this | peak RSS MB |")
-    print("|---|---|---|---|---|")
-    for name, (wall, rss, _) in results.items():
-        print(f"| {name} | {wall:.2f} | {wall / floor:.2f} | {python / wall:.1f} | {rss:.0f} |")
+                remove(os.path.join(args.work, p))
+            results[name] = (statistics.median(s for s, _ in samples), statistics.median(r for _, r in samples),
+                             [round(s, 2) for s, _ in samples])
+            print(f"{model} {name}: {results[name][2]} s", file=sys.stderr)
+        print(f"\n{model}: input {os.path.getsize(src) / 1e9:.2f} GB, {os.cpu_count()} cores, page cache warm, "
+              f"median of {args.runs} runs\n")
+        print("| command | wall s (median) | x its cat | python / this | peak RSS MB |")
+        print("|---|---|---|---|---|")
+        for name, (wall, rss, _) in results.items():
+            folder_case = "folder" in name or "pipeline" in name
+            floor = results["cat folder (floor)" if folder_case else "cat SRC > DST (floor)"][0]
+            python = results["python SAT folder -> pipeline" if folder_case else "python SAT -> safetensors"][0]
+            print(f"| {name} | {wall:.2f} | {wall / floor:.2f} | {python / wall:.1f} | {rss:.0f} |")
 
 
 if __name__ == "__main__":

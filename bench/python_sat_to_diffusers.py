@@ -2,9 +2,11 @@
 """The reference conversion in Python, for timing: torch.load, the renames and splits, then save.
 
     /usr/bin/python3 bench/python_sat_to_diffusers.py SRC.pt OUT {safetensors|pt}
+    /usr/bin/python3 bench/python_sat_to_diffusers.py SAT_DIR OUT_DIR folder
 
-Uses the same conversion as the test oracle (tests/oracle/cogvideox_oracle.py). safetensors has no
-Debian package, so the file is written the way safetensors' save_file lays it out, tensor by tensor.
+Uses the same conversions as the test oracles (tests/oracle/cogvideox_oracle.py, cogvideox_vae_oracle.py).
+safetensors has no Debian package, so files are written the way safetensors' save_file lays them out, tensor
+by tensor. `folder` converts transformer/ (via latest) and vae/3d-vae.pt into OUT_DIR/{transformer,vae}/.
 """
 import json
 import os
@@ -14,6 +16,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "oracle"))
+import cogvideox_vae_oracle  # noqa: E402
 from cogvideox_oracle import PREFIX, module_of, reference  # noqa: E402
 
 NAMES = {torch.float16: "F16", torch.bfloat16: "BF16", torch.float32: "F32"}
@@ -33,8 +36,24 @@ def save_safetensors(tensors, path):
             t.contiguous().view(torch.uint8).numpy().tofile(f)
 
 
+def convert_folder(src, out):
+    with open(os.path.join(src, "transformer", "latest")) as f:
+        tag = f.read().strip()
+    sd = module_of(torch.load(os.path.join(src, "transformer", tag, "mp_rank_00_model_states.pt"), map_location="cpu"))
+    os.makedirs(os.path.join(out, "transformer"))
+    save_safetensors(reference(sd, learned_pos=False, prefix=PREFIX),
+                     os.path.join(out, "transformer", "diffusion_pytorch_model.safetensors"))
+    del sd
+    vae = torch.load(os.path.join(src, "vae", "3d-vae.pt"), map_location="cpu")["state_dict"]
+    os.makedirs(os.path.join(out, "vae"))
+    save_safetensors(cogvideox_vae_oracle.reference(vae), os.path.join(out, "vae", "diffusion_pytorch_model.safetensors"))
+
+
 def main():
     src, out, kind = sys.argv[1:4]
+    if kind == "folder":
+        convert_folder(src, out)
+        return
     sd = module_of(torch.load(src, map_location="cpu"))
     converted = reference(sd, learned_pos=False, prefix=PREFIX)
     if kind == "pt":

@@ -26,7 +26,7 @@ import zipfile
 import numpy as np
 import torch
 
-from families import cogvideox_vae, t2m_cut
+from families import clip_vision, cogvideox_vae, t2m_cut
 
 torch.manual_seed(0)
 
@@ -312,6 +312,7 @@ def main():
         ("cogvideox", lambda: write_cogvideox_cases(args.out, args.samples)),
         ("t2m_cut", lambda: t2m_cut.write(args.out, save)),
         ("cogvideox_vae", lambda: cogvideox_vae.write(args.out, save, sat_transformer)),
+        ("clip_vision", lambda: clip_vision.write(args.out, save, safetensors_bytes)),
     ])
     chosen = args.only.split(",") if args.only else list(groups)
     for name in chosen:

@@ -153,6 +153,39 @@ TEST(PlanDsl, NotesReachAHostThatTakesThemAndAreDroppedOnOlderHosts) {
     EXPECT_EQ(seen.size(), 1u);
 }
 
+TEST(PlanDsl, FullEncodesTheValueInEachDtype) {
+    struct Recorder {
+        static ckptconv_expr constant(ckptconv_call* call, const int64_t*, uint32_t, uint32_t, const void* data,
+                                      uint64_t nbytes) {
+            *reinterpret_cast<std::string*>(call) = std::string(static_cast<const char*>(data), nbytes);
+            return 0;
+        }
+    };
+    ckptconv_host_v1 host{};
+    host.plan_constant = &Recorder::constant;
+    std::string bytes;
+    Plan plan(&host, reinterpret_cast<ckptconv_call*>(&bytes));
+    auto u16 = [&](size_t i) {
+        return static_cast<uint16_t>(static_cast<uint8_t>(bytes[2 * i]) | static_cast<uint8_t>(bytes[2 * i + 1]) << 8);
+    };
+    plan.full({2}, CKPTCONV_DTYPE_F16, 1.0);
+    ASSERT_EQ(bytes.size(), 4u);
+    EXPECT_EQ(u16(0), 0x3C00);
+    EXPECT_EQ(u16(1), 0x3C00);
+    for (const auto& [value, bits] : std::vector<std::pair<double, uint16_t>>{
+             {0.1, 0x2E66}, {-2.0, 0xC000}, {65504.0, 0x7BFF}, {1e6, 0x7C00}, {6e-8, 0x0001}, {0.0, 0}}) {
+        plan.full({1}, CKPTCONV_DTYPE_F16, value);
+        EXPECT_EQ(u16(0), bits) << value;
+    }
+    plan.full({1}, CKPTCONV_DTYPE_BF16, 1.0);
+    EXPECT_EQ(u16(0), 0x3F80);
+    plan.full({1}, CKPTCONV_DTYPE_F32, 1.0);
+    EXPECT_EQ(bytes, std::string("\x00\x00\x80\x3f", 4));
+    plan.full({3}, CKPTCONV_DTYPE_I64, 1.0);
+    EXPECT_EQ(bytes.size(), 24u);
+    EXPECT_THROW(plan.full({1}, CKPTCONV_DTYPE_BOOL, 1.0), Error);
+}
+
 TEST(Trampoline, ExceptionsBecomeStatusAndMessage) {
     const auto* d = detail::Adapter<BoomPlugin>::descriptor();
     struct Recorder {

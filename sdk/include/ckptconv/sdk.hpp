@@ -538,6 +538,17 @@ class Plan {
 
     // ---- helpers for common shapes of rules
 
+    /** A tensor of `shape` filled with `value` (float dtypes and I64), e.g. a fresh LayerNorm's ones. */
+    Expr full(const Shape& shape, uint32_t dtype, double value) {
+        const std::string one = scalar_bytes(dtype, value);
+        uint64_t count = 1;
+        for (int64_t d : shape) count *= static_cast<uint64_t>(d);
+        std::string bytes;
+        bytes.reserve(one.size() * count);
+        for (uint64_t i = 0; i < count; ++i) bytes += one;
+        return constant(shape, dtype, bytes.data(), bytes.size());
+    }
+
     /** `output_keys.size()` equal pieces of `x` along `dim`, each emitted under its key. */
     void split(Expr x, const std::string& out_root, const std::vector<std::string>& output_keys, int64_t dim = 0) {
         const auto parts = static_cast<int64_t>(output_keys.size());
@@ -551,6 +562,43 @@ class Plan {
     void log(int32_t level, const std::string& message) { host_->log(call_, level, message.c_str()); }
 
   private:
+    /** IEEE binary16 of a float's bits, rounded to nearest even. */
+    static uint16_t half_bits(uint32_t x) {
+        const uint32_t sign = (x >> 16) & 0x8000u;
+        const uint32_t biased = (x >> 23) & 0xFFu;
+        uint32_t mant = x & 0x7FFFFFu;
+        if (biased == 0xFFu) return static_cast<uint16_t>(sign | 0x7C00u | (mant ? 0x200u : 0u));
+        const int32_t exp = static_cast<int32_t>(biased) - 127 + 15;
+        if (exp >= 31) return static_cast<uint16_t>(sign | 0x7C00u);
+        uint32_t shift = 13;
+        uint32_t half = (static_cast<uint32_t>(exp > 0 ? exp : 0) << 10);
+        if (exp <= 0) { // subnormal: the implicit bit becomes explicit
+            if (exp < -10) return static_cast<uint16_t>(sign);
+            mant |= 0x800000u;
+            shift = static_cast<uint32_t>(14 - exp);
+        }
+        half |= mant >> shift;
+        const uint32_t rem = mant & ((1u << shift) - 1u);
+        const uint32_t mid = 1u << (shift - 1u);
+        if (rem > mid || (rem == mid && (half & 1u))) ++half; // a carry rolls into the exponent, as it should
+        return static_cast<uint16_t>(sign | half);
+    }
+    static std::string scalar_bytes(uint32_t dtype, double value) {
+        auto raw = [](auto v) { return std::string(reinterpret_cast<const char*>(&v), sizeof v); };
+        const auto f = static_cast<float>(value);
+        uint32_t bits = 0;
+        std::memcpy(&bits, &f, sizeof bits);
+        switch (dtype) {
+        case CKPTCONV_DTYPE_F64: return raw(value);
+        case CKPTCONV_DTYPE_F32: return raw(f);
+        case CKPTCONV_DTYPE_I64: return raw(static_cast<int64_t>(value));
+        case CKPTCONV_DTYPE_BF16: // the upper half of the float, rounded to nearest even
+            return raw(static_cast<uint16_t>((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16));
+        case CKPTCONV_DTYPE_F16: return raw(half_bits(bits));
+        default:
+            throw Error(CKPTCONV_E_UNSUPPORTED, std::string("full(): no fill value for dtype ") + dtype_name(dtype));
+        }
+    }
     Expr check(ckptconv_expr h) {
         if (h < 0) throw Error(CKPTCONV_E_PLAN, {});
         return Expr{h};

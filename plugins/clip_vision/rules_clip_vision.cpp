@@ -1,0 +1,175 @@
+#include "rules_clip_vision.hpp"
+
+#include <array>
+#include <map>
+
+namespace clip_vision {
+namespace {
+
+using ckptconv::sdk::Expr;
+using ckptconv::sdk::KeyPattern;
+using ckptconv::sdk::Shape;
+using ckptconv::sdk::TargetKey;
+
+const std::array<const char*, 3> kQkv = {"q_proj", "k_proj", "v_proj"}; // qkv_proj rows, in this order
+
+std::string choice(const ckptconv::sdk::PlanRequest& request, const char* key, const std::string& fallback,
+                   std::initializer_list<const char*> allowed) {
+    const std::string value = request.option(key, fallback);
+    for (const char* a : allowed)
+        if (value == a) return value;
+    std::string list;
+    for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+    throw ckptconv::sdk::Error(CKPTCONV_E_INVALID_ARGUMENT,
+                               std::string("--option ") + key + "=" + value + ": expected one of " + list);
+}
+
+/** Why a key of a CLIP checkpoint outside the vision tower is not converted. */
+std::string outside_reason(const std::string& relative) {
+    if (ckptconv::sdk::starts_with(relative, "text_model.")) return "CLIP text tower: not part of the vision tower";
+    if (relative == "visual_projection.weight" || relative == "text_projection.weight" || relative == "logit_scale")
+        return "CLIP contrastive head: not part of the vision tower";
+    return {};
+}
+
+Expr position_ids(ckptconv::sdk::Plan& plan, int64_t positions) {
+    std::vector<int64_t> values(static_cast<size_t>(positions));
+    for (int64_t i = 0; i < positions; ++i) values[static_cast<size_t>(i)] = i;
+    return plan.constant({1, positions}, CKPTCONV_DTYPE_I64, values.data(), values.size() * sizeof(int64_t));
+}
+
+} // namespace
+
+std::vector<TargetKey> tower_keys(const ClipTower& t, TowerLayout layout, const std::string& prefix,
+                                  bool with_position_ids, bool post_layernorm) {
+    const int64_t D = t.hidden;
+    const bool hf = layout == TowerLayout::HuggingFace;
+    std::vector<TargetKey> k;
+    auto linear = [&](const std::string& name, int64_t out, int64_t in) {
+        k.push_back({name + ".weight", {out, in}});
+        k.push_back({name + ".bias", {out}});
+    };
+    auto norm = [&](const std::string& name) {
+        k.push_back({name + ".weight", {D}});
+        k.push_back({name + ".bias", {D}});
+    };
+    k.push_back({prefix + "embeddings.class_embedding", {D}});
+    k.push_back({prefix + "embeddings.patch_embedding.weight", {D, t.channels, t.patch, t.patch}});
+    k.push_back({prefix + "embeddings.position_embedding.weight", {t.positions, D}});
+    if (with_position_ids) k.push_back({prefix + "embeddings.position_ids", {1, t.positions}});
+    norm(prefix + "pre_layrnorm");
+    for (int64_t i = 0; i < t.layers; ++i) {
+        const std::string b = prefix + (hf ? "encoder.layers." : "transformer.layers.") + std::to_string(i) + ".";
+        if (hf) { // CLIPEncoderLayer / CLIPAttention declaration order
+            for (const char* proj : {"k_proj", "v_proj", "q_proj", "out_proj"}) linear(b + "self_attn." + proj, D, D);
+            norm(b + "layer_norm1");
+            linear(b + "mlp.fc1", t.mlp, D);
+            linear(b + "mlp.fc2", D, t.mlp);
+            norm(b + "layer_norm2");
+        } else {
+            norm(b + "layer_norm1");
+            linear(b + "self_attn.qkv_proj", 3 * D, D);
+            linear(b + "self_attn.out_proj", D, D);
+            norm(b + "layer_norm2");
+            linear(b + "mlp.fc1", t.mlp, D);
+            linear(b + "mlp.fc2", D, t.mlp);
+        }
+    }
+    if (hf && post_layernorm) norm(prefix + "post_layernorm");
+    return k;
+}
+
+void plan_clip_vision(const ClipTower& t, const ckptconv::sdk::IndexView& index,
+                      const ckptconv::sdk::PlanRequest& request, ckptconv::sdk::Plan& plan) {
+    const bool to_hf = request.format_version == "deepencoder";
+    if (!to_hf && request.format_version != "hf")
+        throw ckptconv::sdk::unsupported("no rules for format version '" + request.format_version +
+                                         "' (known: hf, deepencoder)");
+    if ((t.layout == TowerLayout::DeepEncoder) != to_hf)
+        throw ckptconv::sdk::invalid_data(
+            "format version " + request.format_version + " was forced, but the tower under '" + t.tower + "' has the " +
+            (to_hf ? "Hugging Face" : "DeepEncoder") + " layout (" +
+            (to_hf ? "encoder.layers.N.self_attn.q_proj" : "transformer.layers.N.self_attn.qkv_proj") + ")");
+    const std::string ids = choice(request, "position_ids", "keep", {"keep", "create", "drop"});
+    const bool post_layernorm = choice(request, "post_layernorm", "create", {"create", "omit"}) == "create";
+    const std::string out_prefix = to_hf ? "vision_model." : request.option("prefix");
+    const bool with_ids = ids == "create" || (ids == "keep" && t.position_ids);
+
+    const KeyPattern hf_attn("encoder.layers.{i}.self_attn.{proj}.{wb}");
+    const KeyPattern fused_attn("transformer.layers.{i}.self_attn.qkv_proj.{wb}");
+    const KeyPattern hf_layer("encoder.layers.{i}.{*rest}");
+    const KeyPattern fused_layer("transformer.layers.{i}.{*rest}");
+    const std::string parent = model_prefix(t);
+    std::map<std::string, std::array<Expr, 3>> qkv; // HF -> fused: "i.wb" -> q, k, v
+    std::map<std::string, Expr> outputs;
+    for (const auto* tensor : index.tensors_of(*index.root(t.root))) {
+        const std::string key(tensor->key);
+        if (!ckptconv::sdk::starts_with(key, t.tower)) {
+            const std::string relative = ckptconv::sdk::starts_with(key, parent) ? key.substr(parent.size()) : key;
+            if (std::string why = outside_reason(relative); !why.empty())
+                plan.drop(t.root, key, why);
+            else if (to_hf)
+                plan.drop(t.root, key,
+                          "outside the CLIP vision tower (in DeepSeek-OCR: SAM encoder, projector, "
+                          "language model)");
+            continue; // anything else stays unmapped, and the plan check names it
+        }
+        const std::string k = key.substr(t.tower.size());
+        if (k == "embeddings.position_ids") {
+            if (ids == "keep")
+                outputs[out_prefix + k] = plan.source(t.root, key);
+            else
+                plan.drop(t.root, key, "--option position_ids=" + ids + " (an arange buffer, not a weight)");
+            continue;
+        }
+        if (ckptconv::sdk::starts_with(k, "post_layernorm.")) {
+            plan.drop(t.root, key,
+                      "CLIP's final LayerNorm: the DeepEncoder tower has none (it feeds the pooled "
+                      "output, which DeepEncoder does not use)");
+            continue;
+        }
+        Expr x = plan.source(t.root, key);
+        if (auto c = to_hf ? std::nullopt : hf_attn.match(k); c && (*c)["proj"] != "out_proj") {
+            for (size_t j = 0; j < kQkv.size(); ++j)
+                if ((*c)["proj"] == kQkv[j]) qkv[(*c)["i"] + "." + (*c)["wb"]][j] = x;
+        } else if (auto f = to_hf ? fused_attn.match(k) : std::nullopt) {
+            const std::string b = out_prefix + "encoder.layers." + (*f)["i"] + ".self_attn.";
+            for (size_t j = 0; j < kQkv.size(); ++j)
+                outputs[b + kQkv[j] + "." + (*f)["wb"]] = plan.chunk(x, 3, static_cast<int64_t>(j));
+        } else if (auto l = (to_hf ? fused_layer : hf_layer).match(k)) {
+            outputs[out_prefix + (to_hf ? "encoder.layers." : "transformer.layers.") + (*l)["i"] + "." + (*l)["rest"]] =
+                x;
+        } else {
+            outputs[out_prefix + k] = x; // embeddings.*, pre_layrnorm.*
+        }
+    }
+    for (const auto& [where, parts] : qkv) {
+        const std::string i = where.substr(0, where.find('.'));
+        const std::string wb = where.substr(where.find('.') + 1);
+        for (size_t j = 0; j < kQkv.size(); ++j)
+            if (parts[j].handle < 0)
+                throw ckptconv::sdk::invalid_data("layer " + i + " has no " + t.tower + "encoder.layers." + i +
+                                                  ".self_attn." + kQkv[j] + "." + wb + " to fuse into qkv_proj");
+        outputs[out_prefix + "transformer.layers." + i + ".self_attn.qkv_proj." + wb] =
+            plan.cat({parts[0], parts[1], parts[2]});
+    }
+    if (ids == "create" && !outputs.count(out_prefix + "embeddings.position_ids"))
+        outputs[out_prefix + "embeddings.position_ids"] = position_ids(plan, t.positions);
+    if (!to_hf && !with_ids)
+        plan.note("no embeddings.position_ids: DeepEncoder registers it as a persistent buffer, so load with "
+                  "strict=False or pass --option position_ids=create");
+    if (to_hf && post_layernorm) {
+        outputs["vision_model.post_layernorm.weight"] = plan.full({t.hidden}, t.dtype, 1.0);
+        outputs["vision_model.post_layernorm.bias"] = plan.full({t.hidden}, t.dtype, 0.0);
+        plan.note("vision_model.post_layernorm created as CLIPVisionModel initialises it (weight 1, bias 0): the "
+                  "DeepEncoder tower has none, so pooler_output is not the original model's");
+    }
+    ckptconv::sdk::emit_in_target_order(plan, "",
+                                        tower_keys(t, to_hf ? TowerLayout::HuggingFace : TowerLayout::DeepEncoder,
+                                                   out_prefix, with_ids, post_layernorm),
+                                        std::move(outputs));
+    plan.target(to_hf ? "hf" : "deepencoder");
+    plan.keep_extras(false);
+}
+
+} // namespace clip_vision

@@ -1,0 +1,175 @@
+#!/usr/bin/python3
+"""Oracle for clip_vision: ckptconv's output against Python reference conversions (families.md C.2).
+
+    /usr/bin/python3 tests/oracle/clip_vision_oracle.py build/bin/ckptconv tests/corpus
+
+HF -> DeepEncoder: keep vision_model.*, strip it, encoder. -> transformer., q/k/v weights and biases
+concatenated (q, k, v) into self_attn.qkv_proj, post_layernorm / projections / text tower dropped.
+DeepEncoder -> HF: the reverse, qkv_proj chunked in three, post_layernorm created (ones, zeros).
+Every tensor is compared bit for bit, names and order included; torch.load reads every output.
+"""
+import collections
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+from oracle_cases import bits, read_safetensors, run_cases  # noqa: E402
+
+HF_ORDER = ("k_proj", "v_proj", "q_proj", "out_proj")
+
+
+def to_deepencoder(sd, prefix=""):
+    """Python reference: HF CLIP state dict -> DeepEncoder keys, in DeepEncoder's module order."""
+    v = {k[len("vision_model."):]: t for k, t in sd.items() if k.startswith("vision_model.")}
+    layers = 1 + max(int(k.split(".")[2]) for k in v if k.startswith("encoder.layers."))
+    out = collections.OrderedDict()
+    for k in ("embeddings.class_embedding", "embeddings.patch_embedding.weight",
+              "embeddings.position_embedding.weight", "embeddings.position_ids", "pre_layrnorm.weight",
+              "pre_layrnorm.bias"):
+        if k in v:
+            out[prefix + k] = v[k]
+    for i in range(layers):
+        src, dst = f"encoder.layers.{i}.", f"{prefix}transformer.layers.{i}."
+        for part in ("layer_norm1.weight", "layer_norm1.bias"):
+            out[dst + part] = v[src + part]
+        for wb in ("weight", "bias"):
+            out[dst + f"self_attn.qkv_proj.{wb}"] = torch.cat([v[src + f"self_attn.{p}_proj.{wb}"] for p in "qkv"])
+        for part in ("self_attn.out_proj.weight", "self_attn.out_proj.bias", "layer_norm2.weight", "layer_norm2.bias",
+                     "mlp.fc1.weight", "mlp.fc1.bias", "mlp.fc2.weight", "mlp.fc2.bias"):
+            out[dst + part] = v[src + part]
+    return out
+
+
+def to_hf(sd, tower):
+    """Python reference: DeepEncoder keys under `tower` -> HF CLIPVisionModel state dict order."""
+    v = {k[len(tower):]: t for k, t in sd.items() if k.startswith(tower)}
+    layers = 1 + max(int(k.split(".")[2]) for k in v if k.startswith("transformer.layers."))
+    out = collections.OrderedDict()
+    for k in ("embeddings.class_embedding", "embeddings.patch_embedding.weight",
+              "embeddings.position_embedding.weight", "embeddings.position_ids", "pre_layrnorm.weight",
+              "pre_layrnorm.bias"):
+        if k in v:
+            out["vision_model." + k] = v[k]
+    for i in range(layers):
+        src, dst = f"transformer.layers.{i}.", f"vision_model.encoder.layers.{i}."
+        split = {}
+        for wb in ("weight", "bias"):
+            q, k, vv = v[src + f"self_attn.qkv_proj.{wb}"].chunk(3, dim=0)
+            split.update({f"q_proj.{wb}": q, f"k_proj.{wb}": k, f"v_proj.{wb}": vv,
+                          f"out_proj.{wb}": v[src + f"self_attn.out_proj.{wb}"]})
+        for p in HF_ORDER:
+            for wb in ("weight", "bias"):
+                out[dst + f"self_attn.{p}.{wb}"] = split[f"{p}.{wb}"]
+        for part in ("layer_norm1", "mlp.fc1", "mlp.fc2", "layer_norm2"):
+            for wb in ("weight", "bias"):
+                out[dst + f"{part}.{wb}"] = v[src + f"{part}.{wb}"]
+    d = v["pre_layrnorm.weight"]
+    out["vision_model.post_layernorm.weight"] = torch.ones_like(d)
+    out["vision_model.post_layernorm.bias"] = torch.zeros_like(d)
+    return out
+
+
+def run(cli, *args):
+    return subprocess.run([cli, *args], capture_output=True, text=True)
+
+
+def convert(cli, src, out, *extra):
+    r = run(cli, "convert", src, "-o", out, "-q", *extra)
+    assert r.returncode == 0, r.stderr
+    return torch.load(out)
+
+
+def same(got, expected):
+    assert list(got) == list(expected), (len(got), len(expected), [k for k in expected if k not in got][:4],
+                                         [k for k in got if k not in expected][:4])
+    for k, t in expected.items():
+        assert got[k].dtype == t.dtype and got[k].shape == t.shape, (k, got[k].shape, t.shape)
+        assert torch.equal(bits(got[k]), bits(t)), f"{k}: bytes differ"
+
+
+def detected(cli, path):
+    j = json.loads(run(cli, "detect", path, "--json").stdout)
+    others = {c["plugin"]: c["score"] for c in j["candidates"] if c["plugin"] != "clip_vision"}
+    assert all(s <= 25 for s in others.values()), others
+    return j["selected"]
+
+
+def check_clip_model(cli, corpus):
+    src = os.path.join(corpus, "clip_vision", "clip_model_b16_legacy.bin")
+    sel = detected(cli, src)
+    assert (sel["plugin"], sel["score"], sel["format_version"], sel["variant"]) == ("clip_vision", 100, "hf", "custom")
+    with tempfile.TemporaryDirectory() as tmp:
+        report = os.path.join(tmp, "r.json")
+        got = convert(cli, src, os.path.join(tmp, "tower.pt"), "--report", report)
+        expected = to_deepencoder(torch.load(src))
+        assert len(expected) == 5 + 1 + 12 * 3, len(expected)  # 5 + position_ids + 12 per layer
+        same(got, expected)
+        root = json.load(open(report))["roots"][0]
+        assert root["total_in"] == 96 and root["total_out"] == 42 and root["dropped"] == 42, root
+        assert root["fused"] == 6, root  # one qkv_proj weight and bias per layer
+
+
+def check_prefix(cli, corpus):
+    src = os.path.join(corpus, "clip_vision", "clip_model_b16_legacy.bin")
+    with tempfile.TemporaryDirectory() as tmp:
+        got = convert(cli, src, os.path.join(tmp, "t.pt"), "--option", "prefix=model.vision_model.")
+        same(got, to_deepencoder(torch.load(src), prefix="model.vision_model."))
+
+
+def check_vision_safetensors_round_trip(cli, corpus):
+    src = os.path.join(corpus, "clip_vision", "clip_vision_l14.safetensors")
+    sd, _ = read_safetensors(src)
+    with tempfile.TemporaryDirectory() as tmp:
+        fused_path, back_path = os.path.join(tmp, "fused.pt"), os.path.join(tmp, "back.pt")
+        r = run(cli, "convert", src, "-o", fused_path, "--report", os.path.join(tmp, "r.json"))
+        assert r.returncode == 0, r.stderr
+        assert "position_ids=create" in r.stderr, "the missing buffer is named in the report"
+        fused = torch.load(fused_path)
+        same(fused, to_deepencoder(sd))
+        sel = detected(cli, fused_path)
+        assert (sel["format_version"], sel["target"]) == ("deepencoder", "hf"), sel
+        back = convert(cli, fused_path, back_path)
+        same(back, to_hf(fused, ""))
+        shared = [k for k in sd if not k.startswith("vision_model.post_layernorm")]
+        for k in shared:  # A -> B -> A: byte-identical where both layouts hold the tensor
+            assert torch.equal(bits(back[k]), bits(sd[k])), k
+        assert len(shared) == len(back) - 2 == 5 + 16 * 4
+
+
+def check_deepseek_ocr(cli, corpus):
+    src = os.path.join(corpus, "clip_vision", "deepseek_ocr_tiny.pt")
+    sel = detected(cli, src)
+    assert (sel["format_version"], sel["target"]) == ("deepencoder", "hf"), sel
+    sd = torch.load(src)
+    with tempfile.TemporaryDirectory() as tmp:
+        got = convert(cli, src, os.path.join(tmp, "hf.pt"))
+        same(got, to_hf(sd, "model.vision_model."))
+        omitted = convert(cli, src, os.path.join(tmp, "hf2.pt"), "--option", "post_layernorm=omit")
+        assert list(omitted) == list(got)[:-2]
+
+
+def check_wrong_direction(cli, corpus):
+    src = os.path.join(corpus, "clip_vision", "deepseek_ocr_tiny.pt")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "x.pt")
+        r = run(cli, "convert", src, "-o", out, "--format-version", "hf")
+        assert r.returncode == 5 and "qkv_proj" in r.stderr, (r.returncode, r.stderr)
+        assert not os.path.exists(out)
+        r = run(cli, "convert", src, "-o", out, "--option", "position_ids=maybe")
+        assert r.returncode != 0 and "keep, create, drop" in r.stderr, r.stderr
+
+
+if __name__ == "__main__":
+    cli, corpus = sys.argv[1:3]
+    sys.exit(run_cases([
+        ("CLIPModel legacy .bin -> DeepEncoder: 42 tensors bit-exact, counts", lambda: check_clip_model(cli, corpus)),
+        ("--option prefix=model.vision_model.", lambda: check_prefix(cli, corpus)),
+        ("CLIPVisionModel safetensors -> DeepEncoder -> HF round trip", lambda: check_vision_safetensors_round_trip(cli, corpus)),
+        ("DeepSeek-OCR checkpoint -> HF CLIPVisionModel", lambda: check_deepseek_ocr(cli, corpus)),
+        ("forced wrong direction and bad options refused", lambda: check_wrong_direction(cli, corpus)),
+    ]))
