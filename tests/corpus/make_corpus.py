@@ -26,7 +26,7 @@ import zipfile
 import numpy as np
 import torch
 
-from families import clip_vision, cogvideox_vae, t2m_cut
+from families import clip_vision, cogvideox_vae, deltalm_fairseq, t2m_cut, xlmr_hf
 
 torch.manual_seed(0)
 
@@ -313,6 +313,8 @@ def main():
         ("t2m_cut", lambda: t2m_cut.write(args.out, save)),
         ("cogvideox_vae", lambda: cogvideox_vae.write(args.out, save, sat_transformer)),
         ("clip_vision", lambda: clip_vision.write(args.out, save, safetensors_bytes)),
+        ("deltalm_fairseq", lambda: deltalm_fairseq.write(args.out, save)),
+        ("xlmr_hf", lambda: xlmr_hf.write(args.out, save, safetensors_bytes)),
     ])
     chosen = args.only.split(",") if args.only else list(groups)
     for name in chosen:

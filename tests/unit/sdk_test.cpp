@@ -21,6 +21,15 @@ TEST(KeyPattern, CapturesSegmentsAndFormats) {
     EXPECT_EQ(KeyPattern("blocks.{i}.to_q.{wb}").format(*m), "blocks.17.to_q.bias");
 }
 
+TEST(KeyMap, OneTableBothDirectionsFirstPairWins) {
+    const KeyMap names{{"layers.{i}.ffn.fc1.{wb}", "layers.{i}.fc1.{wb}"},
+                       {"layers.{i}.{*rest}", "layers.{i}.{*rest}"}};
+    EXPECT_EQ(names.forward("layers.3.ffn.fc1.bias"), "layers.3.fc1.bias");
+    EXPECT_EQ(names.backward("layers.3.fc1.bias"), "layers.3.ffn.fc1.bias");
+    EXPECT_EQ(names.forward("layers.3.self_attn.q_proj.weight"), "layers.3.self_attn.q_proj.weight");
+    EXPECT_EQ(names.backward("embed.weight"), std::nullopt);
+}
+
 TEST(KeyPattern, GreedyCaptureAndPrefixMatch) {
     const KeyPattern p("{*head}.qkv_proj.{wb}");
     const auto m = p.match("vision_model.transformer.layers.3.self_attn.qkv_proj.weight");

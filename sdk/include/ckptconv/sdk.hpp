@@ -6,6 +6,7 @@
  * - IndexView / TensorView: typed, stride-correct access to the host's index;
  * - KeyPattern: key matching with `{name}` captures;
  * - RenameTable: ordered substring / prefix / regex rename rules;
+ * - KeyMap: pairs of patterns naming one tensor in two layouts (both directions);
  * - count_layers(): 1 + the largest integer captured by a pattern;
  * - Plan / Expr: the plan DSL over the host's plan_* services;
  * - CKPTCONV_PLUGIN(Class, name): the entry point, with every exception turned
@@ -343,6 +344,31 @@ class KeyPattern {
 };
 
 /**
+ * Ordered pairs of key patterns that name the same tensor in two layouts, e.g.
+ * {"encoder.layers.{i}.ffn.fc1.{wb}", "encoder.layers.{i}.fc1.{wb}"}. The first
+ * pair whose side matches a key maps it to the other side, so one table serves
+ * both directions of a conversion and the two cannot drift apart.
+ */
+class KeyMap {
+  public:
+    KeyMap(std::initializer_list<std::pair<const char*, const char*>> pairs) {
+        for (const auto& [a, b] : pairs) pairs_.emplace_back(KeyPattern(a), KeyPattern(b));
+    }
+    /** The B-side name of A-side `key`, if a pair matches. */
+    std::optional<std::string> forward(std::string_view key) const { return map(key, true); }
+    /** The A-side name of B-side `key`, if a pair matches. */
+    std::optional<std::string> backward(std::string_view key) const { return map(key, false); }
+
+  private:
+    std::optional<std::string> map(std::string_view key, bool a_to_b) const {
+        for (const auto& [a, b] : pairs_)
+            if (auto c = (a_to_b ? a : b).match(key)) return (a_to_b ? b : a).format(*c);
+        return std::nullopt;
+    }
+    std::vector<std::pair<KeyPattern, KeyPattern>> pairs_;
+};
+
+/**
  * 1 + the largest integer captured as `capture` by `pattern` (prefix match)
  * over the keys of `root`; 0 when nothing matches. E.g. layers from
  * count_layers(view, root, KeyPattern("transformer.layers.{i}."), "i").
@@ -453,6 +479,16 @@ struct PlanRequest {
         for (const auto& [k, v] : options)
             if (k == key) return v;
         return fallback;
+    }
+    /** --option `key` as a positive integer, `fallback` when absent; invalid-argument error otherwise. */
+    int64_t positive_option(std::string_view key, int64_t fallback) const {
+        if (!has_option(key)) return fallback;
+        const std::string v = option(key);
+        if (v.empty() || v.size() > 18 ||
+            !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; }) || std::stoll(v) == 0)
+            throw Error(CKPTCONV_E_INVALID_ARGUMENT,
+                        "--option " + std::string(key) + "=" + v + ": expected a positive whole number");
+        return std::stoll(v);
     }
     bool has_option(std::string_view key) const {
         return std::any_of(options.begin(), options.end(), [&](const auto& kv) { return kv.first == key; });
@@ -620,14 +656,18 @@ using TargetKey = std::pair<std::string, Shape>;
  * matching `outputs` in the target's order (the order the target code's
  * state_dict() has, which is the order safetensors shards follow). Outputs the
  * target does not list are emitted last, so the plan check names them.
+ * `aliases` maps a target key to an earlier one it is tied to (one storage).
  */
 inline void emit_in_target_order(Plan& plan, const std::string& root, const std::vector<TargetKey>& target,
-                                 std::map<std::string, Expr> outputs) {
+                                 std::map<std::string, Expr> outputs,
+                                 const std::map<std::string, std::string>& aliases = {}) {
     for (const auto& [name, shape] : target) {
         plan.expect(root, name, shape);
         if (auto it = outputs.find(name); it != outputs.end()) {
             plan.output(root, name, it->second);
             outputs.erase(it);
+        } else if (auto tied = aliases.find(name); tied != aliases.end()) {
+            plan.alias(root, name, root, tied->second); // tied weights stay one tensor
         }
     }
     for (const auto& [name, x] : outputs) plan.output(root, name, x);

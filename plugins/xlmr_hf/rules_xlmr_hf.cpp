@@ -1,0 +1,198 @@
+#include "rules_xlmr_hf.hpp"
+
+#include <map>
+
+namespace xlmr_hf {
+namespace {
+
+using ckptconv::sdk::Expr;
+using ckptconv::sdk::KeyMap;
+using ckptconv::sdk::KeyPattern;
+using ckptconv::sdk::TargetKey;
+
+constexpr const char* kEmbed = "encoder.sentence_encoder.embed_tokens.weight";
+constexpr const char* kHfEmbed = "roberta.embeddings.word_embeddings.weight";
+
+// HF name (with roberta.) <-> upgraded fairseq name.
+const KeyMap& names() {
+    static const KeyMap map{
+        {"roberta.embeddings.word_embeddings.weight", "encoder.sentence_encoder.embed_tokens.weight"},
+        {"roberta.embeddings.position_embeddings.weight", "encoder.sentence_encoder.embed_positions.weight"},
+        {"roberta.embeddings.LayerNorm.{wb}", "encoder.sentence_encoder.layernorm_embedding.{wb}"},
+        {"roberta.encoder.layer.{i}.attention.self.query.{wb}",
+         "encoder.sentence_encoder.layers.{i}.self_attn.q_proj.{wb}"},
+        {"roberta.encoder.layer.{i}.attention.self.key.{wb}",
+         "encoder.sentence_encoder.layers.{i}.self_attn.k_proj.{wb}"},
+        {"roberta.encoder.layer.{i}.attention.self.value.{wb}",
+         "encoder.sentence_encoder.layers.{i}.self_attn.v_proj.{wb}"},
+        {"roberta.encoder.layer.{i}.attention.output.dense.{wb}",
+         "encoder.sentence_encoder.layers.{i}.self_attn.out_proj.{wb}"},
+        {"roberta.encoder.layer.{i}.attention.output.LayerNorm.{wb}",
+         "encoder.sentence_encoder.layers.{i}.self_attn_layer_norm.{wb}"},
+        {"roberta.encoder.layer.{i}.intermediate.dense.{wb}", "encoder.sentence_encoder.layers.{i}.fc1.{wb}"},
+        {"roberta.encoder.layer.{i}.output.dense.{wb}", "encoder.sentence_encoder.layers.{i}.fc2.{wb}"},
+        {"roberta.encoder.layer.{i}.output.LayerNorm.{wb}",
+         "encoder.sentence_encoder.layers.{i}.final_layer_norm.{wb}"},
+        {"lm_head.dense.{wb}", "encoder.lm_head.dense.{wb}"},
+        {"lm_head.layer_norm.{wb}", "encoder.lm_head.layer_norm.{wb}"},
+        {"lm_head.decoder.weight", "encoder.lm_head.weight"},
+        {"lm_head.bias", "encoder.lm_head.bias"},
+    };
+    return map;
+}
+
+/** A fairseq key under its upgraded name: what RobertaModel.upgrade_state_dict_named does to 2019 files. */
+std::string upgraded(const XlmrShape& s, const std::string& key) {
+    std::string k =
+        s.prefix == "decoder." && ckptconv::sdk::starts_with(key, "decoder.") ? "encoder." + key.substr(8) : key;
+    if (const size_t at = k.find(".emb_layer_norm."); at != std::string::npos)
+        k.replace(at, 16, ".layernorm_embedding.");
+    return k;
+}
+
+/** Why an HF key has no fairseq counterpart. */
+std::string hf_only(const std::string& key) {
+    if (key.find("embeddings.position_ids") != std::string::npos) return "position_ids: an arange buffer, not a weight";
+    if (key.find("embeddings.token_type_embeddings") != std::string::npos)
+        return "fairseq's RoBERTa has no segment embedding (HF's single row is zeros in converted models)";
+    if (key.find("pooler.") != std::string::npos)
+        return "pooler: fairseq's RobertaModel has none (nor does HF's MaskedLM)";
+    if (key == "lm_head.decoder.bias") return "tied to lm_head.bias";
+    return {};
+}
+
+void linear(std::vector<TargetKey>& k, const std::string& name, int64_t out, int64_t in) {
+    k.push_back({name + ".weight", {out, in}});
+    k.push_back({name + ".bias", {out}});
+}
+
+void norm(std::vector<TargetKey>& k, const std::string& name, int64_t D) {
+    k.push_back({name + ".weight", {D}});
+    k.push_back({name + ".bias", {D}});
+}
+
+} // namespace
+
+std::vector<TargetKey> fairseq_keys(const XlmrShape& s) {
+    const int64_t D = s.hidden;
+    std::vector<TargetKey> k;
+    const std::string se = "encoder.sentence_encoder.";
+    k.push_back({se + "version", {1}}); // TransformerEncoder's own buffer comes before its children
+    k.push_back({se + "embed_tokens.weight", {s.vocab, D}});
+    k.push_back({se + "embed_positions.weight", {s.positions, D}});
+    norm(k, se + "layernorm_embedding", D);
+    for (int64_t i = 0; i < s.layers; ++i) {
+        const std::string b = se + "layers." + std::to_string(i) + ".";
+        for (const char* p : {"k_proj", "v_proj", "q_proj", "out_proj"}) linear(k, b + "self_attn." + p, D, D);
+        norm(k, b + "self_attn_layer_norm", D);
+        linear(k, b + "fc1", s.ffn, D);
+        linear(k, b + "fc2", D, s.ffn);
+        norm(k, b + "final_layer_norm", D);
+    }
+    if (s.lm_head) { // RobertaLMHead: its own weight and bias, then dense and layer_norm
+        k.push_back({"encoder.lm_head.weight", {s.vocab, D}});
+        k.push_back({"encoder.lm_head.bias", {s.vocab}});
+        linear(k, "encoder.lm_head.dense", D, D);
+        norm(k, "encoder.lm_head.layer_norm", D);
+    }
+    return k;
+}
+
+std::vector<TargetKey> hf_keys(const XlmrShape& s) {
+    const int64_t D = s.hidden;
+    std::vector<TargetKey> k;
+    k.push_back({"roberta.embeddings.word_embeddings.weight", {s.vocab, D}});
+    k.push_back({"roberta.embeddings.position_embeddings.weight", {s.positions, D}});
+    k.push_back({"roberta.embeddings.token_type_embeddings.weight", {1, D}});
+    norm(k, "roberta.embeddings.LayerNorm", D);
+    for (int64_t i = 0; i < s.layers; ++i) {
+        const std::string b = "roberta.encoder.layer." + std::to_string(i) + ".";
+        for (const char* p : {"query", "key", "value"}) linear(k, b + "attention.self." + p, D, D);
+        linear(k, b + "attention.output.dense", D, D);
+        norm(k, b + "attention.output.LayerNorm", D);
+        linear(k, b + "intermediate.dense", s.ffn, D);
+        linear(k, b + "output.dense", D, s.ffn);
+        norm(k, b + "output.LayerNorm", D);
+    }
+    if (s.lm_head) { // RobertaLMHead: its own bias, then dense, layer_norm, decoder (tied weight and bias)
+        k.push_back({"lm_head.bias", {s.vocab}});
+        linear(k, "lm_head.dense", D, D);
+        norm(k, "lm_head.layer_norm", D);
+        k.push_back({"lm_head.decoder.weight", {s.vocab, D}});
+        k.push_back({"lm_head.decoder.bias", {s.vocab}});
+    }
+    return k;
+}
+
+void plan_xlmr_hf(const XlmrShape& s, const ckptconv::sdk::IndexView& index, const ckptconv::sdk::PlanRequest& request,
+                  ckptconv::sdk::Plan& plan) {
+    const bool to_fairseq = request.format_version == "hf";
+    if (!to_fairseq && request.format_version != "fairseq")
+        throw ckptconv::sdk::unsupported("no rules for format version '" + request.format_version +
+                                         "' (known: hf, fairseq)");
+    if ((s.layout == XlmrLayout::HuggingFace) != to_fairseq)
+        throw ckptconv::sdk::invalid_data("format version " + request.format_version + " was forced, but root '" +
+                                          s.root + "' has the " + (to_fairseq ? "fairseq" : "Hugging Face") + " names");
+    const KeyPattern in_proj("encoder.sentence_encoder.layers.{i}.self_attn.in_proj_{wb}");
+    std::map<std::string, Expr> outputs;
+    std::map<std::string, std::string> aliases;
+    const std::string embed_key =
+        to_fairseq ? s.prefix + "embeddings.word_embeddings.weight" : s.prefix + "sentence_encoder.embed_tokens.weight";
+    const auto* embed = index.find(s.root, embed_key);
+    const std::string head_key = to_fairseq ? "lm_head.decoder.weight" : s.prefix + "lm_head.weight";
+    for (const auto* t : index.tensors_of(*index.root(s.root))) {
+        const std::string key(t->key);
+        if (to_fairseq) {
+            if (std::string why = hf_only(key); !why.empty()) {
+                plan.drop(s.root, key, why);
+                continue;
+            }
+        } else if (key == s.prefix + "sentence_encoder.version") {
+            plan.drop(s.root, key, "fairseq's format-version buffer: HF has none");
+            continue;
+        }
+        // Tied output embedding: one tensor, named twice.
+        if (key == head_key && embed && embed->storage_group == t->storage_group) {
+            plan.drop(s.root, key, "tied to " + embed_key + ": written once");
+            aliases[to_fairseq ? "encoder.lm_head.weight" : "lm_head.decoder.weight"] = to_fairseq ? kEmbed : kHfEmbed;
+            continue;
+        }
+        if (to_fairseq) {
+            const std::string hf =
+                s.prefix.empty() && !ckptconv::sdk::starts_with(key, "lm_head.") ? "roberta." + key : key;
+            if (auto name = names().forward(hf)) outputs[*name] = plan.source(s.root, key);
+            continue; // unmapped keys stay unmapped, and the plan check names them
+        }
+        const std::string k = upgraded(s, key);
+        if (auto c = in_proj.match(k)) { // the 2019 fused projection: rows q, k, v
+            const std::string b = "roberta.encoder.layer." + (*c)["i"] + ".attention.self.";
+            const std::string wb = (*c)["wb"];
+            const char* parts[] = {"query", "key", "value"};
+            for (int64_t j = 0; j < 3; ++j)
+                outputs[b + parts[j] + "." + wb] = plan.chunk(plan.source(s.root, key), 3, j);
+        } else if (auto name = names().backward(k)) {
+            outputs[*name] = plan.source(s.root, key);
+        }
+    }
+    for (const auto& other : index.roots())
+        if (other.path != s.root)
+            for (const auto* t : index.tensors_of(other))
+                plan.drop(std::string(other.path), std::string(t->key), "not part of the model weights");
+    if (to_fairseq) {
+        outputs["encoder.sentence_encoder.version"] = plan.full({1}, CKPTCONV_DTYPE_F32, 3.0);
+        // safetensors saves of tied models leave lm_head.decoder.weight out: it is the word embedding.
+        if (s.lm_head && !index.find(s.root, head_key)) aliases["encoder.lm_head.weight"] = kEmbed;
+        if (!s.lm_head)
+            plan.note("no lm_head in the input (a base model): fairseq's RobertaModel expects encoder.lm_head.*");
+        ckptconv::sdk::emit_in_target_order(plan, "model", fairseq_keys(s), std::move(outputs), aliases);
+        plan.target("fairseq");
+    } else {
+        outputs["roberta.embeddings.token_type_embeddings.weight"] = plan.zeros({1, s.hidden}, s.dtype);
+        if (s.lm_head) aliases["lm_head.decoder.bias"] = "lm_head.bias";
+        ckptconv::sdk::emit_in_target_order(plan, "", hf_keys(s), std::move(outputs), aliases);
+        plan.target("hf");
+    }
+    plan.keep_extras(false);
+}
+
+} // namespace xlmr_hf

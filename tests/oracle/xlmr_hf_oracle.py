@@ -1,0 +1,152 @@
+#!/usr/bin/python3
+"""Oracle for xlmr_hf: ckptconv's output against Python references (families.md B.2, B.3).
+
+    /usr/bin/python3 tests/oracle/xlmr_hf_oracle.py build/bin/ckptconv tests/corpus
+
+HF -> fairseq is the inverse of transformers' RoBERTa converter table (B.3), with fairseq's own
+upgrade applied (encoder.sentence_encoder, layernorm_embedding, split q/k/v) and its version buffer;
+fairseq -> HF is that converter: 2019 names upgraded, in_proj split in thirds (q, k, v), positions
+copied unchanged, token_type_embeddings zeros. Tied embedding/LM-head pairs must share storage.
+"""
+import collections
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+from oracle_cases import bits, read_safetensors, run_cases  # noqa: E402
+
+LAYER = [("attention.self.query", "self_attn.q_proj"), ("attention.self.key", "self_attn.k_proj"),
+         ("attention.self.value", "self_attn.v_proj"), ("attention.output.dense", "self_attn.out_proj"),
+         ("attention.output.LayerNorm", "self_attn_layer_norm"), ("intermediate.dense", "fc1"),
+         ("output.dense", "fc2"), ("output.LayerNorm", "final_layer_norm")]
+TOP = [("roberta.embeddings.word_embeddings.weight", "encoder.sentence_encoder.embed_tokens.weight"),
+       ("roberta.embeddings.position_embeddings.weight", "encoder.sentence_encoder.embed_positions.weight"),
+       ("roberta.embeddings.LayerNorm.weight", "encoder.sentence_encoder.layernorm_embedding.weight"),
+       ("roberta.embeddings.LayerNorm.bias", "encoder.sentence_encoder.layernorm_embedding.bias"),
+       ("lm_head.dense.weight", "encoder.lm_head.dense.weight"), ("lm_head.dense.bias", "encoder.lm_head.dense.bias"),
+       ("lm_head.layer_norm.weight", "encoder.lm_head.layer_norm.weight"),
+       ("lm_head.layer_norm.bias", "encoder.lm_head.layer_norm.bias"),
+       ("lm_head.decoder.weight", "encoder.lm_head.weight"), ("lm_head.bias", "encoder.lm_head.bias")]
+
+
+def layers(sd, pattern):
+    return 1 + max(int(k.split(".")[pattern]) for k in sd if ".layer." in k or ".layers." in k)
+
+
+def hf_to_fairseq(hf):
+    hf = {("roberta." + k if not k.startswith(("roberta.", "lm_head.")) else k): t for k, t in hf.items()}
+    out = {fs: hf[h] for h, fs in TOP if h in hf}
+    for i in range(layers(hf, 3)):
+        for h, fs in LAYER:
+            for wb in ("weight", "bias"):
+                out[f"encoder.sentence_encoder.layers.{i}.{fs}.{wb}"] = hf[f"roberta.encoder.layer.{i}.{h}.{wb}"]
+    out["encoder.sentence_encoder.version"] = torch.tensor([3.0])
+    return out
+
+
+def upgrade_raw(raw):
+    """fairseq's own upgrade of a 2019 file: decoder -> encoder, emb_layer_norm renamed, in_proj split."""
+    out = {}
+    for key, t in raw.items():
+        k = "encoder." + key[len("decoder."):] if key.startswith("decoder.") else key
+        k = k.replace(".emb_layer_norm.", ".layernorm_embedding.")
+        if "in_proj_" in k:
+            for name, part in zip(("q_proj", "k_proj", "v_proj"), t.chunk(3, dim=0)):
+                out[k.replace("in_proj_", name + ".")] = part
+        else:
+            out[k] = t
+    return out
+
+
+def fairseq_to_hf(fs):
+    out = {h: fs[f] for h, f in TOP if f in fs}
+    for i in range(layers(fs, 3)):
+        for h, f in LAYER:
+            for wb in ("weight", "bias"):
+                out[f"roberta.encoder.layer.{i}.{h}.{wb}"] = fs[f"encoder.sentence_encoder.layers.{i}.{f}.{wb}"]
+    d = fs["encoder.sentence_encoder.embed_tokens.weight"]
+    out["roberta.embeddings.token_type_embeddings.weight"] = torch.zeros(1, d.shape[1], dtype=d.dtype)
+    out["lm_head.decoder.bias"] = out["lm_head.bias"]
+    return out
+
+
+def run(cli, *args):
+    return subprocess.run([cli, *args], capture_output=True, text=True)
+
+
+def convert(cli, src, out, *extra):
+    r = run(cli, "convert", src, "-o", out, "-q", *extra)
+    assert r.returncode == 0, r.stderr
+    return torch.load(out)
+
+
+def same(got, expected):
+    assert set(got) == set(expected), (sorted(set(expected) - set(got))[:4], sorted(set(got) - set(expected))[:4])
+    for k, t in expected.items():
+        assert got[k].dtype == t.dtype and got[k].shape == t.shape, (k, got[k].shape, t.shape)
+        assert torch.equal(bits(got[k]), bits(t)), f"{k}: bytes differ"
+
+
+def detected(cli, path):
+    j = json.loads(run(cli, "detect", path, "--json").stdout)
+    others = {c["plugin"]: c["score"] for c in j["candidates"] if c["plugin"] != "xlmr_hf"}
+    assert all(s <= 25 for s in others.values()), others
+    return j["selected"]
+
+
+def check_hf_to_fairseq_and_back(cli, corpus):
+    src = os.path.join(corpus, "xlmr_hf", "xlmr_mlm_legacy.bin")
+    sel = detected(cli, src)
+    assert (sel["plugin"], sel["score"], sel["format_version"]) == ("xlmr_hf", 100, "hf"), sel
+    hf = torch.load(src)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = convert(cli, src, os.path.join(tmp, "fs.pt"))
+        model = out["model"]
+        assert len(model) == 4 + 16 * 12 + 6 + 1, len(model)  # + version buffer
+        same(model, hf_to_fairseq(hf))
+        assert model["encoder.lm_head.weight"].data_ptr() == model["encoder.sentence_encoder.embed_tokens.weight"].data_ptr()
+        back = convert(cli, os.path.join(tmp, "fs.pt"), os.path.join(tmp, "hf.pt"))
+        same(back, fairseq_to_hf(model))
+        for k, t in hf.items():  # A -> B -> A: identical where both layouts hold the tensor
+            if k in back and "token_type" not in k:
+                assert torch.equal(bits(back[k]), bits(t)), k
+        assert back["lm_head.decoder.weight"].data_ptr() == back["roberta.embeddings.word_embeddings.weight"].data_ptr()
+
+
+def check_fairseq_2019_to_hf(cli, corpus):
+    src = os.path.join(corpus, "xlmr_hf", "xlmr_fairseq_2019.pt")
+    sel = detected(cli, src)
+    assert (sel["format_version"], sel["target"]) == ("fairseq", "hf"), sel
+    raw = torch.load(src)["model"]
+    with tempfile.TemporaryDirectory() as tmp:
+        hf = convert(cli, src, os.path.join(tmp, "hf.pt"))
+        assert len(hf) == 5 + 16 * 12 + 7, len(hf)  # no pooler; lm_head.decoder.bias tied to lm_head.bias
+        same(hf, fairseq_to_hf(upgrade_raw(raw)))
+        again = convert(cli, os.path.join(tmp, "hf.pt"), os.path.join(tmp, "fs.pt"))["model"]
+        expected = upgrade_raw(raw)
+        expected["encoder.sentence_encoder.version"] = torch.tensor([3.0])
+        same(again, expected)
+
+
+def check_base_model_safetensors(cli, corpus):
+    src = os.path.join(corpus, "xlmr_hf", "xlmr_base_model.safetensors")
+    sd, _ = read_safetensors(src)
+    with tempfile.TemporaryDirectory() as tmp:
+        r = run(cli, "convert", src, "-o", os.path.join(tmp, "fs.pt"))
+        assert r.returncode == 0, r.stderr
+        assert "no lm_head" in r.stderr, r.stderr
+        same(torch.load(os.path.join(tmp, "fs.pt"))["model"], hf_to_fairseq(sd))
+
+
+if __name__ == "__main__":
+    cli, corpus = sys.argv[1:3]
+    sys.exit(run_cases([
+        ("HF MaskedLM (legacy .bin) -> fairseq -> HF, ties kept", lambda: check_hf_to_fairseq_and_back(cli, corpus)),
+        ("fairseq 2019 model.pt (args Namespace, in_proj) -> HF -> fairseq", lambda: check_fairseq_2019_to_hf(cli, corpus)),
+        ("HF base model safetensors -> fairseq (no lm_head noted)", lambda: check_base_model_safetensors(cli, corpus)),
+    ]))
