@@ -90,19 +90,27 @@ std::vector<SafetensorsFileReport> write_safetensors(OutputTransaction& transact
     std::map<std::string, std::string> metadata{{"format", "pt"}};
     for (const auto& [removed, kept] : options.aliases) metadata[removed] = kept;
 
-    // Greedy split in the given order, as huggingface_hub does.
-    std::vector<std::vector<const SafetensorsEntry*>> shards(1);
+    // Greedy split in the given order, as huggingface_hub's split_torch_state_dict_into_shards does:
+    // a tensor over the cap becomes a shard of its own at once, while the open shard stays open.
+    std::vector<std::vector<const SafetensorsEntry*>> shards;
+    std::vector<const SafetensorsEntry*> open;
     uint64_t current = 0;
     uint64_t total = 0;
     for (const auto& e : entries) {
-        if (options.shard_size && !shards.back().empty() && current + e.nbytes > options.shard_size) {
-            shards.emplace_back();
+        total += e.nbytes;
+        if (options.shard_size && e.nbytes > options.shard_size) {
+            shards.push_back({&e});
+            continue;
+        }
+        if (options.shard_size && !open.empty() && current + e.nbytes > options.shard_size) {
+            shards.push_back(std::move(open));
+            open.clear();
             current = 0;
         }
-        shards.back().push_back(&e);
+        open.push_back(&e);
         current += e.nbytes;
-        total += e.nbytes;
     }
+    if (!open.empty() || shards.empty()) shards.push_back(std::move(open));
 
     std::vector<SafetensorsFileReport> reports;
     if (shards.size() == 1) {

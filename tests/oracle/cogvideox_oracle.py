@@ -97,6 +97,78 @@ def check(cli, rel, corpus, expect):
         f"report says {dropped} dropped"
 
 
+def hub_split(sizes, cap):
+    """huggingface_hub's split_torch_state_dict_into_shards: greedy in state_dict() order, a new shard
+    when a tensor would overflow the current one, an oversized tensor alone (cogvideox.md 7)."""
+    shards, current, used = [], [], 0
+    for name, n in sizes:
+        if n > cap:
+            shards.append([name])
+            continue
+        if current and used + n > cap:
+            shards.append(current)
+            current, used = [], 0
+        current.append(name)
+        used += n
+    return shards + ([current] if current else [])
+
+
+BLOCK_ORDER = ["norm1.linear", "norm1.norm", "attn1.norm_q", "attn1.norm_k", "attn1.to_q", "attn1.to_k", "attn1.to_v",
+               "attn1.to_out.0", "norm2.linear", "norm2.norm", "ff.net.0.proj", "ff.net.2"]
+HEAD_ORDER = ["patch_embed.pos_embedding", "patch_embed.proj", "patch_embed.text_proj", "time_embedding.linear_1",
+              "time_embedding.linear_2", "ofs_embedding.linear_1", "ofs_embedding.linear_2"]
+TAIL_ORDER = ["norm_final", "norm_out.linear", "norm_out.norm", "proj_out"]
+
+
+def state_dict_order(key):
+    """CogVideoXTransformer3DModel.state_dict() order, from its module registration (cogvideox.md 4.4)."""
+    module, _, leaf = key.rpartition(".")
+    leaf_rank = 0 if leaf == "weight" else 1
+    if key.startswith("transformer_blocks."):
+        _, i, part = key.split(".", 2)
+        return (1, int(i), BLOCK_ORDER.index(part.rpartition(".")[0]), leaf_rank)
+    if key == "patch_embed.pos_embedding":
+        return (0, 0, 0, 0)
+    if module in HEAD_ORDER:
+        return (0, 0, HEAD_ORDER.index(module), leaf_rank)
+    return (2, 0, TAIL_ORDER.index(module), leaf_rank)
+
+
+def check_shards(cli, corpus):
+    """A small cap: Hub shard names, split and index, tensors still equal to the reference."""
+    src = os.path.join(corpus, "cogvideox_sat", "1.0", "t2v_tiny.pt")
+    sd = module_of(torch.load(src))
+    ref = reference(sd, False, PREFIX)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "pipe")
+        r = subprocess.run([cli, "convert", src, "-o", out, "--shard-size", "100KB", "-q"], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        folder = os.path.join(out, "transformer")
+        index_path = os.path.join(folder, "diffusion_pytorch_model.safetensors.index.json")
+        with open(index_path) as f:
+            text = f.read()
+        index = json.loads(text)
+        assert text == json.dumps(index, indent=2, sort_keys=True) + "\n", "index not laid out as the Hub writes it"
+        got = {}
+        names = sorted(set(index["weight_map"].values()))
+        for name in names:
+            path = os.path.join(folder, name)
+            tensors, meta = read_safetensors(path)
+            assert meta == {"format": "pt"}, meta
+            got.update(tensors)
+        n = len(names)
+        assert n > 2 and names == [f"diffusion_pytorch_model-{k:05d}-of-{n:05d}.safetensors" for k in range(1, n + 1)], names
+        sizes = [(k, got[k].numel() * got[k].element_size()) for k in sorted(got, key=state_dict_order)]
+        expected = hub_split(sizes, 100_000)
+        assert [index["weight_map"][s[0]] for s in expected] == names, "shard boundaries differ from the Hub's split"
+        assert all(index["weight_map"][k] == names[i] for i, shard in enumerate(expected) for k in shard)
+        assert index["metadata"]["total_size"] == sum(b for _, b in sizes)
+        assert not os.path.exists(os.path.join(folder, "diffusion_pytorch_model.safetensors"))
+    assert set(got) == set(ref)
+    for k, t in ref.items():
+        assert torch.equal(bits(got[k]), bits(t)), k
+
+
 def main():
     cli, corpus = sys.argv[1], sys.argv[2]
     common = {"num_layers": 2, "num_attention_heads": 2, "attention_head_dim": 64, "text_embed_dim": 64, "time_embed_dim": 64}
@@ -120,7 +192,9 @@ def main():
         ("cogvideox_sat/1.5/finetune_dump_tiny.pt", dict(v15, in_channels=16, ofs_embed_dim=None,
                                                          use_learned_positional_embeddings=False)),
     ]
-    return run_cases([(rel, lambda rel=rel, expect=expect: check(cli, rel, corpus, expect)) for rel, expect in cases])
+    return run_cases([(rel, lambda rel=rel, expect=expect: check(cli, rel, corpus, expect)) for rel, expect in cases] +
+                     [("1.0/t2v_tiny.pt --shard-size 100KB (some tensors over it): Hub shard names, split and index",
+                       lambda: check_shards(cli, corpus))])
 
 if __name__ == "__main__":
     sys.exit(main())
