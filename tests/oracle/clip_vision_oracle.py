@@ -11,14 +11,13 @@ Every tensor is compared bit for bit, names and order included; torch.load reads
 import collections
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from oracle_cases import bits, read_safetensors, run_cases  # noqa: E402
+from oracle_cases import bits, convert_pt, detected_alone, read_safetensors, run_cases, run_cli, same_tensors  # noqa: E402
 
 HF_ORDER = ("k_proj", "v_proj", "q_proj", "out_proj")
 
@@ -74,41 +73,16 @@ def to_hf(sd, tower):
     return out
 
 
-def run(cli, *args):
-    return subprocess.run([cli, *args], capture_output=True, text=True)
-
-
-def convert(cli, src, out, *extra):
-    r = run(cli, "convert", src, "-o", out, "-q", *extra)
-    assert r.returncode == 0, r.stderr
-    return torch.load(out)
-
-
-def same(got, expected):
-    assert list(got) == list(expected), (len(got), len(expected), [k for k in expected if k not in got][:4],
-                                         [k for k in got if k not in expected][:4])
-    for k, t in expected.items():
-        assert got[k].dtype == t.dtype and got[k].shape == t.shape, (k, got[k].shape, t.shape)
-        assert torch.equal(bits(got[k]), bits(t)), f"{k}: bytes differ"
-
-
-def detected(cli, path):
-    j = json.loads(run(cli, "detect", path, "--json").stdout)
-    others = {c["plugin"]: c["score"] for c in j["candidates"] if c["plugin"] != "clip_vision"}
-    assert all(s <= 25 for s in others.values()), others
-    return j["selected"]
-
-
 def check_clip_model(cli, corpus):
     src = os.path.join(corpus, "clip_vision", "clip_model_b16_legacy.bin")
-    sel = detected(cli, src)
+    sel = detected_alone(cli, src, "clip_vision")
     assert (sel["plugin"], sel["score"], sel["format_version"], sel["variant"]) == ("clip_vision", 100, "hf", "custom")
     with tempfile.TemporaryDirectory() as tmp:
         report = os.path.join(tmp, "r.json")
-        got = convert(cli, src, os.path.join(tmp, "tower.pt"), "--report", report)
+        got = convert_pt(cli, src, os.path.join(tmp, "tower.pt"), "--report", report)
         expected = to_deepencoder(torch.load(src))
         assert len(expected) == 5 + 1 + 12 * 3, len(expected)  # 5 + position_ids + 12 per layer
-        same(got, expected)
+        same_tensors(got, expected)
         root = json.load(open(report))["roots"][0]
         assert root["total_in"] == 96 and root["total_out"] == 42 and root["dropped"] == 42, root
         assert root["fused"] == 6, root  # one qkv_proj weight and bias per layer
@@ -117,8 +91,8 @@ def check_clip_model(cli, corpus):
 def check_prefix(cli, corpus):
     src = os.path.join(corpus, "clip_vision", "clip_model_b16_legacy.bin")
     with tempfile.TemporaryDirectory() as tmp:
-        got = convert(cli, src, os.path.join(tmp, "t.pt"), "--option", "prefix=model.vision_model.")
-        same(got, to_deepencoder(torch.load(src), prefix="model.vision_model."))
+        got = convert_pt(cli, src, os.path.join(tmp, "t.pt"), "--option", "prefix=model.vision_model.")
+        same_tensors(got, to_deepencoder(torch.load(src), prefix="model.vision_model."))
 
 
 def check_vision_safetensors_round_trip(cli, corpus):
@@ -126,15 +100,15 @@ def check_vision_safetensors_round_trip(cli, corpus):
     sd, _ = read_safetensors(src)
     with tempfile.TemporaryDirectory() as tmp:
         fused_path, back_path = os.path.join(tmp, "fused.pt"), os.path.join(tmp, "back.pt")
-        r = run(cli, "convert", src, "-o", fused_path, "--report", os.path.join(tmp, "r.json"))
+        r = run_cli(cli, "convert", src, "-o", fused_path, "--report", os.path.join(tmp, "r.json"))
         assert r.returncode == 0, r.stderr
         assert "position_ids=create" in r.stderr, "the missing buffer is named in the report"
         fused = torch.load(fused_path)
-        same(fused, to_deepencoder(sd))
-        sel = detected(cli, fused_path)
+        same_tensors(fused, to_deepencoder(sd))
+        sel = detected_alone(cli, fused_path, "clip_vision")
         assert (sel["format_version"], sel["target"]) == ("deepencoder", "hf"), sel
-        back = convert(cli, fused_path, back_path)
-        same(back, to_hf(fused, ""))
+        back = convert_pt(cli, fused_path, back_path)
+        same_tensors(back, to_hf(fused, ""))
         shared = [k for k in sd if not k.startswith("vision_model.post_layernorm")]
         for k in shared:  # A -> B -> A: byte-identical where both layouts hold the tensor
             assert torch.equal(bits(back[k]), bits(sd[k])), k
@@ -143,13 +117,13 @@ def check_vision_safetensors_round_trip(cli, corpus):
 
 def check_deepseek_ocr(cli, corpus):
     src = os.path.join(corpus, "clip_vision", "deepseek_ocr_tiny.pt")
-    sel = detected(cli, src)
+    sel = detected_alone(cli, src, "clip_vision")
     assert (sel["format_version"], sel["target"]) == ("deepencoder", "hf"), sel
     sd = torch.load(src)
     with tempfile.TemporaryDirectory() as tmp:
-        got = convert(cli, src, os.path.join(tmp, "hf.pt"))
-        same(got, to_hf(sd, "model.vision_model."))
-        omitted = convert(cli, src, os.path.join(tmp, "hf2.pt"), "--option", "post_layernorm=omit")
+        got = convert_pt(cli, src, os.path.join(tmp, "hf.pt"))
+        same_tensors(got, to_hf(sd, "model.vision_model."))
+        omitted = convert_pt(cli, src, os.path.join(tmp, "hf2.pt"), "--option", "post_layernorm=omit")
         assert list(omitted) == list(got)[:-2]
 
 
@@ -157,10 +131,10 @@ def check_wrong_direction(cli, corpus):
     src = os.path.join(corpus, "clip_vision", "deepseek_ocr_tiny.pt")
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "x.pt")
-        r = run(cli, "convert", src, "-o", out, "--format-version", "hf")
+        r = run_cli(cli, "convert", src, "-o", out, "--format-version", "hf")
         assert r.returncode == 5 and "qkv_proj" in r.stderr, (r.returncode, r.stderr)
         assert not os.path.exists(out)
-        r = run(cli, "convert", src, "-o", out, "--option", "position_ids=maybe")
+        r = run_cli(cli, "convert", src, "-o", out, "--option", "position_ids=maybe")
         assert r.returncode != 0 and "keep, create, drop" in r.stderr, r.stderr
 
 

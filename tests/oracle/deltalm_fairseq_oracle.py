@@ -11,7 +11,6 @@ is the inverse; the round trip must give the pretrained tensors back byte for by
 """
 import collections
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -20,7 +19,7 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "corpus"))
 from families.deltalm_fairseq import fairseq_model  # noqa: E402
-from oracle_cases import bits, run_cases  # noqa: E402
+from oracle_cases import bits, convert_pt, detected_alone, run_cases, run_cli, same_tensors  # noqa: E402
 
 RENAMES = [(".ffn_1.fc1", ".fc3"), (".ffn_1.fc2", ".fc4"), (".ffn_2", ""), (".ffn.", "."),
            ("emb_layer_norm", "layernorm_embedding")]
@@ -58,42 +57,17 @@ def expected_fairseq(w, vocab=None):
     return ref
 
 
-def run(cli, *args):
-    return subprocess.run([cli, *args], capture_output=True, text=True)
-
-
-def convert(cli, src, out, *extra):
-    r = run(cli, "convert", src, "-o", out, "-q", *extra)
-    assert r.returncode == 0, r.stderr
-    return torch.load(out)
-
-
-def same(got, expected):
-    assert list(got) == list(expected), ([k for k in expected if k not in got][:4], [k for k in got if k not in expected][:4])
-    for k, t in expected.items():
-        assert got[k].dtype == t.dtype and got[k].shape == t.shape, (k, got[k].shape, t.shape)
-        assert torch.equal(bits(got[k]), bits(t)), f"{k}: bytes differ"
-
-
-def detect(cli, path):
-    import json
-    j = json.loads(run(cli, "detect", path, "--json").stdout)
-    others = {c["plugin"]: c["score"] for c in j["candidates"] if c["plugin"] != "deltalm_fairseq"}
-    assert all(s <= 25 for s in others.values()), others
-    return j["selected"]
-
-
 def check_base_to_fairseq(cli, corpus):
     src = os.path.join(corpus, "deltalm_fairseq", "deltalm_base_tiny.pt")
-    sel = detect(cli, src)
+    sel = detected_alone(cli, src, "deltalm_fairseq")
     assert (sel["plugin"], sel["score"], sel["format_version"]) == ("deltalm_fairseq", 100, "pretrained"), sel
     w = torch.load(src)["weights"]
     with tempfile.TemporaryDirectory() as tmp:
-        out = convert(cli, src, os.path.join(tmp, "ft.pt"), "--option", "vocab_size=37")
+        out = convert_pt(cli, src, os.path.join(tmp, "ft.pt"), "--option", "vocab_size=37")
         assert list(out) == ["model"], list(out)
         model = out["model"]
         assert len(model) == 395, len(model)
-        same(model, expected_fairseq(w, vocab=37))
+        same_tensors(model, expected_fairseq(w, vocab=37))
         ptr = model["decoder.output_projection.weight"].data_ptr()
         assert model["decoder.embed_tokens.weight"].data_ptr() == ptr, "output projection tied to the decoder embedding"
 
@@ -102,9 +76,9 @@ def check_large_shared_embeddings(cli, corpus):
     src = os.path.join(corpus, "deltalm_fairseq", "deltalm_large_tiny.pt")
     w = torch.load(src)["weights"]
     with tempfile.TemporaryDirectory() as tmp:
-        model = convert(cli, src, os.path.join(tmp, "ft.pt"))["model"]
+        model = convert_pt(cli, src, os.path.join(tmp, "ft.pt"))["model"]
         assert len(model) == 4 + 16 * 24 + 32 * 12 + 3 == 775, len(model)
-        same(model, expected_fairseq(w))
+        same_tensors(model, expected_fairseq(w))
         ptrs = {model[k].data_ptr() for k in ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight",
                                               "decoder.output_projection.weight")}
         assert len(ptrs) == 1, "one storage for the embeddings the source stored once"
@@ -114,7 +88,7 @@ def check_padding(cli, corpus):
     src = os.path.join(corpus, "deltalm_fairseq", "deltalm_base_tiny.pt")
     w = torch.load(src)["weights"]
     with tempfile.TemporaryDirectory() as tmp:
-        model = convert(cli, src, os.path.join(tmp, "ft.pt"), "--option", "vocab_size=45", "--option", "positions=12")["model"]
+        model = convert_pt(cli, src, os.path.join(tmp, "ft.pt"), "--option", "vocab_size=45", "--option", "positions=12")["model"]
         e = model["encoder.embed_tokens.weight"]
         assert e.shape == (45, 16) and torch.equal(e[:40], w["src_embedding.embed_tokens.weight"])
         assert not e[40:].any(), "rows past the pretrained ones are zeros"
@@ -123,11 +97,11 @@ def check_padding(cli, corpus):
 
 def check_finetuned_to_pretrained_and_back(cli, corpus):
     ft = os.path.join(corpus, "deltalm_fairseq", "deltalm_base_finetuned_tiny.pt")
-    sel = detect(cli, ft)
+    sel = detected_alone(cli, ft, "deltalm_fairseq")
     assert (sel["format_version"], sel["target"]) == ("fairseq", "deltalm_pretrained"), sel
     model = torch.load(ft)["model"]
     with tempfile.TemporaryDirectory() as tmp:
-        r = run(cli, "convert", ft, "-o", os.path.join(tmp, "pre.pt"), "--report", os.path.join(tmp, "r.json"))
+        r = run_cli(cli, "convert", ft, "-o", os.path.join(tmp, "pre.pt"), "--report", os.path.join(tmp, "r.json"))
         assert r.returncode == 0, r.stderr
         out = torch.load(os.path.join(tmp, "pre.pt"))
         assert list(out) == ["weights"], list(out)
@@ -139,16 +113,16 @@ def check_finetuned_to_pretrained_and_back(cli, corpus):
             assert torch.equal(bits(back[key]), bits(t)), key
         assert "optimizer state" in open(os.path.join(tmp, "r.json")).read()
         # And forward again: the fine-tuned model's tensors, byte for byte.
-        again = convert(cli, os.path.join(tmp, "pre.pt"), os.path.join(tmp, "ft.pt"))["model"]
-        same(again, model)
+        again = convert_pt(cli, os.path.join(tmp, "pre.pt"), os.path.join(tmp, "ft.pt"))["model"]
+        same_tensors(again, model)
 
 
 def check_round_trip_pretrained(cli, corpus):
     src = os.path.join(corpus, "deltalm_fairseq", "deltalm_base_tiny.pt")
     w = torch.load(src)["weights"]
     with tempfile.TemporaryDirectory() as tmp:
-        convert(cli, src, os.path.join(tmp, "ft.pt"))
-        back = convert(cli, os.path.join(tmp, "ft.pt"), os.path.join(tmp, "pre.pt"))["weights"]
+        convert_pt(cli, src, os.path.join(tmp, "ft.pt"))
+        back = convert_pt(cli, os.path.join(tmp, "ft.pt"), os.path.join(tmp, "pre.pt"))["weights"]
         assert set(back) == set(w), sorted(set(back) ^ set(w))[:4]
         for k, t in w.items():
             assert torch.equal(bits(back[k]), bits(t)), k
@@ -157,7 +131,7 @@ def check_round_trip_pretrained(cli, corpus):
 def check_bad_option(cli, corpus):
     src = os.path.join(corpus, "deltalm_fairseq", "deltalm_base_tiny.pt")
     with tempfile.TemporaryDirectory() as tmp:
-        r = run(cli, "convert", src, "-o", os.path.join(tmp, "x.pt"), "--option", "vocab_size=lots")
+        r = run_cli(cli, "convert", src, "-o", os.path.join(tmp, "x.pt"), "--option", "vocab_size=lots")
         assert r.returncode != 0 and "vocab_size=lots" in r.stderr, r.stderr
         assert os.listdir(tmp) == []
 

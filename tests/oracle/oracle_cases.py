@@ -1,7 +1,9 @@
-"""What every oracle script shares: a raw safetensors reader, bit-exact tensor bytes, and the case runner."""
+"""What every oracle script shares: a raw safetensors reader, bit-exact tensor bytes, running the CLI,
+comparing state dicts, and the case runner."""
 import collections
 import json
 import struct
+import subprocess
 
 import torch
 
@@ -52,6 +54,36 @@ def substring_renames(sd, prefix, renames):
             for a, b in renames:
                 new = new.replace(a, b)
             yield new, value
+
+
+def run_cli(cli, *args):
+    return subprocess.run([cli, *args], capture_output=True, text=True)
+
+
+def convert_pt(cli, src, out, *extra):
+    """`ckptconv convert` that must succeed; torch.load of what it wrote."""
+    r = run_cli(cli, "convert", src, "-o", out, "-q", *extra)
+    assert r.returncode == 0, r.stderr
+    return torch.load(out)
+
+
+def same_tensors(got, expected, ordered=True):
+    """Same names (in the same order when `ordered`), dtypes, shapes and bytes."""
+    if ordered:
+        assert list(got) == list(expected), ([k for k in expected if k not in got][:4], [k for k in got if k not in expected][:4])
+    else:
+        assert set(got) == set(expected), (sorted(set(expected) - set(got))[:4], sorted(set(got) - set(expected))[:4])
+    for k, t in expected.items():
+        assert got[k].dtype == t.dtype and got[k].shape == t.shape, (k, got[k].shape, t.shape)
+        assert torch.equal(bits(got[k]), bits(t)), f"{k}: bytes differ"
+
+
+def detected_alone(cli, path, plugin):
+    """`detect --json`'s selection, after checking no other plugin scores above the retry threshold (25)."""
+    j = json.loads(run_cli(cli, "detect", path, "--json").stdout)
+    others = {c["plugin"]: c["score"] for c in j["candidates"] if c["plugin"] != plugin}
+    assert all(s <= 25 for s in others.values()), others
+    return j["selected"]
 
 
 def run_cases(cases):

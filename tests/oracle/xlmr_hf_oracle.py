@@ -9,16 +9,14 @@ fairseq -> HF is that converter: 2019 names upgraded, in_proj split in thirds (q
 copied unchanged, token_type_embeddings zeros. Tied embedding/LM-head pairs must share storage.
 """
 import collections
-import json
 import os
-import subprocess
 import sys
 import tempfile
 
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from oracle_cases import bits, read_safetensors, run_cases  # noqa: E402
+from oracle_cases import bits, convert_pt, detected_alone, read_safetensors, run_cases, run_cli, same_tensors  # noqa: E402
 
 LAYER = [("attention.self.query", "self_attn.q_proj"), ("attention.self.key", "self_attn.k_proj"),
          ("attention.self.value", "self_attn.v_proj"), ("attention.output.dense", "self_attn.out_proj"),
@@ -75,43 +73,19 @@ def fairseq_to_hf(fs):
     return out
 
 
-def run(cli, *args):
-    return subprocess.run([cli, *args], capture_output=True, text=True)
-
-
-def convert(cli, src, out, *extra):
-    r = run(cli, "convert", src, "-o", out, "-q", *extra)
-    assert r.returncode == 0, r.stderr
-    return torch.load(out)
-
-
-def same(got, expected):
-    assert set(got) == set(expected), (sorted(set(expected) - set(got))[:4], sorted(set(got) - set(expected))[:4])
-    for k, t in expected.items():
-        assert got[k].dtype == t.dtype and got[k].shape == t.shape, (k, got[k].shape, t.shape)
-        assert torch.equal(bits(got[k]), bits(t)), f"{k}: bytes differ"
-
-
-def detected(cli, path):
-    j = json.loads(run(cli, "detect", path, "--json").stdout)
-    others = {c["plugin"]: c["score"] for c in j["candidates"] if c["plugin"] != "xlmr_hf"}
-    assert all(s <= 25 for s in others.values()), others
-    return j["selected"]
-
-
 def check_hf_to_fairseq_and_back(cli, corpus):
     src = os.path.join(corpus, "xlmr_hf", "xlmr_mlm_legacy.bin")
-    sel = detected(cli, src)
+    sel = detected_alone(cli, src, "xlmr_hf")
     assert (sel["plugin"], sel["score"], sel["format_version"]) == ("xlmr_hf", 100, "hf"), sel
     hf = torch.load(src)
     with tempfile.TemporaryDirectory() as tmp:
-        out = convert(cli, src, os.path.join(tmp, "fs.pt"))
+        out = convert_pt(cli, src, os.path.join(tmp, "fs.pt"))
         model = out["model"]
         assert len(model) == 4 + 16 * 12 + 6 + 1, len(model)  # + version buffer
-        same(model, hf_to_fairseq(hf))
+        same_tensors(model, hf_to_fairseq(hf), ordered=False)
         assert model["encoder.lm_head.weight"].data_ptr() == model["encoder.sentence_encoder.embed_tokens.weight"].data_ptr()
-        back = convert(cli, os.path.join(tmp, "fs.pt"), os.path.join(tmp, "hf.pt"))
-        same(back, fairseq_to_hf(model))
+        back = convert_pt(cli, os.path.join(tmp, "fs.pt"), os.path.join(tmp, "hf.pt"))
+        same_tensors(back, fairseq_to_hf(model), ordered=False)
         for k, t in hf.items():  # A -> B -> A: identical where both layouts hold the tensor
             if k in back and "token_type" not in k:
                 assert torch.equal(bits(back[k]), bits(t)), k
@@ -120,27 +94,27 @@ def check_hf_to_fairseq_and_back(cli, corpus):
 
 def check_fairseq_2019_to_hf(cli, corpus):
     src = os.path.join(corpus, "xlmr_hf", "xlmr_fairseq_2019.pt")
-    sel = detected(cli, src)
+    sel = detected_alone(cli, src, "xlmr_hf")
     assert (sel["format_version"], sel["target"]) == ("fairseq", "hf"), sel
     raw = torch.load(src)["model"]
     with tempfile.TemporaryDirectory() as tmp:
-        hf = convert(cli, src, os.path.join(tmp, "hf.pt"))
+        hf = convert_pt(cli, src, os.path.join(tmp, "hf.pt"))
         assert len(hf) == 5 + 16 * 12 + 7, len(hf)  # no pooler; lm_head.decoder.bias tied to lm_head.bias
-        same(hf, fairseq_to_hf(upgrade_raw(raw)))
-        again = convert(cli, os.path.join(tmp, "hf.pt"), os.path.join(tmp, "fs.pt"))["model"]
+        same_tensors(hf, fairseq_to_hf(upgrade_raw(raw)), ordered=False)
+        again = convert_pt(cli, os.path.join(tmp, "hf.pt"), os.path.join(tmp, "fs.pt"))["model"]
         expected = upgrade_raw(raw)
         expected["encoder.sentence_encoder.version"] = torch.tensor([3.0])
-        same(again, expected)
+        same_tensors(again, expected, ordered=False)
 
 
 def check_base_model_safetensors(cli, corpus):
     src = os.path.join(corpus, "xlmr_hf", "xlmr_base_model.safetensors")
     sd, _ = read_safetensors(src)
     with tempfile.TemporaryDirectory() as tmp:
-        r = run(cli, "convert", src, "-o", os.path.join(tmp, "fs.pt"))
+        r = run_cli(cli, "convert", src, "-o", os.path.join(tmp, "fs.pt"))
         assert r.returncode == 0, r.stderr
         assert "no lm_head" in r.stderr, r.stderr
-        same(torch.load(os.path.join(tmp, "fs.pt"))["model"], hf_to_fairseq(sd))
+        same_tensors(torch.load(os.path.join(tmp, "fs.pt"))["model"], hf_to_fairseq(sd), ordered=False)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,16 @@ import os
 import torch
 
 
+def hf_encoder_layer(put, b, D, F):
+    """One CLIPEncoderLayer in state_dict() order (CLIPAttention declares k, v, q, out)."""
+    for proj in ("k_proj", "v_proj", "q_proj", "out_proj"):
+        put(b + f"self_attn.{proj}.weight", D, D); put(b + f"self_attn.{proj}.bias", D)
+    put(b + "layer_norm1.weight", D); put(b + "layer_norm1.bias", D)
+    put(b + "mlp.fc1.weight", F, D); put(b + "mlp.fc1.bias", F)
+    put(b + "mlp.fc2.weight", D, F); put(b + "mlp.fc2.bias", D)
+    put(b + "layer_norm2.weight", D); put(b + "layer_norm2.bias", D)
+
+
 def hf_vision(D=32, layers=3, F=64, patch=16, image=64, position_ids=False, prefix="vision_model.",
               dtype=torch.float32):
     sd = collections.OrderedDict()
@@ -22,13 +32,7 @@ def hf_vision(D=32, layers=3, F=64, patch=16, image=64, position_ids=False, pref
         sd[prefix + "embeddings.position_ids"] = torch.arange(n).unsqueeze(0)
     put("pre_layrnorm.weight", D); put("pre_layrnorm.bias", D)
     for i in range(layers):
-        b = f"encoder.layers.{i}."
-        for proj in ("k_proj", "v_proj", "q_proj", "out_proj"):
-            put(b + f"self_attn.{proj}.weight", D, D); put(b + f"self_attn.{proj}.bias", D)
-        put(b + "layer_norm1.weight", D); put(b + "layer_norm1.bias", D)
-        put(b + "mlp.fc1.weight", F, D); put(b + "mlp.fc1.bias", F)
-        put(b + "mlp.fc2.weight", D, F); put(b + "mlp.fc2.bias", D)
-        put(b + "layer_norm2.weight", D); put(b + "layer_norm2.bias", D)
+        hf_encoder_layer(put, f"encoder.layers.{i}.", D, F)
     put("post_layernorm.weight", D); put("post_layernorm.bias", D)
     return sd
 
@@ -44,13 +48,7 @@ def hf_text(D=16, layers=2, F=32, vocab=64, positions=7, position_ids=False):
     if position_ids:
         sd["text_model.embeddings.position_ids"] = torch.arange(positions).unsqueeze(0)
     for i in range(layers):
-        b = f"encoder.layers.{i}."
-        for proj in ("k_proj", "v_proj", "q_proj", "out_proj"):
-            put(b + f"self_attn.{proj}.weight", D, D); put(b + f"self_attn.{proj}.bias", D)
-        put(b + "layer_norm1.weight", D); put(b + "layer_norm1.bias", D)
-        put(b + "mlp.fc1.weight", F, D); put(b + "mlp.fc1.bias", F)
-        put(b + "mlp.fc2.weight", D, F); put(b + "mlp.fc2.bias", D)
-        put(b + "layer_norm2.weight", D); put(b + "layer_norm2.bias", D)
+        hf_encoder_layer(put, f"encoder.layers.{i}.", D, F)
     put("final_layer_norm.weight", D); put("final_layer_norm.bias", D)
     return sd
 
