@@ -21,10 +21,16 @@ struct DetectedComponent {
     PluginChoice chosen;
 };
 
-std::string names_of(const std::vector<core::FolderComponent>& components) {
+std::string joined(const std::vector<std::string>& items, const char* separator = ",") {
     std::string s;
-    for (const auto& c : components) s += (s.empty() ? "" : ", ") + c.name;
+    for (const auto& i : items) s += (s.empty() ? "" : separator) + i;
     return s;
+}
+
+std::string names_of(const std::vector<core::FolderComponent>& components) {
+    std::vector<std::string> names;
+    for (const auto& c : components) names.push_back(c.name);
+    return joined(names, ", ");
 }
 
 std::vector<core::FolderComponent> selected_components(const core::PipelineFolder& folder,
@@ -56,12 +62,6 @@ void refuse_single_checkpoint_choices(const ConversionChoices& choices, const Pi
     if (!settings.to.empty() && settings.to != "diffusers")
         throw core::Error(core::ExitCode::Usage,
                           what + "it converts to a diffusers folder; --to " + settings.to + " works on one component");
-}
-
-std::string joined(const std::vector<std::string>& items) {
-    std::string s;
-    for (const auto& i : items) s += (s.empty() ? "" : ",") + i;
-    return s;
 }
 
 } // namespace

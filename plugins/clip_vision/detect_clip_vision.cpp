@@ -20,10 +20,6 @@ std::string name_variant(const ClipTower& t) {
     return "custom";
 }
 
-bool ends_with(std::string_view key, std::string_view suffix) {
-    return key.size() >= suffix.size() && key.substr(key.size() - suffix.size()) == suffix;
-}
-
 /** Fills `t` from the tower's shapes; an empty string when they agree, else what is off. */
 std::string read_tower(const IndexView& index, ClipTower& t) {
     const std::string& r = t.root;
@@ -62,7 +58,7 @@ std::string read_tower(const IndexView& index, ClipTower& t) {
 
 std::string model_prefix(const ClipTower& t) {
     const std::string_view module = "vision_model.";
-    return ends_with(t.tower, module) ? t.tower.substr(0, t.tower.size() - module.size()) : t.tower;
+    return ckptconv::sdk::ends_with(t.tower, module) ? t.tower.substr(0, t.tower.size() - module.size()) : t.tower;
 }
 
 ClipDetection detect_clip_vision(const IndexView& index) {
@@ -72,9 +68,9 @@ ClipDetection detect_clip_vision(const IndexView& index) {
     for (const TensorView& t : index.tensors()) {
         ClipTower tower;
         std::string_view anchor;
-        if (ends_with(t.key, kHfAnchor)) {
+        if (ckptconv::sdk::ends_with(t.key, kHfAnchor)) {
             anchor = kHfAnchor;
-        } else if (ends_with(t.key, kFusedAnchor)) {
+        } else if (ckptconv::sdk::ends_with(t.key, kFusedAnchor)) {
             anchor = kFusedAnchor;
             tower.layout = TowerLayout::DeepEncoder;
         } else {

@@ -60,10 +60,6 @@ Expr resize_rows(ckptconv::sdk::Plan& plan, Expr x, int64_t rows, int64_t wanted
     return wanted < rows ? plan.narrow(x, 0, 0, wanted) : plan.pad(x, 0, wanted);
 }
 
-bool ends_with(const std::string& key, const std::string& suffix) {
-    return key.size() >= suffix.size() && key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 } // namespace
 
 std::vector<TargetKey> fairseq_keys(const DeltaLmShape& s, int64_t vocab, int64_t positions) {
@@ -175,8 +171,8 @@ void plan_deltalm_fairseq(const DeltaLmShape& s, const ckptconv::sdk::IndexView&
             continue;
         }
         Expr x = plan.source(s.root, key);
-        if (ends_with(*name, "embed_tokens.weight")) x = resize_rows(plan, x, t->dim(0), vocab);
-        if (ends_with(*name, "embed_positions.weight")) x = resize_rows(plan, x, t->dim(0), positions);
+        if (ckptconv::sdk::ends_with(*name, "embed_tokens.weight")) x = resize_rows(plan, x, t->dim(0), vocab);
+        if (ckptconv::sdk::ends_with(*name, "embed_positions.weight")) x = resize_rows(plan, x, t->dim(0), positions);
         outputs[*name] = x;
     }
     for (const auto& other : index.roots()) {

@@ -230,6 +230,11 @@ inline bool starts_with(std::string_view key, std::string_view prefix) {
     return key.substr(0, prefix.size()) == prefix;
 }
 
+/** True if `key` ends with `suffix`: anchored suffix matching, e.g. a tower found under any wrapper prefix. */
+inline bool ends_with(std::string_view key, std::string_view suffix) {
+    return key.size() >= suffix.size() && key.substr(key.size() - suffix.size()) == suffix;
+}
+
 /** Values captured by a KeyPattern, in pattern order. */
 class Captures {
   public:
