@@ -14,10 +14,17 @@ endfunction()
 
 # ckptconv_plugin_tests(<plugin> SOURCES <gtest files...> ORACLE <python script>)
 # A plugin's tests under the ctest label <plugin>: its GoogleTest files linked
-# with the plugin's static build, and its Python oracle run by Debian's
-# python3-torch against the built CLI and the committed corpus.
+# with a static twin of the plugin (the module's sources, built without the
+# exported entry, so tests run the same code without dlopen), and its Python
+# oracle run by Debian's python3-torch against the built CLI and the corpus.
+# Call it from the folder that called ckptconv_add_plugin(<plugin> ...).
 function(ckptconv_plugin_tests plugin)
   cmake_parse_arguments(ARG "" "ORACLE" "SOURCES" ${ARGN})
+  get_target_property(plugin_sources ckptconv_${plugin} SOURCES)
+  get_target_property(plugin_links ckptconv_${plugin} LINK_LIBRARIES)
+  add_library(ckptconv_${plugin}_static STATIC EXCLUDE_FROM_ALL ${plugin_sources})
+  target_link_libraries(ckptconv_${plugin}_static PUBLIC ${plugin_links})
+  ckptconv_warnings(ckptconv_${plugin}_static)
   ckptconv_test(${plugin}_test SOURCES ${ARG_SOURCES} LIBS ckptconv_${plugin}_static LABELS ${plugin})
   add_test(NAME ${plugin}_matches_python_reference
     COMMAND /usr/bin/python3 ${ARG_ORACLE} $<TARGET_FILE:ckptconv> ${PROJECT_SOURCE_DIR}/tests/corpus)

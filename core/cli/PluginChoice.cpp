@@ -2,7 +2,25 @@
 
 #include "core/util/Error.hpp"
 
+#include <algorithm>
+
 namespace ckptconv::cli {
+namespace {
+
+/** --format-version V on the chosen candidate; V must be one the plugin declares (when it declares any). */
+void force_format_version(const core::PluginRecord& plugin, core::Candidate& c, const std::string& format_version) {
+    if (format_version.empty()) return;
+    const auto& known = plugin.format_versions;
+    if (!known.empty() && std::find(known.begin(), known.end(), format_version) == known.end()) {
+        std::string list;
+        for (const auto& v : known) list += (list.empty() ? "" : ", ") + v;
+        throw core::Error(core::ExitCode::Usage, "--format-version " + format_version + ": plugin " + plugin.label() +
+                                                     " has rules for " + list);
+    }
+    c.format_version = format_version;
+}
+
+} // namespace
 
 PluginChoice choose_plugin(const Session& session, const core::AbiIndex& index, const std::string& plugin_spec,
                            const std::string& format_version, bool report_only) {
@@ -43,7 +61,7 @@ PluginChoice choose_plugin(const Session& session, const core::AbiIndex& index, 
             if (report_only) return choice;
             throw core::Error(core::ExitCode::NoPlugin, problem);
         }
-        if (!format_version.empty()) c.format_version = format_version;
+        force_format_version(*plugin, c, format_version);
         choice.detection.selected = c;
         choice.chosen = c;
         return choice;
@@ -54,7 +72,7 @@ PluginChoice choose_plugin(const Session& session, const core::AbiIndex& index, 
         throw core::Error(core::ExitCode::NoPlugin, choice.detection.problem);
     }
     choice.chosen = choice.detection.selected;
-    if (!format_version.empty()) choice.chosen->format_version = format_version;
+    force_format_version(*choice.chosen->plugin, *choice.chosen, format_version);
     return choice;
 }
 

@@ -27,8 +27,9 @@ Plan plan_with_plugin(const CheckpointIndex& index, const AbiIndex& abi, const C
     if (rc != CKPTCONV_OK) {
         const ExitCode code =
             rc == CKPTCONV_E_INTERNAL || rc == CKPTCONV_E_NOMEM ? ExitCode::Internal : ExitCode::PlanRejected;
-        throw Error(code,
-                    "plugin " + plugin.label() + " (format " + candidate.format_version + "): " + call.error_text(rc));
+        const std::string format =
+            candidate.format_version.empty() ? "format unknown" : "format " + candidate.format_version;
+        throw Error(code, index.path + ": plugin " + plugin.label() + " (" + format + "): " + call.error_text(rc));
     }
     return builder.take();
 }

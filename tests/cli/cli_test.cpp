@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <map>
 
 namespace ckptconv::test {
 namespace {
@@ -121,6 +122,50 @@ TEST(Cli, ForcedPluginAndFormatVersion) {
     const auto missing = run_cli({"detect", kSample, "--plugin", "nope"});
     EXPECT_EQ(missing.exit_code, 4);
     EXPECT_NE(missing.err.find("no build of 'nope' loaded"), std::string::npos) << missing.err;
+    const auto undeclared = run_cli({"detect", kSample, "--plugin", "cogvideox_sat", "--format-version", "9.9"});
+    EXPECT_EQ(undeclared.exit_code, 2);
+    EXPECT_NE(undeclared.err.find("--format-version 9.9: plugin cogvideox_sat@1.0.0 has rules for 1.0, 1.5"),
+              std::string::npos)
+        << undeclared.err;
+}
+
+// fake_good 1.0.0 and 2.0.0 sit side by side in one folder (fake_twin, which ties with them, is disabled).
+TEST(Cli, SideBySideVersionsOfOnePlugin) {
+    TempDir dir;
+    const std::string marker = corpus("torch/fake_marker.pt");
+    const auto config = [&](const std::string& name, const std::string& pins) {
+        std::ofstream(dir / name) << "plugin_paths: [\"" << CKPTCONV_FAKE_PLUGIN_DIR << "\"]\ndisabled: [fake_twin]\n"
+                                  << pins;
+        return (dir / name).string();
+    };
+    const auto selected_version = [&](const std::vector<std::string>& extra) {
+        std::vector<std::string> args{"detect", marker, "--json"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        const auto r = run_cli(args);
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        return r.exit_code == 0 ? json::parse(r.out)["selected"]["plugin_version"].get<std::string>() : "";
+    };
+    const std::string none = config("none.yaml", "");
+    const auto listing = json::parse(run_cli({"plugins", "--json", "--config", none}).out);
+    std::map<std::string, bool> fake_good;
+    for (const auto& p : listing["plugins"])
+        if (p["id"] == "fake_good" && p["status"] == "loaded") fake_good[p["version"]] = p["selected"];
+    EXPECT_EQ(fake_good, (std::map<std::string, bool>{{"1.0.0", false}, {"2.0.0", true}}));
+
+    EXPECT_EQ(selected_version({"--config", none}), "2.0.0");
+    EXPECT_EQ(selected_version({"--config", config("exact.yaml", "plugins: {fake_good: \"1.0.0\"}\n")}), "1.0.0");
+    EXPECT_EQ(selected_version({"--config", config("range.yaml", "plugins: {fake_good: \">=1, <2\"}\n")}), "1.0.0");
+    EXPECT_EQ(selected_version({"--config", none, "--plugin", "fake_good@1.0.0"}), "1.0.0");
+    EXPECT_EQ(selected_version({"--config", none, "--plugin", "fake_good@^2"}), "2.0.0");
+
+    const auto impossible =
+        run_cli({"detect", marker, "--config", config("bad.yaml", "plugins: {fake_good: \">=3\"}\n")});
+    EXPECT_EQ(impossible.exit_code, 2);
+    EXPECT_NE(impossible.err.find("1.0.0"), std::string::npos) << impossible.err;
+    EXPECT_NE(impossible.err.find("2.0.0"), std::string::npos) << impossible.err;
+    const auto forced = run_cli({"detect", marker, "--config", none, "--plugin", "fake_good@3.1"});
+    EXPECT_EQ(forced.exit_code, 4);
+    EXPECT_NE(forced.err.find("found 1.0.0, 2.0.0"), std::string::npos) << forced.err;
 }
 
 TEST(Cli, InspectJsonHasTheDocumentedShape) {

@@ -11,6 +11,7 @@ legacy-format files embed storage addresses as keys, so they differ in bytes
     _negative/    broken inputs every reader must refuse with exit 3
     cogvideox_sat/<version>/  SAT transformer checkpoints at reduced width
     <family>/     one folder per further plugin, written by families/<family>.py
+    acme_lm/      the made-up family of the SDK's example plugin (sdk/examples/acme_lm)
 --only GROUP[,GROUP] rewrites just those groups (torch, safetensors, sharded,
 negative, cogvideox, or a family name), leaving the other files' bytes alone.
 """
@@ -26,7 +27,7 @@ import zipfile
 import numpy as np
 import torch
 
-from families import clip_vision, cogvideox_vae, deltalm_fairseq, t2m_cut, xlmr_hf
+from families import acme_lm, clip_vision, cogvideox_vae, deltalm_fairseq, t2m_cut, xlmr_hf
 
 torch.manual_seed(0)
 
@@ -315,6 +316,7 @@ def main():
         ("clip_vision", lambda: clip_vision.write(args.out, save, safetensors_bytes)),
         ("deltalm_fairseq", lambda: deltalm_fairseq.write(args.out, save)),
         ("xlmr_hf", lambda: xlmr_hf.write(args.out, save, safetensors_bytes)),
+        ("acme_lm", lambda: acme_lm.write(args.out, save)),
     ])
     chosen = args.only.split(",") if args.only else list(groups)
     for name in chosen:

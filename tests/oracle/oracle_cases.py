@@ -56,8 +56,8 @@ def substring_renames(sd, prefix, renames):
             yield new, value
 
 
-def run_cli(cli, *args):
-    return subprocess.run([cli, *args], capture_output=True, text=True)
+def run_cli(cli, *args, env=None, cwd=None):
+    return subprocess.run([cli, *args], capture_output=True, text=True, env=env, cwd=cwd)
 
 
 def convert_pt(cli, src, out, *extra):
