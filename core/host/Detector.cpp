@@ -64,8 +64,10 @@ DetectionResult detect(const std::vector<const PluginRecord*>& plugins, const Ab
         for (const auto& id : priority) {
             auto it = std::find_if(top.begin(), top.end(), [&](const Candidate* c) { return c->plugin->id == id; });
             if (it != top.end()) {
-                log(LogLevel::Info, "tie at score " + std::to_string(top.front()->score) +
-                                        " broken by config priority: " + (*it)->plugin->label());
+                // Shown by default: without the config this input would have been refused as ambiguous.
+                log(LogLevel::Warning, "tie at score " + std::to_string(top.front()->score) + " between " +
+                                           list_candidates(top) +
+                                           " broken by config priority: " + (*it)->plugin->label());
                 out.selected = **it;
                 return out;
             }

@@ -107,6 +107,8 @@ TEST(Cli, TieIsAmbiguousUnlessConfigPriorityBreaksIt) {
         {"detect", marker, "--json", "--plugin-path", CKPTCONV_FAKE_PLUGIN_DIR, "--config", (dir / "c.yaml").string()});
     ASSERT_EQ(p.exit_code, 0) << p.err;
     EXPECT_EQ(json::parse(p.out)["selected"]["plugin"], "fake_twin");
+    EXPECT_NE(p.err.find("tie at score 75 between"), std::string::npos) << p.err;
+    EXPECT_NE(p.err.find("broken by config priority: fake_twin@1.0.0"), std::string::npos) << p.err;
 }
 
 TEST(Cli, ForcedPluginThatDoesNotRecogniseExits4) {
@@ -152,8 +154,21 @@ TEST(Cli, SideBySideVersionsOfOnePlugin) {
         if (p["id"] == "fake_good" && p["status"] == "loaded") fake_good[p["version"]] = p["selected"];
     EXPECT_EQ(fake_good, (std::map<std::string, bool>{{"1.0.0", false}, {"2.0.0", true}}));
 
+    const std::string exact = config("exact.yaml", "plugins: {fake_good: \"1.0.0\"}\n");
+    const auto why = [&](const std::string& cfg, const std::string& version) {
+        const json listed = json::parse(run_cli({"plugins", "--json", "--config", cfg}).out);
+        for (const auto& p : listed["plugins"])
+            if (p["id"] == "fake_good" && p["version"] == version && p["status"] == "loaded") return p["selection"];
+        return json();
+    };
+    EXPECT_EQ(why(none, "1.0.0"), "version 2.0.0 is newer");
+    EXPECT_EQ(why(exact, "2.0.0"), "config pin 1.0.0 selects 1.0.0");
+    EXPECT_EQ(why(exact, "1.0.0"), "selected");
+    EXPECT_NE(run_cli({"plugins", "--config", exact}).out.find("not selected: config pin 1.0.0 selects 1.0.0"),
+              std::string::npos);
+
     EXPECT_EQ(selected_version({"--config", none}), "2.0.0");
-    EXPECT_EQ(selected_version({"--config", config("exact.yaml", "plugins: {fake_good: \"1.0.0\"}\n")}), "1.0.0");
+    EXPECT_EQ(selected_version({"--config", exact}), "1.0.0");
     EXPECT_EQ(selected_version({"--config", config("range.yaml", "plugins: {fake_good: \">=1, <2\"}\n")}), "1.0.0");
     EXPECT_EQ(selected_version({"--config", none, "--plugin", "fake_good@1.0.0"}), "1.0.0");
     EXPECT_EQ(selected_version({"--config", none, "--plugin", "fake_good@^2"}), "2.0.0");
