@@ -1,6 +1,7 @@
 #include "core/cli/Session.hpp"
 
 #include "core/host/PluginSearchPath.hpp"
+#include "core/util/Error.hpp"
 
 namespace ckptconv::cli {
 
@@ -16,6 +17,14 @@ Session::Session(const GlobalOptions& options) {
     }
 }
 
-std::vector<const core::PluginRecord*> Session::selected_plugins() const { return registry_.select(config_.selection); }
+std::vector<const core::PluginRecord*> Session::selected_plugins() const {
+    try {
+        return registry_.select(config_.selection);
+    } catch (const core::Error& e) {
+        // A pin that matches nothing comes from the config: say which file to edit.
+        if (config_.file.empty()) throw;
+        throw core::Error(e.code(), config_.file.string() + ": " + e.what());
+    }
+}
 
 } // namespace ckptconv::cli

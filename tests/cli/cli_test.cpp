@@ -173,9 +173,11 @@ TEST(Cli, SideBySideVersionsOfOnePlugin) {
     EXPECT_EQ(selected_version({"--config", none, "--plugin", "fake_good@1.0.0"}), "1.0.0");
     EXPECT_EQ(selected_version({"--config", none, "--plugin", "fake_good@^2"}), "2.0.0");
 
-    const auto impossible =
-        run_cli({"detect", marker, "--config", config("bad.yaml", "plugins: {fake_good: \">=3\"}\n")});
+    const std::string bad = config("bad.yaml", "plugins: {fake_good: \">=3\"}\n");
+    const auto impossible = run_cli({"detect", marker, "--config", bad});
     EXPECT_EQ(impossible.exit_code, 2);
+    EXPECT_NE(impossible.err.find(bad + ": plugin pin fake_good \">=3\" matches no loaded build"), std::string::npos)
+        << impossible.err;
     EXPECT_NE(impossible.err.find("1.0.0"), std::string::npos) << impossible.err;
     EXPECT_NE(impossible.err.find("2.0.0"), std::string::npos) << impossible.err;
     const auto forced = run_cli({"detect", marker, "--config", none, "--plugin", "fake_good@3.1"});
