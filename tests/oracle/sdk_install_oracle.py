@@ -219,6 +219,14 @@ class Install:
         for text in (src, "acme_lm@1.0.0", "format unknown", "blocks.0.attn in 'model'", "attn.qkv.weight [48, 16]"):
             assert text in r.stderr, f"{text!r} not in {r.stderr!r}"
         assert not os.path.exists(out), "partial output left behind"
+        # Forcing a version the plugin has rules for: the host names the tensor those rules leave unmapped.
+        r = run_cli(self.cli, "convert", src, "-o", out, "--format-version", "1", "--plugin-path", self.plugins,
+                    env=clean_env())
+        assert r.returncode == 5 and "blocks.0.attn.kv.weight" in r.stderr, (r.returncode, r.stderr)
+        r = run_cli(self.cli, "convert", src, "-o", out, "--format-version", "3", "--plugin-path", self.plugins,
+                    env=clean_env())
+        assert r.returncode == 2 and "has rules for 1, 2" in r.stderr, (r.returncode, r.stderr)
+        assert not os.path.exists(out), "partial output left behind"
 
     def check_claims_nothing_else(self):
         """The example plugin stays out of every other corpus file (the cross-detection check a plugin needs)."""
@@ -326,7 +334,7 @@ def main():
              lambda: install.check_conversion("trainer1_fused.pt", "1")),
             ("trainer2_bf16.pt (format 2, legacy, bf16): bit-exact, loads strictly",
              lambda: install.check_conversion("trainer2_bf16.pt", "2")),
-            ("unknown attention layout: exit 5 naming file, plugin and keys; nothing written",
+            ("unknown attention layout: exit 5 naming file, plugin and keys (forced: the unmapped key); nothing written",
              install.check_unknown_attention_refused),
             ("example plugin claims no other corpus file", install.check_claims_nothing_else),
             ("example's own ctest runs the installed CLI", install.check_example_ctest),

@@ -87,15 +87,15 @@ struct AcmeLmPlugin {
     void plan(const IndexView& index, const PlanRequest& request, Plan& plan) const {
         const auto layout = find_acme_layout(index);
         if (!layout) throw ckptconv::sdk::Error(CKPTCONV_E_INVALID_DATA, "not an Acme LM checkpoint");
-        // The host passes the detected format version, or the one the user forced with --format-version.
+        // The detected format version, or one of kFormatVersions the user forced with --format-version;
+        // empty when detection scored 50: the model is Acme's but its attention is neither version's.
         const std::string version = request.format_version;
-        if (version != "1" && version != "2") {
+        if (version.empty()) {
             const std::string d = std::to_string(layout->width);
-            throw ckptconv::sdk::Error(
-                CKPTCONV_E_UNSUPPORTED,
-                "blocks.0.attn in '" + layout->root + "' has neither attn.qkv.weight [" +
-                    std::to_string(3 * layout->width) + ", " + d + "] (format 1) nor attn.q/k/v.weight [" + d + ", " +
-                    d + "] (format 2)" + (version.empty() ? "" : "; there are no rules for format '" + version + "'"));
+            throw ckptconv::sdk::Error(CKPTCONV_E_UNSUPPORTED,
+                                       "blocks.0.attn in '" + layout->root + "' has neither attn.qkv.weight [" +
+                                           std::to_string(3 * layout->width) + ", " + d +
+                                           "] (format 1) nor attn.q/k/v.weight [" + d + ", " + d + "] (format 2)");
         }
         const KeyPattern fused("blocks.{i}.attn.qkv.{wb}");
         const KeyPattern mask("blocks.{i}.attn.mask");
