@@ -115,6 +115,20 @@ def check_vision_safetensors_round_trip(cli, corpus):
         assert len(shared) == len(back) - 2 == 5 + 16 * 4
 
 
+def check_zip_bin(cli, corpus):
+    src = os.path.join(corpus, "clip_vision", "clip_vision_b32_zip.bin")
+    j = json.loads(run_cli(cli, "detect", src, "--json").stdout)
+    assert j["container"] == "torch-zip", j["container"]
+    sel = detected_alone(cli, src, "clip_vision")
+    assert (sel["format_version"], sel["variant"]) == ("hf", "custom"), sel
+    sd = torch.load(src)
+    with tempfile.TemporaryDirectory() as tmp:
+        got = convert_pt(cli, src, os.path.join(tmp, "tower.pt"))
+        expected = to_deepencoder(sd)
+        assert "embeddings.position_ids" in expected and len(expected) == 6 + 12 * 2, len(expected)
+        same_tensors(got, expected)
+
+
 def check_deepseek_ocr(cli, corpus):
     src = os.path.join(corpus, "clip_vision", "deepseek_ocr_tiny.pt")
     sel = detected_alone(cli, src, "clip_vision")
@@ -144,6 +158,7 @@ if __name__ == "__main__":
         ("CLIPModel legacy .bin -> DeepEncoder: 42 tensors bit-exact, counts", lambda: check_clip_model(cli, corpus)),
         ("--option prefix=model.vision_model.", lambda: check_prefix(cli, corpus)),
         ("CLIPVisionModel safetensors -> DeepEncoder -> HF round trip", lambda: check_vision_safetensors_round_trip(cli, corpus)),
+        ("CLIPVisionModel zip-format .bin -> DeepEncoder, position_ids kept", lambda: check_zip_bin(cli, corpus)),
         ("DeepSeek-OCR checkpoint -> HF CLIPVisionModel", lambda: check_deepseek_ocr(cli, corpus)),
         ("forced wrong direction and bad options refused", lambda: check_wrong_direction(cli, corpus)),
     ]))

@@ -1,6 +1,6 @@
 """CLIP checkpoints (families.md C) with the full key layout at reduced width: a Hugging Face
-CLIPModel in the legacy torch format with position_ids, a CLIPVisionModel as safetensors, and a
-DeepSeek-OCR-style checkpoint holding the fused-qkv DeepEncoder tower among its other parts."""
+CLIPModel in the legacy torch format with position_ids, a CLIPVisionModel as safetensors and one as
+a zip-format pytorch_model.bin, and a DeepSeek-OCR-style checkpoint holding the fused-qkv DeepEncoder tower among its other parts."""
 import collections
 import os
 
@@ -99,3 +99,5 @@ def write(out, save, safetensors_bytes):
                        ("model.layers.0.self_attn.q_proj.weight", (16, 16)), ("lm_head.weight", (64, 16))):
         ocr[key] = torch.randn(*shape).to(torch.bfloat16)
     save(ocr, f"{base}/deepseek_ocr_tiny.pt")
+    # CLIPVisionModel as transformers 4.6-4.30 saved pytorch_model.bin: torch's zip format, position_ids buffer.
+    save(hf_vision(D=32, layers=2, patch=32, image=64, position_ids=True), f"{base}/clip_vision_b32_zip.bin")
