@@ -66,8 +66,8 @@ void refuse_single_checkpoint_choices(const ConversionChoices& choices, const Pi
 
 } // namespace
 
-int convert_pipeline(const Session& session, const core::PipelineFolder& folder, const ConversionChoices& choices,
-                     const PipelineSettings& settings) {
+PlannedPipeline plan_pipeline(const Session& session, const core::PipelineFolder& folder,
+                              const ConversionChoices& choices, const PipelineSettings& settings) {
     refuse_single_checkpoint_choices(choices, settings, folder);
     std::vector<std::string> skipped = folder.skipped;
     std::vector<std::unique_ptr<DetectedComponent>> detected;
@@ -136,6 +136,16 @@ int convert_pipeline(const Session& session, const core::PipelineFolder& folder,
         c->report().output = (fs::path(settings.output) / c->plan().component_dir).string();
         conversions.push_back(std::move(c));
     }
+    PlannedPipeline planned{{}, std::move(conversions), std::move(skipped)};
+    for (const auto& d : detected) planned.names.push_back(d->component.name);
+    return planned;
+}
+
+int convert_pipeline(const Session& session, const core::PipelineFolder& folder, const ConversionChoices& choices,
+                     const PipelineSettings& settings) {
+    const PlannedPipeline pipeline = plan_pipeline(session, folder, choices, settings);
+    const auto& conversions = pipeline.conversions;
+    const auto& skipped = pipeline.skipped;
 
     nlohmann::ordered_json json;
     json["input"] = settings.folder;
@@ -145,13 +155,13 @@ int convert_pipeline(const Session& session, const core::PipelineFolder& folder,
     auto report_text = [&] {
         std::string s;
         for (size_t i = 0; i < conversions.size(); ++i)
-            s += "== component " + detected[i]->component.name + "\n" + core::report_text(conversions[i]->report());
+            s += "== component " + pipeline.names[i] + "\n" + core::report_text(conversions[i]->report());
         for (const auto& line : skipped) s += "not converted: " + line + "\n";
         return s;
     };
     auto fill_json = [&] {
         for (size_t i = 0; i < conversions.size(); ++i)
-            json["components"][detected[i]->component.name] = core::report_json(conversions[i]->report());
+            json["components"][pipeline.names[i]] = core::report_json(conversions[i]->report());
     };
 
     std::vector<fs::path> inputs;
@@ -160,7 +170,7 @@ int convert_pipeline(const Session& session, const core::PipelineFolder& folder,
     core::OutputTransaction tx(settings.force, inputs);
     if (settings.dry_run) {
         for (size_t i = 0; i < conversions.size(); ++i)
-            std::printf("== component %s\n%s", detected[i]->component.name.c_str(),
+            std::printf("== component %s\n%s", pipeline.names[i].c_str(),
                         core::plan_text(conversions[i]->index(), conversions[i]->plan()).c_str());
         std::fputs(report_text().c_str(), stdout);
     } else {

@@ -3,9 +3,11 @@
 #pragma once
 
 #include "core/cli/ConversionChoices.hpp"
+#include "core/cli/PreparedConversion.hpp"
 #include "core/cli/Session.hpp"
 #include "core/io/CheckpointFolder.hpp"
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +26,21 @@ struct PipelineSettings {
     bool show_progress = false;
     std::optional<std::string> report; ///< JSON report path
 };
+
+/** A pipeline folder's components, detected, planned and checked; nothing written yet. */
+struct PlannedPipeline {
+    std::vector<std::string> names;                               ///< component subfolders, as conversions
+    std::vector<std::unique_ptr<PreparedConversion>> conversions; ///< one per converted component
+    std::vector<std::string> skipped;                             ///< "name: not converted (why)"
+};
+
+/**
+ * Detects every component, refuses the folder when a component is ambiguous
+ * or two claim the same plugin or output folder, then plans and checks them
+ * all (convert writes them, verify compares them with what was written).
+ */
+PlannedPipeline plan_pipeline(const Session& session, const core::PipelineFolder& folder,
+                              const ConversionChoices& choices, const PipelineSettings& settings);
 
 /**
  * Detects every component, refuses the folder when a component is ambiguous

@@ -31,6 +31,8 @@ class PreparedConversion {
 
     const core::CheckpointIndex& index() const { return index_; }
     const core::Plan& plan() const { return plan_; }
+    /** Produces each output's bytes on demand (verify compares them with what was written). */
+    const core::PlanExecutor& executor() const { return *executor_; }
     /** "pt", "safetensors" or "diffusers". */
     const std::string& format() const { return format_; }
     core::ConversionReport& report() { return report_; }

@@ -1,7 +1,9 @@
 #include "core/cli/CommandLine.hpp"
 #include "core/cli/Commands.hpp"
 #include "core/cli/ConversionChoices.hpp"
+#include "core/cli/PipelineConversion.hpp"
 #include "core/cli/PluginChoice.hpp"
+#include "core/io/CheckpointFolder.hpp"
 #include "core/io/CheckpointOpener.hpp"
 #include "core/io/TensorBytes.hpp"
 #include "core/plan/PlanChecker.hpp"
@@ -11,6 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <set>
@@ -36,22 +40,112 @@ std::pair<std::string, std::string> locate(const std::string& out, const std::st
     return {st ? "safetensors" : "pt", out};
 }
 
+// What OUT must hold: tensor name -> dtype, shape and a producer of the bytes.
+struct ExpectedTensor {
+    core::DType dtype;
+    core::Shape shape;
+    std::function<std::string()> bytes;
+};
+using ExpectedTensors = std::map<std::string, ExpectedTensor>;
+
+ExpectedTensors expected_from_plan(const core::Plan& plan, const core::PlanExecutor& executor,
+                                   const std::string& format) {
+    ExpectedTensors expected;
+    std::set<std::string> roots;
+    for (const auto& o : plan.outputs) roots.insert(o.root);
+    for (size_t i = 0; i < plan.outputs.size(); ++i) {
+        const auto& o = plan.outputs[i];
+        const std::string name = format == "pt" || roots.size() > 1 ? core::dotted_name(o.root, o.key) : o.key;
+        const core::PlanExecutor* ex = &executor;
+        expected[name] = {executor.dtype(i), executor.shape(i), [ex, i] { return ex->bytes(i); }};
+    }
+    return expected;
+}
+
+struct Findings {
+    size_t checked = 0;
+    std::vector<std::string> missing, unexpected, different;
+    bool ok() const { return missing.empty() && unexpected.empty() && different.empty(); }
+};
+
+// Compares the tensors of `written_path` with `expected`; names in findings get `label` in front.
+void compare_tensors(const ExpectedTensors& expected, const std::string& written_path, const std::string& format,
+                     const std::string& label, Findings& findings) {
+    const core::CheckpointIndex written = core::open_checkpoint(written_path);
+    std::map<std::string, const core::IndexedTensor*> actual;
+    for (const auto& t : written.tensors) actual[name_in(format, written, t)] = &t;
+    // Tied names recorded by our safetensors writer point at the tensor written once.
+    for (const auto& [removed, kept] : written.metadata)
+        if (removed != "format" && actual.count(kept) && !actual.count(removed)) actual[removed] = actual[kept];
+    for (const auto& [name, e] : expected) {
+        ++findings.checked;
+        auto it = actual.find(name);
+        if (it == actual.end()) {
+            findings.missing.push_back(label + name);
+            continue;
+        }
+        const core::IndexedTensor& t = *it->second;
+        std::string scratch;
+        if (t.info->dtype != e.dtype || t.info->shape != e.shape ||
+            core::tensor_bytes(written, *t.info, scratch) != e.bytes())
+            findings.different.push_back(label + name);
+    }
+    for (const auto& [name, t] : actual)
+        if (!expected.count(name)) findings.unexpected.push_back(label + name);
+}
+
+// The plan's extra files (config.json, model_index.json, scheduler config) must be in OUT as planned.
+void compare_files(const core::Plan& plan, const std::filesystem::path& out, Findings& findings) {
+    for (const auto& f : plan.files) {
+        ++findings.checked;
+        std::ifstream in(out / f.path, std::ios::binary);
+        if (!in) {
+            findings.missing.push_back(f.path);
+            continue;
+        }
+        const std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (content != f.content) findings.different.push_back(f.path);
+    }
+}
+
+// verify on a pipeline folder: every component re-planned as convert planned it, compared with OUT/<component>.
+Findings verify_pipeline(const Session& session, const core::PipelineFolder& folder, const ConversionChoices& choices,
+                         const std::string& file, const std::string& out, const std::vector<std::string>& only) {
+    PipelineSettings settings;
+    settings.folder = file;
+    settings.output = out;
+    settings.only = only;
+    const PlannedPipeline planned = plan_pipeline(session, folder, choices, settings);
+    Findings findings;
+    for (const auto& c : planned.conversions) {
+        const std::string component = c->plan().component_dir;
+        compare_tensors(expected_from_plan(c->plan(), c->executor(), "diffusers"),
+                        (std::filesystem::path(out) / component).string(), "diffusers", component + "/", findings);
+        compare_files(c->plan(), out, findings);
+    }
+    return findings;
+}
+
 } // namespace
 
 int run_verify(const std::vector<std::string>& tokens) {
-    CommandSpec spec{"verify",
-                     "FILE OUT [--json] [--plugin ID[@VER]|none] [--format-version V] [--dtype D] [--option K=V]...",
-                     "Re-derive every output of a conversion from FILE and compare it byte for byte with OUT.",
-                     {},
-                     {},
-                     {"file", "out"}};
+    CommandSpec spec{
+        "verify",
+        "FILE OUT [--json] [--plugin ID[@VER]|none] [--format-version V] [--dtype D] [--option K=V]... "
+        "[--component NAME]...",
+        "Re-derive every output of a conversion from FILE (a checkpoint or a pipeline folder) and compare it "
+        "byte for byte with OUT, tensors and written files alike.",
+        {},
+        {},
+        {"file", "out"}};
     spec.options.add_options()("file", po::value<std::string>()->required(), "the input that was converted")(
         "out", po::value<std::string>()->required(),
         "what convert wrote (file, shard index or folder)")("json", po::bool_switch(), "machine-readable output")(
         "plugin", po::value<std::string>(),
         "as given to convert")("format-version", po::value<std::string>(),
                                "as given to convert")("dtype", po::value<std::string>(), "as given to convert")(
-        "option", po::value<std::vector<std::string>>()->composing(), "as given to convert");
+        "option", po::value<std::vector<std::string>>()->composing(), "as given to convert")(
+        "component", po::value<std::vector<std::string>>()->composing(), "as given to convert (pipeline folders)");
     spec.positional.add("file", 1).add("out", 1);
     const auto vm = parse_command(spec, tokens);
     if (!vm) return 0;
@@ -60,81 +154,52 @@ int run_verify(const std::vector<std::string>& tokens) {
     const std::string out = (*vm)["out"].as<std::string>();
     const ConversionChoices choices = read_conversion_choices(*vm, session->config());
 
-    const core::CheckpointIndex index = core::open_checkpoint(file);
-    const core::AbiIndex abi(index);
-    const PluginChoice chosen =
-        choices.use_rules ? PluginChoice{} : choose_plugin(*session, abi, choices.plugin, choices.format_version);
-
-    // The expected tensors: name -> bytes producer, dtype and shape.
-    struct Expected {
-        core::DType dtype;
-        core::Shape shape;
-        std::function<std::string()> bytes;
-    };
-    std::map<std::string, Expected> expected;
-    std::unique_ptr<core::Plan> plan;
-    std::unique_ptr<core::PlanExecutor> executor;
-    std::string format;
-    if (chosen.no_plugin) {
-        format = locate(out, "").first;
-        for (const auto& t : index.tensors)
-            expected[name_in(format, index, t)] = {t.info->dtype, t.info->shape, [&index, &t] {
-                                                       std::string scratch;
-                                                       return std::string(core::tensor_bytes(index, *t.info, scratch));
-                                                   }};
+    const std::vector<std::string> only =
+        vm->count("component") ? (*vm)["component"].as<std::vector<std::string>>() : std::vector<std::string>{};
+    Findings findings;
+    if (const core::PipelineFolder pipeline = core::find_pipeline_components(file); !pipeline.components.empty()) {
+        findings = verify_pipeline(*session, pipeline, choices, file, out, only);
     } else {
-        plan =
-            std::make_unique<core::Plan>(plan_conversion(choices, session->config(), index, abi, chosen, "diffusers"));
-        format = locate(out, plan->component_dir).first;
-        const std::optional<core::DType> cast_to = core::dtype_option_target(choices.dtype);
-        executor = std::make_unique<core::PlanExecutor>(index, *plan, cast_to);
-        std::set<std::string> roots;
-        for (const auto& o : plan->outputs) roots.insert(o.root);
-        for (size_t i = 0; i < plan->outputs.size(); ++i) {
-            const auto& o = plan->outputs[i];
-            const std::string name = format == "pt" || roots.size() > 1 ? core::dotted_name(o.root, o.key) : o.key;
-            const core::PlanExecutor* ex = executor.get();
-            expected[name] = {executor->dtype(i), executor->shape(i), [ex, i] { return ex->bytes(i); }};
+        if (!only.empty())
+            throw core::Error(core::ExitCode::Usage, "--component: " + file + " is not a pipeline folder");
+        const core::CheckpointIndex index = core::open_checkpoint(file);
+        const core::AbiIndex abi(index);
+        const PluginChoice chosen =
+            choices.use_rules ? PluginChoice{} : choose_plugin(*session, abi, choices.plugin, choices.format_version);
+        if (chosen.no_plugin) {
+            const std::string format = locate(out, "").first;
+            ExpectedTensors expected;
+            for (const auto& t : index.tensors)
+                expected[name_in(format, index, t)] = {t.info->dtype, t.info->shape, [&index, &t] {
+                                                           std::string scratch;
+                                                           return std::string(
+                                                               core::tensor_bytes(index, *t.info, scratch));
+                                                       }};
+            compare_tensors(expected, locate(out, "").second, format, "", findings);
+        } else {
+            const core::Plan plan = plan_conversion(choices, session->config(), index, abi, chosen, "diffusers");
+            const auto [format, tensors_at] = locate(out, plan.component_dir);
+            const core::PlanExecutor executor(index, plan, core::dtype_option_target(choices.dtype));
+            compare_tensors(expected_from_plan(plan, executor, format), tensors_at, format, "", findings);
+            if (format == "diffusers") compare_files(plan, out, findings);
         }
     }
-    const core::CheckpointIndex written = core::open_checkpoint(locate(out, plan ? plan->component_dir : "").second);
-    std::map<std::string, const core::IndexedTensor*> actual;
-    for (const auto& t : written.tensors) actual[name_in(format, written, t)] = &t;
-    // Tied names recorded by our safetensors writer point at the tensor written once.
-    for (const auto& [removed, kept] : written.metadata)
-        if (removed != "format" && actual.count(kept) && !actual.count(removed)) actual[removed] = actual[kept];
-
-    std::vector<std::string> missing, unexpected, different;
-    for (const auto& [name, e] : expected) {
-        auto it = actual.find(name);
-        if (it == actual.end()) {
-            missing.push_back(name);
-            continue;
-        }
-        const core::IndexedTensor& t = *it->second;
-        std::string scratch;
-        if (t.info->dtype != e.dtype || t.info->shape != e.shape ||
-            core::tensor_bytes(written, *t.info, scratch) != e.bytes())
-            different.push_back(name);
-    }
-    for (const auto& [name, t] : actual)
-        if (!expected.count(name)) unexpected.push_back(name);
-    const bool ok = missing.empty() && unexpected.empty() && different.empty();
+    const bool ok = findings.ok();
     if ((*vm)["json"].as<bool>()) {
         nlohmann::ordered_json j{{"file", file},
                                  {"output", out},
-                                 {"checked", expected.size()},
+                                 {"checked", findings.checked},
                                  {"ok", ok},
-                                 {"missing", missing},
-                                 {"unexpected", unexpected},
-                                 {"different", different}};
+                                 {"missing", findings.missing},
+                                 {"unexpected", findings.unexpected},
+                                 {"different", findings.different}};
         std::cout << j.dump(2) << "\n";
     } else {
-        std::printf("%s: %zu tensors checked against %s: %s\n", out.c_str(), expected.size(), file.c_str(),
+        std::printf("%s: %zu tensors and files checked against %s: %s\n", out.c_str(), findings.checked, file.c_str(),
                     ok ? "identical" : "MISMATCH");
-        for (const auto& n : missing) std::printf("  missing:    %s\n", n.c_str());
-        for (const auto& n : unexpected) std::printf("  unexpected: %s\n", n.c_str());
-        for (const auto& n : different) std::printf("  different:  %s\n", n.c_str());
+        for (const auto& n : findings.missing) std::printf("  missing:    %s\n", n.c_str());
+        for (const auto& n : findings.unexpected) std::printf("  unexpected: %s\n", n.c_str());
+        for (const auto& n : findings.different) std::printf("  different:  %s\n", n.c_str());
     }
     return ok ? 0 : static_cast<int>(core::ExitCode::VerifyMismatch);
 }

@@ -324,7 +324,7 @@ TEST(Cli, VerifyCatchesASingleChangedByte) {
     ASSERT_EQ(run_cli({"convert", kSample, "-o", out.string(), "-q"}).exit_code, 0);
     const auto ok = run_cli({"verify", kSample, out.string(), "--json"});
     ASSERT_EQ(ok.exit_code, 0) << ok.out << ok.err;
-    EXPECT_EQ(json::parse(ok.out)["checked"], 64);
+    EXPECT_EQ(json::parse(ok.out)["checked"], 64 + 1); // 64 tensors and transformer/config.json
     // Flip one byte inside the tensor data (the last byte of the file is tensor data).
     const auto weights = out / "transformer" / "diffusion_pytorch_model.safetensors";
     {
@@ -339,6 +339,11 @@ TEST(Cli, VerifyCatchesASingleChangedByte) {
     const json report = json::parse(bad.out);
     ASSERT_EQ(report["different"].size(), 1u);
     EXPECT_TRUE(report["missing"].empty());
+    // A written file is checked too.
+    std::ofstream(out / "transformer" / "config.json", std::ios::app) << " ";
+    const auto config = json::parse(run_cli({"verify", kSample, out.string(), "--json"}).out);
+    EXPECT_EQ(config["different"].size(), 2u);
+    EXPECT_NE(config["different"].dump().find("transformer/config.json"), std::string::npos) << config.dump();
 }
 
 TEST(Cli, VerifyPassThroughAndDiff) {

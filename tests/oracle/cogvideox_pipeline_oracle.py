@@ -90,6 +90,32 @@ def check_sat_folder_2b(cli, corpus):
         assert t["plugin"] == "cogvideox_sat" and t["output"] == os.path.join(out, "transformer"), t
         assert any("T5 text encoder" in n for n in t["notes"]), t["notes"]
         assert j["components"]["vae"]["plugin"] == "cogvideox_vae"
+        check_verify(cli, folder, out, "--option", "variant=2b")
+
+
+def verify(cli, folder, out, *extra):
+    r = subprocess.run([cli, "verify", folder, out, "--json", *extra], capture_output=True, text=True)
+    return r.returncode, json.loads(r.stdout) if r.stdout else r.stderr
+
+
+def check_verify(cli, folder, out, *extra):
+    """verify on the SAT folder re-derives every tensor and file; one changed byte or file is named."""
+    tensors = sum(len(read_safetensors(os.path.join(out, c, "diffusion_pytorch_model.safetensors"))[0])
+                  for c in ("transformer", "vae"))
+    code, j = verify(cli, folder, out, *extra)
+    assert code == 0 and j["ok"] and j["checked"] == tensors + 4, (code, j)  # + the four JSON files
+    weights = os.path.join(out, "vae", "diffusion_pytorch_model.safetensors")
+    with open(weights, "r+b") as f:
+        f.seek(-1, os.SEEK_END)
+        last = f.read(1)
+        f.seek(-1, os.SEEK_END)
+        f.write(bytes([last[0] ^ 1]))
+    with open(os.path.join(out, "model_index.json"), "a") as f:
+        f.write(" ")
+    code, j = verify(cli, folder, out, *extra)
+    assert code == 7 and not j["missing"] and not j["unexpected"], (code, j)
+    assert len(j["different"]) == 2 and "model_index.json" in j["different"], j["different"]
+    assert [d for d in j["different"] if d.startswith("vae/")], j["different"]
 
 
 def check_variant_needed(cli, corpus):
@@ -115,6 +141,9 @@ def check_sat_folder_15_i2v(cli, corpus):
         with open(report) as f:
             skipped = json.load(f)["not_converted"]
         assert len(skipped) == 1 and skipped[0].startswith("t5-v1_1-xxl: not converted"), skipped
+        code, j = verify(cli, folder, out, "--component", "transformer_i2v", "--component", "vae", "--option",
+                         "variant=1.5")
+        assert code == 0 and j["ok"], (code, j)
 
 
 def check_two_transformers_refused(cli, corpus):
@@ -130,7 +159,7 @@ def check_two_transformers_refused(cli, corpus):
 if __name__ == "__main__":
     cli, corpus = sys.argv[1:3]
     sys.exit(run_cases([
-        ("sat_folder_2b --option variant=2b: transformer, vae, scheduler, model_index", lambda: check_sat_folder_2b(cli, corpus)),
+        ("sat_folder_2b --option variant=2b: transformer, vae, scheduler, model_index; verify catches a byte and a file", lambda: check_sat_folder_2b(cli, corpus)),
         ("sat_folder_2b without a variant: exit 5 naming the choices, nothing written", lambda: check_variant_needed(cli, corpus)),
         ("sat_folder_1.5 --component transformer_i2v: I2V pipeline, T5 folder reported", lambda: check_sat_folder_15_i2v(cli, corpus)),
         ("sat_folder_1.5 with both transformers: refused, exit 2", lambda: check_two_transformers_refused(cli, corpus)),
