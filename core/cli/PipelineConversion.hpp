@@ -37,21 +37,16 @@ struct PlannedPipeline {
 /**
  * Detects every component, refuses the folder when a component is ambiguous
  * or two claim the same plugin or output folder, then plans and checks them
- * all (convert writes them, verify compares them with what was written).
- */
-PlannedPipeline plan_pipeline(const Session& session, const core::PipelineFolder& folder,
-                              const ConversionChoices& choices, const PipelineSettings& settings);
-
-/**
- * Detects every component, refuses the folder when a component is ambiguous
- * or two claim the same plugin or output folder, then plans and checks them
- * all before anything is written, and commits them in one transaction.
- * Components no plugin recognises are left out and named in the report.
+ * all. Components no plugin recognises are left out and listed in `skipped`.
  *
  * Plugins see what the others detected through options the host sets after
  * the user's (so the user's win): `pipeline.plugins` (comma-separated ids of
  * every converted component) and `pipeline.<plugin id>.variant`.
  */
+PlannedPipeline plan_pipeline(const Session& session, const core::PipelineFolder& folder,
+                              const ConversionChoices& choices, const PipelineSettings& settings);
+
+/** plan_pipeline, then every component written in one transaction (nothing when any fails). */
 int convert_pipeline(const Session& session, const core::PipelineFolder& folder, const ConversionChoices& choices,
                      const PipelineSettings& settings);
 

@@ -73,12 +73,12 @@ int run_plugins(const std::vector<std::string>& tokens) {
     for (const auto& r : records) {
         std::string status = core::load_status_name(r->status);
         const std::string why = selection(r.get());
-        if (is_selected(r.get())) status += " (selected)";
+        if (why == "selected") status += " (selected)";
         std::printf("%-18s %-10s %-24s %-5s %s\n", r->id.empty() ? "-" : r->id.c_str(),
                     r->version.empty() ? "-" : r->version.c_str(), status.c_str(), abi_text(r->abi_version).c_str(),
                     r->origin.c_str());
         if (!r->message.empty()) std::printf("%-18s   %s\n", "", r->message.c_str());
-        if (!why.empty() && !is_selected(r.get())) std::printf("%-18s   not selected: %s\n", "", why.c_str());
+        if (!why.empty() && why != "selected") std::printf("%-18s   not selected: %s\n", "", why.c_str());
     }
     if (records.empty())
         std::printf("(no plugins found; search path: %zu folders, see --json)\n", session->search_path().size());
