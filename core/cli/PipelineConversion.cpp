@@ -4,6 +4,7 @@
 #include "core/io/CheckpointOpener.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Progress.hpp"
+#include "core/util/Text.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -21,16 +22,10 @@ struct DetectedComponent {
     PluginChoice chosen;
 };
 
-std::string joined(const std::vector<std::string>& items, const char* separator = ",") {
-    std::string s;
-    for (const auto& i : items) s += (s.empty() ? "" : separator) + i;
-    return s;
-}
-
 std::string names_of(const std::vector<core::FolderComponent>& components) {
     std::vector<std::string> names;
     for (const auto& c : components) names.push_back(c.name);
-    return joined(names, ", ");
+    return core::join(names);
 }
 
 std::vector<core::FolderComponent> selected_components(const core::PipelineFolder& folder,
@@ -99,14 +94,14 @@ PlannedPipeline plan_pipeline(const Session& session, const core::PipelineFolder
         detected.push_back(std::move(d));
     }
     if (detected.empty())
-        throw core::Error(core::ExitCode::NoPlugin,
-                          settings.folder + ": no plugin recognises any of its components (" + joined(skipped) + ")");
+        throw core::Error(core::ExitCode::NoPlugin, settings.folder + ": no plugin recognises any of its components (" +
+                                                        core::join(skipped, ",") + ")");
 
     // What each plugin may want to know of the others: which are converted, and as what variant.
     ConversionChoices shared = choices;
     std::vector<std::string> ids;
     for (const auto& d : detected) ids.push_back(d->chosen.chosen->plugin->id);
-    shared.options.emplace_back("pipeline.plugins", joined(ids));
+    shared.options.emplace_back("pipeline.plugins", core::join(ids, ","));
     for (const auto& d : detected)
         shared.options.emplace_back("pipeline." + d->chosen.chosen->plugin->id + ".variant", d->chosen.chosen->variant);
 

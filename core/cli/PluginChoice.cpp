@@ -1,6 +1,7 @@
 #include "core/cli/PluginChoice.hpp"
 
 #include "core/util/Error.hpp"
+#include "core/util/Text.hpp"
 
 #include <algorithm>
 
@@ -12,10 +13,8 @@ void force_format_version(const core::PluginRecord& plugin, core::Candidate& c, 
     if (format_version.empty()) return;
     const auto& known = plugin.format_versions;
     if (!known.empty() && std::find(known.begin(), known.end(), format_version) == known.end()) {
-        std::string list;
-        for (const auto& v : known) list += (list.empty() ? "" : ", ") + v;
         throw core::Error(core::ExitCode::Usage, "--format-version " + format_version + ": plugin " + plugin.label() +
-                                                     " has rules for " + list);
+                                                     " has rules for " + core::join(known));
     }
     c.format_version = format_version;
 }

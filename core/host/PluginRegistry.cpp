@@ -3,6 +3,7 @@
 #include "core/host/HostCall.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
+#include "core/util/Text.hpp"
 
 #include <boost/dll/shared_library.hpp>
 
@@ -155,8 +156,7 @@ std::vector<const PluginRecord*> PluginRegistry::select(const SelectionPolicy& p
     }
     for (const auto& [id, range] : policy.pins) {
         if (policy.disabled.count(id) || best.count(id)) continue;
-        std::string found;
-        for (const auto& v : seen[id]) found += (found.empty() ? "" : ", ") + v;
+        const std::string found = join(seen[id]);
         throw Error(ExitCode::Usage, "plugin pin " + id + " \"" + range + "\" matches no loaded build (found: " +
                                          (found.empty() ? "none" : found) + ")");
     }
