@@ -17,8 +17,9 @@ def hf_encoder_layer(put, b, D, F):
     put(b + "layer_norm2.weight", D); put(b + "layer_norm2.bias", D)
 
 
-def hf_vision(D=32, layers=3, F=64, patch=16, image=64, position_ids=False, prefix="vision_model.",
-              dtype=torch.float32):
+def vision_tower_start(prefix, D, patch, image, dtype, position_ids=False):
+    """What both vision layouts hold before their layers, in state_dict() order: the embeddings and
+    pre_layrnorm. Returns the state dict and the `put` that adds a random tensor to it."""
     sd = collections.OrderedDict()
     n = (image // patch) ** 2 + 1
 
@@ -31,6 +32,12 @@ def hf_vision(D=32, layers=3, F=64, patch=16, image=64, position_ids=False, pref
     if position_ids:
         sd[prefix + "embeddings.position_ids"] = torch.arange(n).unsqueeze(0)
     put("pre_layrnorm.weight", D); put("pre_layrnorm.bias", D)
+    return sd, put
+
+
+def hf_vision(D=32, layers=3, F=64, patch=16, image=64, position_ids=False, prefix="vision_model.",
+              dtype=torch.float32):
+    sd, put = vision_tower_start(prefix, D, patch, image, dtype, position_ids)
     for i in range(layers):
         hf_encoder_layer(put, f"encoder.layers.{i}.", D, F)
     put("post_layernorm.weight", D); put("post_layernorm.bias", D)
@@ -55,16 +62,7 @@ def hf_text(D=16, layers=2, F=32, vocab=64, positions=7, position_ids=False):
 
 def fused_vision(D=32, layers=2, F=64, patch=14, image=56, prefix="model.vision_model.", dtype=torch.bfloat16):
     """DeepEncoder's layout (families.md C.2): layer_norm1, qkv_proj [3D, D], out_proj, layer_norm2, mlp."""
-    sd = collections.OrderedDict()
-    n = (image // patch) ** 2 + 1
-
-    def put(key, *shape):
-        sd[prefix + key] = (torch.randn(*shape) * 0.02).to(dtype)
-
-    put("embeddings.class_embedding", D)
-    put("embeddings.patch_embedding.weight", D, 3, patch, patch)
-    put("embeddings.position_embedding.weight", n, D)
-    put("pre_layrnorm.weight", D); put("pre_layrnorm.bias", D)
+    sd, put = vision_tower_start(prefix, D, patch, image, dtype)
     for i in range(layers):
         b = f"transformer.layers.{i}."
         put(b + "layer_norm1.weight", D); put(b + "layer_norm1.bias", D)
