@@ -1,5 +1,6 @@
 #include "core/index/CheckpointIndex.hpp"
 
+#include "core/util/CheckedMath.hpp"
 #include "core/util/Error.hpp"
 
 #include <unordered_map>
@@ -7,7 +8,7 @@
 namespace ckptconv::core {
 namespace {
 
-constexpr int kMaxDepth = 500;
+constexpr int kMaxDepth = static_cast<int>(kMaxTreeDepth);
 constexpr size_t kMaxListedDictEntries = 64; // larger tensor-free dicts (vocabularies...) are one extra
 
 std::string child_path(const std::string& parent, const std::string& key) {
@@ -22,13 +23,6 @@ std::string key_text(const PyObject& key) {
     case PyKind::None: return "None";
     default: return "<" + type_name(key) + ">";
     }
-}
-
-// Multiplies without overflow; false if the product exceeds 2^63.
-bool mul_ok(uint64_t a, uint64_t b, uint64_t& out) {
-    if (a != 0 && b > (uint64_t{1} << 63) / a) return false;
-    out = a * b;
-    return true;
 }
 
 class TreeWalker {
@@ -148,32 +142,28 @@ class TreeWalker {
         index_.tensors.push_back(std::move(entry));
     }
 
+    // The last byte a view reaches, computed with checked arithmetic, must lie inside its storage.
     void check_extent(const TensorInfo& t, const std::string& where) const {
         const uint32_t esize = element_size(t.dtype);
         if (esize == 0) throw bad_input(index_.path, "tensor '" + where + "' has an unknown dtype");
-        if (t.storage_offset < 0) throw bad_input(index_.path, "tensor '" + where + "' has a negative storage offset");
+        const std::string name = "tensor '" + where + "'";
+        const Checked math(index_.path, name + " extent");
         uint64_t numel = 1;
-        uint64_t last = 0; // largest element index reached, relative to the offset
+        uint64_t last = Checked(index_.path, name + " storage offset").non_negative(t.storage_offset);
         for (size_t d = 0; d < t.shape.size(); ++d) {
-            if (t.shape[d] < 0 || t.stride[d] < 0)
-                throw bad_input(index_.path, "tensor '" + where + "' has a negative size or stride in dimension " +
-                                                 std::to_string(d));
-            uint64_t reach = 0;
-            if (!mul_ok(numel, static_cast<uint64_t>(t.shape[d]), numel) ||
-                (t.shape[d] > 0 &&
-                 !mul_ok(static_cast<uint64_t>(t.shape[d] - 1), static_cast<uint64_t>(t.stride[d]), reach)) ||
-                last + reach < last)
-                throw bad_input(index_.path, "tensor '" + where + "' has a shape whose size overflows");
-            last += reach;
+            const std::string dim = " in dimension " + std::to_string(d);
+            const uint64_t size = Checked(index_.path, name + " size" + dim).non_negative(t.shape[d]);
+            const uint64_t stride = Checked(index_.path, name + " stride" + dim).non_negative(t.stride[d]);
+            numel = math.mul(numel, size);
+            if (size > 0) last = math.add(last, math.mul(size - 1, stride)); // largest element index reached
         }
         if (numel == 0) return;
-        uint64_t need = 0;
-        if (!mul_ok(static_cast<uint64_t>(t.storage_offset) + last + 1, esize, need))
-            throw bad_input(index_.path, "tensor '" + where + "' has an offset whose size overflows");
+        const uint64_t need = math.mul(math.add(last, 1), esize);
         if (need > t.storage->nbytes)
             throw bad_input(index_.path, "tensor '" + where + "' needs " + std::to_string(need) +
                                              " bytes of storage '" + t.storage->key + "' but the file holds " +
                                              std::to_string(t.storage->nbytes));
+        (void)math.mul(numel, esize); // IndexedTensor::nbytes() relies on this product fitting (stride-0 views)
     }
 
     CheckpointIndex& index_;

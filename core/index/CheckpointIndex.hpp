@@ -36,6 +36,13 @@ struct IndexedExtra {
     std::string type;
 };
 
+/** How readers treat what they find. */
+struct ReadOptions {
+    /// Replace pickle parts that reach for code execution by an inert placeholder (listed in
+    /// CheckpointIndex::unsafe_dropped) instead of refusing the input.
+    bool drop_unsafe = false;
+};
+
 struct CheckpointIndex {
     CheckpointIndex() = default;
     CheckpointIndex(CheckpointIndex&&) = default;
@@ -52,6 +59,8 @@ struct CheckpointIndex {
     std::vector<IndexedTensor> tensors; ///< grouped by root, in checkpoint order
     std::vector<IndexedExtra> extras;
     std::map<std::string, std::string> metadata; ///< safetensors __metadata__
+    /// Parts of the pickle that reached for code execution, removed under ReadOptions::drop_unsafe.
+    std::vector<std::string> unsafe_dropped;
 
     uint64_t tensor_bytes() const;
 };

@@ -11,20 +11,24 @@
 
 namespace ckptconv::core {
 
-CheckpointIndex open_checkpoint(const std::string& path) {
+CheckpointIndex open_checkpoint(const std::string& path, const ReadOptions& options) {
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) {
         const auto inner = resolve_checkpoint_folder(path);
-        return inner.extension() == ".json" ? read_sharded(inner) : open_checkpoint(inner.string());
+        return inner.extension() == ".json" ? read_sharded(inner, options) : open_checkpoint(inner.string(), options);
     }
-    if (path.size() > 11 && path.compare(path.size() - 11, 11, ".index.json") == 0) return read_sharded(path);
+    if (path.size() > 11 && path.compare(path.size() - 11, 11, ".index.json") == 0) return read_sharded(path, options);
+    return open_checkpoint_file(path, options);
+}
+
+CheckpointIndex open_checkpoint_file(const std::string& path, const ReadOptions& options) {
     MappedFile probe(path);
     if (probe.size() == 0) throw bad_input(path, "empty file");
     const std::string_view head = probe.slice(0, std::min<uint64_t>(probe.size(), 64), "header");
-    if (head.size() >= 4 && head.compare(0, 4, "PK\x03\x04") == 0) return read_torch_zip(path);
+    if (head.size() >= 4 && head.compare(0, 4, "PK\x03\x04") == 0) return read_torch_zip(path, options);
     if (head.size() >= 4 && head.compare(0, 4, "PK\x05\x06") == 0)
         throw bad_input(path, "empty zip archive: not a torch.save checkpoint");
-    if (looks_like_torch_legacy(head)) return read_torch_legacy(path);
+    if (looks_like_torch_legacy(head)) return read_torch_legacy(path, options);
     if (looks_like_safetensors(head)) return read_safetensors(path);
     if (probe.size() > 262 && probe.slice(257, 5, "tar magic") == "ustar")
         throw bad_input(path, "tar archive (the PyTorch < 0.4 format) is not supported");

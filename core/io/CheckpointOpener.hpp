@@ -11,6 +11,9 @@ namespace ckptconv::core {
  * holding a single checkpoint file) opens the sharded checkpoint. Throws
  * BadInput naming the file when the bytes match no supported container.
  */
-CheckpointIndex open_checkpoint(const std::string& path);
+CheckpointIndex open_checkpoint(const std::string& path, const ReadOptions& options = {});
+
+/** Opens one checkpoint *file* (torch zip, legacy or safetensors): never an index or a folder. */
+CheckpointIndex open_checkpoint_file(const std::string& path, const ReadOptions& options = {});
 
 } // namespace ckptconv::core

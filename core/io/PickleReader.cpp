@@ -1,5 +1,6 @@
 #include "core/io/PickleReader.hpp"
 
+#include "core/io/PickleSafety.hpp"
 #include "core/util/Error.hpp"
 
 #include <array>
@@ -12,34 +13,52 @@
 namespace ckptconv::core {
 namespace {
 
-// Code-running or system-touching modules: any global from them is refused.
-constexpr std::array<std::string_view, 34> kUnsafeModules{
-    "os",      "posix",   "nt",     "subprocess", "sys",      "shutil",     "socket",          "importlib", "runpy",
-    "code",    "codeop",  "ctypes", "pty",        "commands", "webbrowser", "multiprocessing", "asyncio",   "pickle",
-    "_pickle", "marshal", "shelve", "io",         "_io",      "signal",     "threading",       "types",     "pdb",
-    "bdb",     "timeit",  "urllib", "http",       "ftplib",   "pip",        "_posixsubprocess"};
-
-// Callables in builtins that run code or do I/O. getattr is not here: on its
-// own it is inert, and every module it could reach for harm is refused above.
-constexpr std::array<std::string_view, 14> kUnsafeBuiltins{"eval",   "exec",       "execfile",   "compile", "open",
-                                                           "input",  "__import__", "breakpoint", "apply",   "globals",
-                                                           "locals", "setattr",    "delattr",    "exit"};
-
-constexpr size_t kMaxMemo = 1u << 24;
+// Caps a hostile pickle cannot push past: the stack, open MARKs and the memo are
+// bounded outright; every new object is counted against a budget that grows with
+// the record (a real data.pkl makes well under one object per 4 bytes).
+constexpr size_t kMaxStack = 1u << 20;
+constexpr size_t kMaxMarks = 1u << 16;
+constexpr size_t kMaxMemo = 1u << 22;
+constexpr uint64_t kBaseObjects = 1u << 18;
 
 struct Machine {
     const std::string& file;
     const std::string& record;
     const PickleReader::PersistentLoader& loader;
+    bool drop_unsafe;
+    std::vector<std::string>& dropped;
     std::string_view data;
     size_t pos = 0;
+    size_t op_pos = 0; ///< where the current opcode starts, for messages
     std::vector<PyRef> stack;
-    std::vector<PyRef> created; ///< everything ever pushed: freed explicitly at the end, as it may be cyclic
+    /// Every mutable container made: the ones a pickle made cyclic are released at the end.
+    std::vector<std::weak_ptr<PyObject>> containers;
     std::vector<size_t> marks;
     std::unordered_map<uint64_t, PyRef> memo;
+    uint64_t objects = 0;
+    uint64_t max_objects = kBaseObjects + data.size() / 4;
+
+    PyRef mk(PyKind kind) {
+        if (++objects > max_objects)
+            fail("more than " + std::to_string(max_objects) + " objects for a " + std::to_string(data.size()) +
+                 "-byte pickle");
+        PyRef p = PyObject::make(kind);
+        if (PyObject::is_mutable(kind)) containers.push_back(p);
+        return p;
+    }
+    PyRef mk_int(int64_t v) {
+        PyRef p = mk(PyKind::Int);
+        p->integer = v;
+        return p;
+    }
+    PyRef mk_str(std::string v) {
+        PyRef p = mk(PyKind::Str);
+        p->text = std::move(v);
+        return p;
+    }
 
     [[noreturn]] void fail(const std::string& what) const {
-        throw bad_input(file, record + ": " + what + " (at byte " + std::to_string(pos) + ")");
+        throw bad_input(file, record + ": " + what + " (at byte " + std::to_string(op_pos) + ")");
     }
 
     std::string_view take(uint64_t n, const char* what) {
@@ -64,7 +83,7 @@ struct Machine {
     }
 
     void push(PyRef v) {
-        created.push_back(v);
+        if (stack.size() >= kMaxStack) fail("pickle stack deeper than " + std::to_string(kMaxStack) + " entries");
         stack.push_back(std::move(v));
     }
 
@@ -98,15 +117,28 @@ struct Machine {
         push(it->second);
     }
 
-    PyRef make_global(std::string module, std::string name) {
-        if (PickleReader::is_unsafe_global(module, name))
-            throw bad_input(file, record + ": unsafe pickle: it calls " + module + "." + name +
-                                      "; refusing to read it (nothing was executed)");
+    // Refuses the input, or with --drop-unsafe returns the inert placeholder that replaces the part.
+    PyRef unsafe(const std::string& why) {
+        const std::string where = record + " at byte " + std::to_string(op_pos);
+        if (!drop_unsafe)
+            throw bad_input(file, "unsafe pickle: " + why + " (" + where +
+                                      "); refusing to read it, nothing was executed (--drop-unsafe converts "
+                                      "without the unsafe parts)");
+        dropped.push_back(why + " (" + where + ")");
+        PyRef p = mk(PyKind::None);
+        p->unsafe = true;
+        return p;
+    }
+
+    PyRef make_global(const std::string& raw_module, std::string name) {
+        std::string module = python3_module(raw_module);
+        if (auto why = code_execution_reason(module, name)) return unsafe("global " + *why);
+        objects++;
         return PyObject::make_global(std::move(module), std::move(name));
     }
 
-    static PyRef tuple(std::vector<PyRef> items) {
-        auto t = PyObject::make(PyKind::Tuple);
+    PyRef tuple(std::vector<PyRef> items) {
+        auto t = mk(PyKind::Tuple);
         t->items = std::move(items);
         return t;
     }
@@ -141,7 +173,9 @@ struct Machine {
         auto info = std::make_shared<TensorInfo>();
         info->storage = st.storage;
         info->dtype = explicit_dtype ? *explicit_dtype : st.storage->dtype;
-        info->storage_offset = int_arg(args, 1, fn) + st.integer; // + legacy storage-view offset
+        // + the element offset of a legacy storage view; both are file data, so the sum is checked.
+        if (__builtin_add_overflow(int_arg(args, 1, fn), st.integer, &info->storage_offset))
+            fail(std::string(fn) + ": storage offset overflows");
         info->shape = ints_arg(args, 2, fn);
         info->stride = ints_arg(args, 3, fn);
         if (info->shape.size() != info->stride.size())
@@ -151,57 +185,80 @@ struct Machine {
             const PyObject& rg = *args.items[4];
             info->requires_grad = rg.kind == PyKind::Bool && rg.boolean;
         }
-        auto t = PyObject::make(PyKind::Tensor);
+        auto t = mk(PyKind::Tensor);
         t->tensor = std::move(info);
         return t;
     }
 
     // Calls with a known meaning; everything else becomes an inert Object.
     PyRef call(PyRef callable, PyRef args) {
+        if (callable->unsafe || args->unsafe) return callable->unsafe ? callable : args;
         if (args->kind != PyKind::Tuple) fail("REDUCE arguments are not a tuple");
+        // torch's subclass wrapper (func, type, args, state) holds the real recipe; unwrapped
+        // in a loop, so nesting costs no stack.
+        while (callable->is_global("torch._tensor", "_rebuild_from_type_v2") && args->items.size() >= 3 &&
+               args->items[0]->kind == PyKind::Global && args->items[2]->kind == PyKind::Tuple) {
+            PyRef inner_args = args->items[2];
+            callable = args->items[0];
+            args = std::move(inner_args);
+        }
         const PyObject& c = *callable;
-        if (c.kind == PyKind::Global) {
-            if (c.is_global("collections", "OrderedDict") || c.is_global("builtins", "dict")) {
-                auto d = PyObject::make(PyKind::Dict);
-                d->ordered = c.name == "OrderedDict";
-                if (!args->items.empty()) {
-                    for (const auto& pair : args->items[0]->items)
-                        if (pair->items.size() == 2) d->dict_set(pair->items[0], pair->items[1]);
-                }
-                return d;
+        // Calling anything but a named global (a getattr result, the value of another call) is
+        // how pickle gadgets chain: never part of a checkpoint.
+        if (c.kind != PyKind::Global) return unsafe("calls a computed value (" + type_name(c) + ")");
+        if (c.is_global("builtins", "getattr")) return attribute(std::move(callable), std::move(args));
+        if (c.is_global("collections", "OrderedDict") || c.is_global("builtins", "dict")) {
+            auto d = mk(PyKind::Dict);
+            d->ordered = c.name == "OrderedDict";
+            if (!args->items.empty()) {
+                for (const auto& pair : args->items[0]->items)
+                    if (pair->items.size() == 2) d->dict_set(pair->items[0], pair->items[1]);
             }
-            if (c.text == "torch._utils") {
-                if (c.name == "_rebuild_tensor_v2" || c.name == "_rebuild_tensor")
-                    return rebuild_tensor(*args, c.name.c_str(), std::nullopt);
-                if (c.name == "_rebuild_tensor_v3") {
-                    const PyObject& d = arg(*args, 6, "_rebuild_tensor_v3");
-                    std::optional<DType> dt;
-                    if (d.kind == PyKind::Global && d.text == "torch") dt = dtype_from_torch_name(d.name);
-                    if (!dt) fail("_rebuild_tensor_v3: unsupported dtype " + type_name(d) + " " + d.name);
-                    return rebuild_tensor(*args, "_rebuild_tensor_v3", dt);
-                }
-                if (c.name == "_rebuild_parameter" || c.name == "_rebuild_parameter_with_state") {
-                    const PyObject& data_arg = arg(*args, 0, c.name.c_str());
-                    if (data_arg.kind != PyKind::Tensor) fail(c.name + ": data is not a tensor");
-                    auto t = PyObject::make(PyKind::Tensor);
-                    t->tensor = std::make_shared<TensorInfo>(*data_arg.tensor);
-                    t->tensor->is_parameter = true;
-                    const PyObject& rg = arg(*args, 1, c.name.c_str());
-                    t->tensor->requires_grad = rg.kind == PyKind::Bool && rg.boolean;
-                    return t;
-                }
+            return d;
+        }
+        if (c.text == "torch._utils") {
+            if (c.name == "_rebuild_tensor_v2" || c.name == "_rebuild_tensor")
+                return rebuild_tensor(*args, c.name.c_str(), std::nullopt);
+            if (c.name == "_rebuild_tensor_v3") {
+                const PyObject& d = arg(*args, 6, "_rebuild_tensor_v3");
+                std::optional<DType> dt;
+                if (d.kind == PyKind::Global && d.text == "torch") dt = dtype_from_torch_name(d.name);
+                if (!dt) fail("_rebuild_tensor_v3: unsupported dtype " + type_name(d) + " " + d.name);
+                return rebuild_tensor(*args, "_rebuild_tensor_v3", dt);
             }
-            if (c.is_global("torch._tensor", "_rebuild_from_type_v2")) {
-                // (func, type, args, state): the tensor is func(*args); the subclass type is not kept.
-                const PyObject& fn = arg(*args, 0, "_rebuild_from_type_v2");
-                const PyObject& inner = arg(*args, 2, "_rebuild_from_type_v2");
-                if (fn.kind == PyKind::Global && inner.kind == PyKind::Tuple)
-                    return call(args->items[0], args->items[2]);
+            if (c.name == "_rebuild_parameter" || c.name == "_rebuild_parameter_with_state") {
+                const PyObject& data_arg = arg(*args, 0, c.name.c_str());
+                if (data_arg.kind != PyKind::Tensor) fail(c.name + ": data is not a tensor");
+                auto t = mk(PyKind::Tensor);
+                t->tensor = std::make_shared<TensorInfo>(*data_arg.tensor);
+                t->tensor->is_parameter = true;
+                const PyObject& rg = arg(*args, 1, c.name.c_str());
+                t->tensor->requires_grad = rg.kind == PyKind::Bool && rg.boolean;
+                return t;
             }
         }
-        auto o = PyObject::make(PyKind::Object);
+        auto o = mk(PyKind::Object);
         o->callable = std::move(callable);
         o->args = std::move(args);
+        return o;
+    }
+
+    // builtins.getattr(<class global>, 'member') is how some Pythons pickle enum members
+    // (DeepSpeed's ZeroStageEnum): data. Any other use reaches for a callable.
+    PyRef attribute(PyRef callable, PyRef args) {
+        const bool data_lookup = args->items.size() == 2 && args->items[0]->kind == PyKind::Global &&
+                                 args->items[1]->kind == PyKind::Str && is_data_attribute(args->items[1]->text);
+        if (!data_lookup) {
+            std::string what = "builtins.getattr";
+            if (!args->items.empty()) what += " on " + type_name(*args->items[0]);
+            if (args->items.size() > 1 && args->items[1]->kind == PyKind::Str)
+                what += " for '" + args->items[1]->text + "'";
+            return unsafe(what + " reaches a callable or an internal attribute");
+        }
+        auto o = mk(PyKind::Object);
+        o->callable = std::move(callable);
+        o->args = std::move(args);
+        o->attribute_lookup = true;
         return o;
     }
 
@@ -228,16 +285,16 @@ struct Machine {
         const long long v = std::strtoll(t.c_str(), &end, 10);
         if (end == t.c_str() || *end != '\0') fail("bad INT literal");
         if (errno == ERANGE) {
-            auto b = PyObject::make(PyKind::BigInt);
+            auto b = mk(PyKind::BigInt);
             b->text = t; // too large for int64: kept as decimal text
             b->decimal = true;
             return b;
         }
-        return PyObject::make_int(v);
+        return mk_int(v);
     }
 
-    static PyRef bool_obj(bool v) {
-        auto b = PyObject::make(PyKind::Bool);
+    PyRef bool_obj(bool v) {
+        auto b = mk(PyKind::Bool);
         b->boolean = v;
         return b;
     }
@@ -248,15 +305,16 @@ struct Machine {
             for (size_t i = 0; i < b.size(); ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(b[i])) << (8 * i);
             if (!b.empty() && b.size() < 8 && (static_cast<uint8_t>(b.back()) & 0x80))
                 v |= ~uint64_t{0} << (8 * b.size());
-            return PyObject::make_int(static_cast<int64_t>(v));
+            return mk_int(static_cast<int64_t>(v));
         }
-        auto big = PyObject::make(PyKind::BigInt);
+        auto big = mk(PyKind::BigInt);
         big->text = std::string(b);
         return big;
     }
 
     void setitems(PyObject& target, std::vector<PyRef>& kv) {
         if (kv.size() % 2) fail("SETITEMS with an odd number of items");
+        if (target.unsafe) return;
         for (size_t i = 0; i < kv.size(); i += 2) {
             if (target.kind == PyKind::Dict)
                 target.dict_set(kv[i], kv[i + 1]);
@@ -268,12 +326,16 @@ struct Machine {
     }
 
     void appends(PyObject& target, std::vector<PyRef>& items) {
+        if (target.unsafe) return;
         if (target.kind != PyKind::List && target.kind != PyKind::Object) fail("APPEND on a " + type_name(target));
         for (auto& v : items) target.items.push_back(std::move(v));
     }
 
     void build(PyObject& target, PyRef state) {
-        if (target.kind == PyKind::Tensor) return; // tensor __setstate__ (hooks, attributes): metadata only
+        if (target.unsafe || target.kind == PyKind::Tensor) return;
+        if (target.attribute_lookup)
+            fail("BUILD on an attribute looked up with getattr"); // tensor __setstate__ (hooks, attributes): metadata
+                                                                  // only
         if (target.kind != PyKind::Dict && target.kind != PyKind::Object) fail("BUILD on a " + type_name(target));
         target.state = std::move(state);
     }
@@ -281,58 +343,60 @@ struct Machine {
     PyRef run() {
         for (;;) {
             if (pos >= data.size()) fail("truncated pickle: no STOP opcode");
+            op_pos = pos;
             const auto op = static_cast<uint8_t>(data[pos++]);
             switch (op) {
-            case 0x80: take(1, "PROTO"); break;                  // PROTO
-            case 0x95: take(8, "FRAME"); break;                  // FRAME: framing only
-            case '.': return pop();                              // STOP
-            case '(': marks.push_back(stack.size()); break;      // MARK
-            case '0': pop(); break;                              // POP
-            case '1': pop_mark(); break;                         // POP_MARK
-            case '2': push(top()); break;                        // DUP
-            case 'N': push(PyObject::make(PyKind::None)); break; // NONE
-            case 0x88: push(bool_obj(true)); break;              // NEWTRUE
-            case 0x89: push(bool_obj(false)); break;             // NEWFALSE
-            case 'K': push(PyObject::make_int(static_cast<int64_t>(le(1, "BININT1")))); break;
-            case 'M': push(PyObject::make_int(static_cast<int64_t>(le(2, "BININT2")))); break;
-            case 'J': push(PyObject::make_int(static_cast<int32_t>(le(4, "BININT")))); break;
+            case 0x80: take(1, "PROTO"); break; // PROTO
+            case 0x95: take(8, "FRAME"); break; // FRAME: framing only
+            case '.': return pop();             // STOP
+            case '(':                           // MARK
+                if (marks.size() >= kMaxMarks) fail("more than " + std::to_string(kMaxMarks) + " open MARKs");
+                marks.push_back(stack.size());
+                break;
+            case '0': pop(); break;                  // POP
+            case '1': pop_mark(); break;             // POP_MARK
+            case '2': push(top()); break;            // DUP
+            case 'N': push(mk(PyKind::None)); break; // NONE
+            case 0x88: push(bool_obj(true)); break;  // NEWTRUE
+            case 0x89: push(bool_obj(false)); break; // NEWFALSE
+            case 'K': push(mk_int(static_cast<int64_t>(le(1, "BININT1")))); break;
+            case 'M': push(mk_int(static_cast<int64_t>(le(2, "BININT2")))); break;
+            case 'J': push(mk_int(static_cast<int32_t>(le(4, "BININT")))); break;
             case 'I': push(int_from_text(line("INT"))); break;
             case 'L': push(int_from_text(line("LONG"))); break;
             case 0x8a: push(long_bytes(take(le(1, "LONG1"), "LONG1"))); break;
             case 0x8b: push(long_bytes(take(le(4, "LONG4"), "LONG4"))); break;
             case 'F': {
-                auto f = PyObject::make(PyKind::Float);
+                auto f = mk(PyKind::Float);
                 f->real = parse_float_text(line("FLOAT"), *this);
                 push(f);
                 break;
             }
             case 'G': {
                 const uint64_t bits = __builtin_bswap64(le(8, "BINFLOAT")); // big-endian
-                auto f = PyObject::make(PyKind::Float);
+                auto f = mk(PyKind::Float);
                 std::memcpy(&f->real, &bits, 8);
                 push(f);
                 break;
             }
-            case 'X': push(PyObject::make_str(std::string(take(le(4, "BINUNICODE"), "BINUNICODE")))); break;
-            case 0x8c:
-                push(PyObject::make_str(std::string(take(le(1, "SHORT_BINUNICODE"), "SHORT_BINUNICODE"))));
-                break;
-            case 0x8d: push(PyObject::make_str(std::string(take(le(8, "BINUNICODE8"), "BINUNICODE8")))); break;
-            case 'V': push(PyObject::make_str(std::string(line("UNICODE")))); break; // raw-unicode-escape, kept as is
+            case 'X': push(mk_str(std::string(take(le(4, "BINUNICODE"), "BINUNICODE")))); break;
+            case 0x8c: push(mk_str(std::string(take(le(1, "SHORT_BINUNICODE"), "SHORT_BINUNICODE")))); break;
+            case 0x8d: push(mk_str(std::string(take(le(8, "BINUNICODE8"), "BINUNICODE8")))); break;
+            case 'V': push(mk_str(std::string(line("UNICODE")))); break; // raw-unicode-escape, kept as is
             case 'S': {
                 std::string_view s = line("STRING");
                 if (s.size() >= 2 && (s.front() == '\'' || s.front() == '"')) s = s.substr(1, s.size() - 2);
-                push(PyObject::make_str(std::string(s)));
+                push(mk_str(std::string(s)));
                 break;
             }
-            case 'T': push(PyObject::make_str(std::string(take(le(4, "BINSTRING"), "BINSTRING")))); break;
-            case 'U': push(PyObject::make_str(std::string(take(le(1, "SHORT_BINSTRING"), "SHORT_BINSTRING")))); break;
+            case 'T': push(mk_str(std::string(take(le(4, "BINSTRING"), "BINSTRING")))); break;
+            case 'U': push(mk_str(std::string(take(le(1, "SHORT_BINSTRING"), "SHORT_BINSTRING")))); break;
             case 'B':
             case 'C':
             case 0x8e:
             case 0x96: {
                 const size_t width = op == 'C' ? 1 : op == 'B' ? 4 : 8;
-                auto b = PyObject::make(PyKind::Bytes);
+                auto b = mk(PyKind::Bytes);
                 b->text = std::string(take(le(width, "BINBYTES"), "BINBYTES"));
                 push(b);
                 break;
@@ -357,9 +421,9 @@ struct Machine {
                 push(tuple({a, b, c}));
                 break;
             }
-            case ']': push(PyObject::make(PyKind::List)); break;
+            case ']': push(mk(PyKind::List)); break;
             case 'l': {
-                auto l = PyObject::make(PyKind::List);
+                auto l = mk(PyKind::List);
                 l->items = pop_mark();
                 push(l);
                 break;
@@ -374,9 +438,9 @@ struct Machine {
                 appends(*top(), items);
                 break;
             }
-            case '}': push(PyObject::make(PyKind::Dict)); break;
+            case '}': push(mk(PyKind::Dict)); break;
             case 'd': {
-                auto d = PyObject::make(PyKind::Dict);
+                auto d = mk(PyKind::Dict);
                 auto kv = pop_mark();
                 setitems(*d, kv);
                 push(d);
@@ -394,7 +458,7 @@ struct Machine {
                 setitems(*top(), kv);
                 break;
             }
-            case 0x8f: push(PyObject::make(PyKind::Set)); break;
+            case 0x8f: push(mk(PyKind::Set)); break;
             case 0x90: {
                 auto items = pop_mark();
                 PyObject& s = *top();
@@ -403,7 +467,7 @@ struct Machine {
                 break;
             }
             case 0x91: {
-                auto s = PyObject::make(PyKind::FrozenSet);
+                auto s = mk(PyKind::FrozenSet);
                 s->items = pop_mark();
                 push(s);
                 break;
@@ -454,10 +518,8 @@ struct Machine {
                 auto kwargs = pop();
                 auto args = pop();
                 auto cls = pop();
-                auto o = PyObject::make(PyKind::Object);
-                o->callable = std::move(cls);
-                o->args = std::move(args);
-                o->kwargs = std::move(kwargs);
+                auto o = call(std::move(cls), std::move(args));
+                if (o->kind == PyKind::Object) o->kwargs = std::move(kwargs);
                 o->via_newobj = true;
                 push(o);
                 break;
@@ -483,7 +545,7 @@ struct Machine {
                 break;
             }
             case 'Q': push(persistent(pop())); break;
-            case 'P': push(persistent(PyObject::make_str(std::string(line("PERSID"))))); break;
+            case 'P': push(persistent(mk_str(std::string(line("PERSID"))))); break;
             case 0x82:
             case 0x83:
             case 0x84: fail("copyreg extension codes (EXT1/2/4) are not supported");
@@ -501,28 +563,25 @@ struct Machine {
 
 } // namespace
 
-bool PickleReader::is_unsafe_global(std::string_view module, std::string_view name) {
-    const std::string_view root = module.substr(0, module.find('.'));
-    for (auto m : kUnsafeModules)
-        if (root == m) return true;
-    if (module == "builtins" || module == "__builtin__") {
-        for (auto b : kUnsafeBuiltins)
-            if (name == b) return true;
-    }
-    if (module == "operator" && (name == "methodcaller" || name == "attrgetter")) return true;
-    return false;
-}
-
 PyRef PickleReader::read(std::string_view data, size_t* consumed) {
-    Machine m{file_, record_, loader_, data, 0, {}, {}, {}, {}};
+    Machine m{file_, record_, loader_, drop_unsafe_, dropped_, data, 0, 0, {}, {}, {}, {}};
+    auto release_cycles = [&m](const PyObject* keep) {
+        std::vector<PyRef> alive;
+        for (auto& w : m.containers)
+            if (PyRef p = w.lock()) alive.push_back(std::move(p));
+        m.containers.clear();
+        m.memo.clear();
+        m.stack.clear();
+        release_trees(std::move(alive), keep);
+    };
     try {
         PyRef result = m.run();
         if (consumed) *consumed = m.pos;
-        // Objects the result does not use may form cycles (memo, DUP): free them explicitly.
-        release_trees(std::move(m.created), result.get());
+        // Containers the result does not use may form cycles (memo, DUP): free them explicitly.
+        release_cycles(result.get());
         return result;
     } catch (...) {
-        release_trees(std::move(m.created));
+        release_cycles(nullptr);
         throw;
     }
 }

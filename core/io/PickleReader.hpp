@@ -6,6 +6,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ckptconv::core {
 
@@ -15,19 +16,21 @@ namespace ckptconv::core {
  * - Torch's tensor recipes (_rebuild_tensor_v2/v3, _rebuild_parameter[_with_state],
  *   _rebuild_from_type_v2) and collections.OrderedDict are understood.
  * - Any other global becomes an inert Global node; calling it builds an Object
- *   record. Globals that only exist to run code or touch the system
- *   (os.*, subprocess.*, builtins.eval, ...) make the whole input refused as
- *   unsafe (Error BadInput) before anything else happens.
- * - Every length is checked against the bytes left, so a hostile file cannot
- *   make it read out of bounds or allocate without bound.
+ *   record. Globals that reach for code execution under any spelling
+ *   (PickleSafety), calls of computed values and getattr on anything but a
+ *   class member make the input refused as unsafe (Error BadInput) — or, with
+ *   `drop_unsafe`, are replaced by an inert placeholder and listed in dropped().
+ * - Every length is checked against the bytes left; the stack, MARKs, memo and
+ *   the number of objects are capped, so a hostile file cannot make it read out
+ *   of bounds or allocate without bound. Nothing recurses on the input.
  */
 class PickleReader {
   public:
     /** Turns a persistent id (the BINPERSID tuple) into a Storage node. */
     using PersistentLoader = std::function<PyRef(const PyObject& pid)>;
 
-    PickleReader(std::string file, std::string record, PersistentLoader loader)
-        : file_(std::move(file)), record_(std::move(record)), loader_(std::move(loader)) {}
+    PickleReader(std::string file, std::string record, PersistentLoader loader, bool drop_unsafe = false)
+        : file_(std::move(file)), record_(std::move(record)), loader_(std::move(loader)), drop_unsafe_(drop_unsafe) {}
 
     /**
      * Decodes the pickle starting at `data[0]`; returns the object and sets
@@ -36,13 +39,15 @@ class PickleReader {
      */
     PyRef read(std::string_view data, size_t* consumed = nullptr);
 
-    /** True if module.name is on the list of code-running globals we refuse. */
-    static bool is_unsafe_global(std::string_view module, std::string_view name);
+    /** With drop_unsafe: what was removed, each "why (record at byte N)". */
+    const std::vector<std::string>& dropped() const { return dropped_; }
 
   private:
     std::string file_;
     std::string record_;
     PersistentLoader loader_;
+    bool drop_unsafe_;
+    std::vector<std::string> dropped_;
 };
 
 } // namespace ckptconv::core

@@ -1,5 +1,8 @@
 #include "core/io/PyObject.hpp"
 
+#include "core/util/Error.hpp"
+
+#include <unordered_map>
 #include <unordered_set>
 
 namespace ckptconv::core {
@@ -15,7 +18,80 @@ template <class F> void for_each_child(const PyObject& node, F&& f) {
     for (const PyRef* p : {&node.callable, &node.args, &node.kwargs, &node.state}) f(*p);
 }
 
+// The n-th child of `node` in for_each_child order; `done` once past the last.
+const PyObject* child_at(const PyObject& node, size_t n, bool& done) {
+    done = false;
+    if (n < node.items.size()) return node.items[n].get();
+    n -= node.items.size();
+    if (n < 2 * node.entries.size()) return (n % 2 ? node.entries[n / 2].second : node.entries[n / 2].first).get();
+    n -= 2 * node.entries.size();
+    switch (n) {
+    case 0: return node.callable.get();
+    case 1: return node.args.get();
+    case 2: return node.kwargs.get();
+    case 3: return node.state.get();
+    default: done = true; return nullptr;
+    }
+}
+
 } // namespace
+
+PyObject::~PyObject() {
+    // Children whose last reference dies here would free their own children recursively.
+    // Instead the outermost destructor on this thread drains them one by one; nested
+    // destructors only hand their children over.
+    thread_local std::vector<PyRef>* pending = nullptr;
+    std::vector<PyRef> mine;
+    std::vector<PyRef>& out = pending ? *pending : mine;
+    for (auto& v : items) out.push_back(std::move(v));
+    for (auto& [k, v] : entries) {
+        out.push_back(std::move(k));
+        out.push_back(std::move(v));
+    }
+    for (PyRef* p : {&callable, &args, &kwargs, &state}) out.push_back(std::move(*p));
+    if (pending) return;
+    pending = &mine;
+    while (!mine.empty()) {
+        PyRef last = std::move(mine.back());
+        mine.pop_back();
+        last.reset(); // may run ~PyObject, which appends to `mine`
+    }
+    pending = nullptr;
+}
+
+void check_tree_shape(const PyObject& root, const std::string& file) {
+    enum : uint8_t { OnPath = 1, Done = 2 };
+    std::unordered_map<const PyObject*, uint8_t> seen;
+    struct Frame {
+        const PyObject* node;
+        size_t next;
+    };
+    std::vector<Frame> path{{&root, 0}};
+    seen[&root] = OnPath;
+    while (!path.empty()) {
+        Frame& f = path.back();
+        bool done = false;
+        const PyObject* child = child_at(*f.node, f.next++, done);
+        if (done) {
+            seen[f.node] = Done;
+            path.pop_back();
+            continue;
+        }
+        if (!child) continue;
+        const bool leaf = child->items.empty() && child->entries.empty() && !child->callable && !child->args &&
+                          !child->kwargs && !child->state;
+        if (leaf) continue;
+        auto [it, fresh] = seen.emplace(child, OnPath);
+        if (!fresh) {
+            if (it->second == OnPath)
+                throw bad_input(file, "object tree holds a cycle: a " + type_name(*child) + " that contains itself");
+            continue; // shared and already checked
+        }
+        if (path.size() >= kMaxTreeDepth)
+            throw bad_input(file, "object tree nested deeper than " + std::to_string(kMaxTreeDepth) + " levels");
+        path.push_back({child, 0});
+    }
+}
 
 void release_trees(std::vector<PyRef> roots, const PyObject* keep) {
     std::vector<PyRef> all;
@@ -39,7 +115,7 @@ void release_trees(std::vector<PyRef> roots, const PyObject* keep) {
     for (const auto& node : all) {
         node->items.clear();
         node->entries.clear();
-        node->str_keys.clear();
+        node->str_keys.reset();
         node->callable.reset();
         node->args.reset();
         node->kwargs.reset();

@@ -75,20 +75,36 @@ struct PyObject {
     bool ordered = false;
     bool decimal = false;     ///< BigInt: `text` is decimal digits (protocol 0 INT/LONG), not raw bytes
     std::vector<PyRef> items; ///< Tuple/List/Set elements; Object list items
-    std::vector<std::pair<PyRef, PyRef>> entries;     ///< Dict entries; Object dict items
-    std::unordered_map<std::string, size_t> str_keys; ///< Dict: position of each str key, for overwrite
-    PyRef callable;                                   ///< Object: the Global that was called
-    PyRef args;                                       ///< Object: argument tuple
-    PyRef kwargs;                                     ///< Object: NEWOBJ_EX keyword arguments
-    PyRef state;                                      ///< Object/Dict: BUILD argument
+    std::vector<std::pair<PyRef, PyRef>> entries; ///< Dict entries; Object dict items
+    /// Dict: position of each str key, for overwrite; made on first use (most nodes are no dicts).
+    std::unique_ptr<std::unordered_map<std::string, size_t>> str_keys;
+    PyRef callable; ///< Object: the Global that was called
+    PyRef args;     ///< Object: argument tuple
+    PyRef kwargs;   ///< Object: NEWOBJ_EX keyword arguments
+    PyRef state;    ///< Object/Dict: BUILD argument
     bool via_newobj = false;
+    bool attribute_lookup =
+        false;            ///< Object: builtins.getattr(<global>, 'member'), an enum member: data, never callable
+    bool unsafe = false;  ///< None placeholder for a part --drop-unsafe removed; operations on it are ignored
+    bool tracked = false; ///< PickleReader: registered for cycle release
     std::shared_ptr<TensorInfo> tensor;
     std::shared_ptr<StorageInfo> storage;
 
+    PyObject() = default;
+    PyObject(const PyObject&) = delete;
+    PyObject& operator=(const PyObject&) = delete;
+    /** Frees children iteratively: a chain of a million nested tuples must not overflow the stack. */
+    ~PyObject();
+
     static PyRef make(PyKind kind) {
-        auto p = std::make_shared<PyObject>();
+        // Containers that can be mutated into cycles get their own allocation, so a weak
+        // reference kept to release cycles does not keep a freed node's memory alive.
+        auto p = is_mutable(kind) ? PyRef(new PyObject) : std::make_shared<PyObject>();
         p->kind = kind;
         return p;
+    }
+    static bool is_mutable(PyKind k) {
+        return k == PyKind::List || k == PyKind::Dict || k == PyKind::Set || k == PyKind::Object;
     }
     static PyRef make_int(int64_t v) {
         auto p = make(PyKind::Int);
@@ -111,10 +127,18 @@ struct PyObject {
         return kind == PyKind::Global && text == module && name == global_name;
     }
 
+    /** The value of str key `key`, or null. */
+    PyRef dict_get(const std::string& key) const {
+        if (!str_keys) return nullptr;
+        auto it = str_keys->find(key);
+        return it == str_keys->end() ? nullptr : entries[it->second].second;
+    }
+
     /** Inserts or overwrites a dict entry (Python semantics for str keys). */
     void dict_set(PyRef key, PyRef value) {
         if (key->kind == PyKind::Str) {
-            auto [it, inserted] = str_keys.emplace(key->text, entries.size());
+            if (!str_keys) str_keys = std::make_unique<std::unordered_map<std::string, size_t>>();
+            auto [it, inserted] = str_keys->emplace(key->text, entries.size());
             if (!inserted) {
                 entries[it->second].second = std::move(value);
                 return;
@@ -147,6 +171,20 @@ class TreeGuard {
   private:
     std::vector<PyRef> trees_;
 };
+
+/**
+ * The deepest object tree a checkpoint may hold. Readers refuse deeper trees
+ * (and cycles) with check_tree_shape, so every later walk over a tree (index,
+ * writers, printers) may recurse: it stays within this many frames.
+ */
+constexpr size_t kMaxTreeDepth = 200;
+
+/**
+ * Refuses (BadInput naming `file`) a tree nested deeper than kMaxTreeDepth or
+ * holding a cycle (a container that contains itself, directly or not). Shared
+ * subtrees (the pickle memo) are fine. Iterative: safe on any input.
+ */
+void check_tree_shape(const PyObject& root, const std::string& file);
 
 /** "int", "str", "dict", "OrderedDict", "argparse.Namespace"... for reports. */
 std::string type_name(const PyObject& obj);

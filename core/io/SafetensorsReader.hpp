@@ -8,7 +8,8 @@ namespace ckptconv::core {
 /**
  * Validates the header as the reference library does (size cap, dtype and
  * shape agree with data_offsets, offsets cover the buffer with no hole or
- * overlap) and indexes every tensor as root "" in header order.
+ * overlap) and indexes every tensor as root "" in data-offset order (the header order of
+ * every file a safetensors writer produces), parsing the header in linear time.
  */
 CheckpointIndex read_safetensors(const std::string& path);
 

@@ -5,40 +5,111 @@
 
 #include <nlohmann/json.hpp>
 
-#include <fstream>
+#include <algorithm>
 #include <map>
 #include <set>
-#include <sstream>
+#include <unordered_map>
 
 namespace ckptconv::core {
 namespace fs = std::filesystem;
 
-CheckpointIndex read_sharded(const fs::path& index_json) {
-    const std::string path = index_json.string();
-    std::ifstream in(index_json);
-    if (!in) throw bad_input(path, "cannot open");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    nlohmann::ordered_json j;
-    try {
-        j = nlohmann::ordered_json::parse(ss.str());
-    } catch (const nlohmann::json::exception& e) {
-        throw bad_input(path, std::string("not valid JSON: ") + e.what());
-    }
-    if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
-        throw bad_input(path, "no \"weight_map\" object: not a sharded-checkpoint index");
+namespace {
 
-    std::map<std::string, std::string> weight_map; // tensor -> shard file
+// Collects "weight_map" (tensor -> shard file) from an index JSON, ignoring every other key,
+// in one linear pass (an index of a million tensors is read in well under a second).
+class WeightMapSax {
+  public:
+    std::vector<std::pair<std::string, std::string>> entries;
+    bool found = false;
+    std::string error;
+
+    bool null() { return value("null"); }
+    bool boolean(bool) { return value("a boolean"); }
+    bool number_integer(int64_t) { return value("a number"); }
+    bool number_unsigned(uint64_t) { return value("a number"); }
+    bool number_float(double, const std::string&) { return value("a number"); }
+    bool binary(nlohmann::json::binary_t&) { return value("binary"); }
+    bool string(std::string& v) {
+        if (in_map()) entries.emplace_back(std::move(key_), std::move(v));
+        return true;
+    }
+    bool start_object(std::size_t) { return open(true); }
+    bool end_object() { return close(); }
+    bool start_array(std::size_t) { return open(false); }
+    bool end_array() { return close(); }
+    bool key(std::string& k) {
+        key_ = std::move(k);
+        return true;
+    }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::json::exception& e) {
+        error = e.what();
+        return false;
+    }
+
+  private:
+    bool in_map() const { return depth_ == 2 && map_open_; }
+    bool value(const char* what) {
+        if (!in_map()) return true;
+        error = "weight_map entry '" + key_ + "' is " + what + ", not a file name";
+        return false;
+    }
+    bool open(bool object) {
+        if (in_map()) return value(object ? "an object" : "an array");
+        if (depth_ == 0 && !object) {
+            error = "not a JSON object";
+            return false;
+        }
+        if (depth_ == 1 && key_ == "weight_map") {
+            if (!object || found) {
+                error = found ? "\"weight_map\" appears twice" : "\"weight_map\" is not an object";
+                return false;
+            }
+            found = map_open_ = true;
+        }
+        ++depth_;
+        return true;
+    }
+    bool close() {
+        if (--depth_ == 1) map_open_ = false;
+        return true;
+    }
+    int depth_ = 0;
+    bool map_open_ = false;
+    std::string key_;
+};
+
+// A shard name must stay inside the index's folder and name neither the index nor a folder.
+void check_shard_name(const std::string& index_path, const std::string& index_name, const std::string& name,
+                      const std::string& shard) {
+    if (shard.empty() || shard == "." || shard == ".." || shard.find('/') != std::string::npos ||
+        shard.find('\0') != std::string::npos)
+        throw bad_input(index_path, "weight_map entry '" + name + "' names '" + shard +
+                                        "', which is not a file name inside the index's folder");
+    if (shard == index_name)
+        throw bad_input(index_path, "weight_map entry '" + name + "' names the index itself as its shard");
+}
+
+} // namespace
+
+CheckpointIndex read_sharded(const fs::path& index_json, const ReadOptions& options) {
+    const std::string path = index_json.string();
+    const MappedFile file(path); // regular files only: a FIFO is refused, never waited on
+    const std::string_view text = file.slice(0, file.size(), "index");
+    WeightMapSax sax;
+    if (!nlohmann::json::sax_parse(text.begin(), text.end(), &sax))
+        throw bad_input(path, "not a sharded-checkpoint index: " + (sax.error.empty() ? "invalid JSON" : sax.error));
+    if (!sax.found) throw bad_input(path, "no \"weight_map\" object: not a sharded-checkpoint index");
+
+    std::unordered_map<std::string, std::string> weight_map; // tensor -> shard file
     std::vector<std::string> shard_files;
     std::set<std::string> seen;
-    for (const auto& [name, file] : j["weight_map"].items()) {
-        if (!file.is_string()) throw bad_input(path, "weight_map entry '" + name + "' is not a file name");
-        const std::string f = file.get<std::string>();
-        if (f.find('/') != std::string::npos || f == "..")
-            throw bad_input(path, "weight_map names a file outside the folder: " + f);
-        weight_map[name] = f;
-        if (seen.insert(f).second) shard_files.push_back(f);
+    const std::string index_name = index_json.filename().string();
+    for (auto& [name, shard] : sax.entries) {
+        check_shard_name(path, index_name, name, shard);
+        if (!weight_map.emplace(name, shard).second) throw bad_input(path, "weight_map names '" + name + "' twice");
+        if (seen.insert(shard).second) shard_files.push_back(shard);
     }
+    sax.entries.clear();
     std::sort(shard_files.begin(), shard_files.end());
 
     CheckpointIndex merged;
@@ -50,7 +121,7 @@ CheckpointIndex read_sharded(const fs::path& index_json) {
         const fs::path shard_path = index_json.parent_path() / f;
         std::error_code ec;
         if (!fs::exists(shard_path, ec)) throw bad_input(path, "shard '" + f + "' named by the weight_map is missing");
-        CheckpointIndex shard = open_checkpoint(shard_path.string());
+        CheckpointIndex shard = open_checkpoint_file(shard_path.string(), options); // never another index
         if (merged.container.empty())
             merged.container = shard.container == "safetensors" ? "safetensors-sharded" : "torch-sharded";
         const auto file_base = static_cast<uint32_t>(merged.files.size());

@@ -14,6 +14,6 @@ namespace ckptconv::core {
  * to that shard. The result is one root "" holding every tensor, shard by
  * shard in file order. Throws BadInput naming the shard and key.
  */
-CheckpointIndex read_sharded(const std::filesystem::path& index_json);
+CheckpointIndex read_sharded(const std::filesystem::path& index_json, const ReadOptions& options = {});
 
 } // namespace ckptconv::core

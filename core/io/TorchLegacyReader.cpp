@@ -27,7 +27,7 @@ bool looks_like_torch_legacy(std::string_view data) {
            static_cast<uint8_t>(data[3]) == 10 && std::memcmp(data.data() + 4, kMagic, sizeof kMagic) == 0;
 }
 
-CheckpointIndex read_torch_legacy(const std::string& path) {
+CheckpointIndex read_torch_legacy(const std::string& path, const ReadOptions& options) {
     CheckpointIndex index;
     index.path = path;
     index.container = "torch-legacy";
@@ -43,7 +43,7 @@ CheckpointIndex read_torch_legacy(const std::string& path) {
         rest.remove_prefix(used);
         return v;
     };
-    PickleReader plain(path, "header", nullptr);
+    PickleReader plain(path, "header", nullptr); // headers hold no globals worth keeping: refused as usual
     headers.hold(next_pickle(plain));
     const PyRef protocol = headers.hold(next_pickle(plain));
     if (protocol->kind != PyKind::Int || protocol->integer != 1001)
@@ -63,8 +63,10 @@ CheckpointIndex read_torch_legacy(const std::string& path) {
         node->integer = id.has_view ? id.view_offset : 0;
         return node;
     };
-    PickleReader main_reader(path, "object pickle", loader);
+    PickleReader main_reader(path, "object pickle", loader, options.drop_unsafe);
     index.tree = next_pickle(main_reader);
+    index.unsafe_dropped = main_reader.dropped();
+    check_tree_shape(*index.tree, path);
 
     PickleReader keys_reader(path, "storage key list", nullptr);
     const PyRef keys = headers.hold(next_pickle(keys_reader));
@@ -85,7 +87,7 @@ CheckpointIndex read_torch_legacy(const std::string& path) {
                                       " elements but the file ends before them");
         s.numel = numel;
         s.data_offset = offset + 8;
-        s.nbytes = numel * esize;
+        s.nbytes = numel * esize; // cannot overflow: numel <= (bytes left) / esize above
         offset = s.data_offset + s.nbytes;
     }
     for (const auto& [key, s] : storages)

@@ -10,7 +10,7 @@ namespace ckptconv::core {
  * object, then a pickled list of storage keys, then per key an int64 element
  * count followed by the raw bytes. Only those 8-byte counts are read.
  */
-CheckpointIndex read_torch_legacy(const std::string& path);
+CheckpointIndex read_torch_legacy(const std::string& path, const ReadOptions& options = {});
 
 /** True if `data` starts with the pickled legacy magic number. */
 bool looks_like_torch_legacy(std::string_view data);

@@ -3,13 +3,14 @@
 #include "core/io/PickleReader.hpp"
 #include "core/io/TorchPersistentId.hpp"
 #include "core/io/ZipReader.hpp"
+#include "core/util/CheckedMath.hpp"
 #include "core/util/Error.hpp"
 
 #include <unordered_map>
 
 namespace ckptconv::core {
 
-CheckpointIndex read_torch_zip(const std::string& path) {
+CheckpointIndex read_torch_zip(const std::string& path, const ReadOptions& options) {
     CheckpointIndex index;
     index.path = path;
     index.container = "torch-zip";
@@ -51,7 +52,8 @@ CheckpointIndex read_torch_zip(const std::string& path) {
             if (entry->method != 0) throw bad_input(path, "storage record '" + record + "' is compressed");
             s->data_offset = entry->data_offset;
             s->nbytes = entry->size;
-            const uint64_t declared = s->numel * element_size(s->dtype);
+            const uint64_t declared =
+                Checked(path, "storage '" + s->key + "' size").mul(s->numel, element_size(s->dtype));
             if (s->nbytes < declared)
                 throw bad_input(path, "storage record '" + record + "' holds " + std::to_string(s->nbytes) +
                                           " bytes but its tensors declare " + std::to_string(declared));
@@ -61,9 +63,11 @@ CheckpointIndex read_torch_zip(const std::string& path) {
         node->storage = std::move(s);
         return node;
     };
-    PickleReader reader(path, pickle->name, loader);
+    PickleReader reader(path, pickle->name, loader, options.drop_unsafe);
     const std::string bytes = zip.read(*pickle);
     index.tree = reader.read(bytes);
+    index.unsafe_dropped = reader.dropped();
+    check_tree_shape(*index.tree, path);
     build_index_from_tree(index);
     return index;
 }

@@ -6,6 +6,6 @@
 namespace ckptconv::core {
 
 /** Maps `path`, decodes data.pkl and locates every storage record; throws BadInput. */
-CheckpointIndex read_torch_zip(const std::string& path);
+CheckpointIndex read_torch_zip(const std::string& path, const ReadOptions& options = {});
 
 } // namespace ckptconv::core

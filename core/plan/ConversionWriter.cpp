@@ -15,14 +15,14 @@ namespace {
 
 constexpr uint64_t kDiffusersShard = 5'000'000'000; // huggingface_hub's default, decimal
 
-bool holds_tensor(const PyObject& o, int depth = 0) {
-    if (depth > 100) return false;
+// Recursion is bounded: readers refuse trees deeper than kMaxTreeDepth.
+bool holds_tensor(const PyObject& o) {
     if (o.kind == PyKind::Tensor) return true;
     for (const auto& v : o.items)
-        if (holds_tensor(*v, depth + 1)) return true;
+        if (holds_tensor(*v)) return true;
     for (const auto& kv : o.entries)
-        if (holds_tensor(*kv.second, depth + 1)) return true;
-    return o.state && holds_tensor(*o.state, depth + 1);
+        if (holds_tensor(*kv.second)) return true;
+    return o.state && holds_tensor(*o.state);
 }
 
 // The dict at dotted `path` under `top`, created as OrderedDicts on the way.
@@ -32,8 +32,7 @@ PyObject& root_dict(const PyRef& top, const std::string& path) {
     while (!path.empty() && start <= path.size()) {
         const size_t dot = path.find('.', start);
         const std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-        PyRef child;
-        if (auto it = node->str_keys.find(part); it != node->str_keys.end()) child = node->entries[it->second].second;
+        PyRef child = node->dict_get(part);
         if (!child || child->kind != PyKind::Dict) {
             child = PyObject::make(PyKind::Dict);
             child->ordered = true;
