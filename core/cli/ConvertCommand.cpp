@@ -22,7 +22,7 @@ int run_convert(const std::vector<std::string>& tokens) {
         "convert",
         "FILE -o OUT [--plugin ID[@VER]|none] [--format-version V] [--to pt|safetensors|diffusers] "
         "[--dtype keep|fp32|fp16|bf16] [--shard-size 5GB] [--option K=V]... [--component NAME]... [--dry-run] "
-        "[--report R.json] [--force]",
+        "[--report R.json] [--force] [--drop-unsafe]",
         "Detect the checkpoint's family and convert it with the plugin's rules (--plugin none: only change "
         "the container). A pipeline folder (subfolders holding checkpoints, e.g. a SAT release) becomes one "
         "diffusers folder, each component detected on its own.",
@@ -41,7 +41,9 @@ int run_convert(const std::vector<std::string>& tokens) {
         "pipeline folder: convert only this subfolder; repeatable")("dry-run", po::bool_switch(),
                                                                     "print the plan and report; write nothing")(
         "report", po::value<std::string>(), "also write the report as JSON here")("force", po::bool_switch(),
-                                                                                  "replace an existing output");
+                                                                                  "replace an existing output")(
+        "drop-unsafe", po::bool_switch(),
+        "convert a pickle that reaches for code execution, leaving those parts out (a sanitizer)");
     spec.positional.add("file", 1);
     const auto vm = parse_command(spec, tokens);
     if (!vm) return 0;
@@ -64,6 +66,8 @@ int run_convert(const std::vector<std::string>& tokens) {
     const bool show_progress = !quiet && ::isatty(STDERR_FILENO); // a terminal only: logs and pipes stay clean
 
     if (const core::PipelineFolder pipeline = core::find_pipeline_components(file); !pipeline.components.empty()) {
+        if ((*vm)["drop-unsafe"].as<bool>())
+            throw core::Error(core::ExitCode::Usage, "--drop-unsafe applies to one checkpoint, not a pipeline folder");
         PipelineSettings settings{file, output, to, {}, shard_size, dry_run, force, quiet, show_progress, {}};
         if (vm->count("component")) settings.only = (*vm)["component"].as<std::vector<std::string>>();
         if (vm->count("report")) settings.report = (*vm)["report"].as<std::string>();
@@ -72,7 +76,9 @@ int run_convert(const std::vector<std::string>& tokens) {
     if (vm->count("component"))
         throw core::Error(core::ExitCode::Usage, "--component: " + file + " is not a pipeline folder");
 
-    core::CheckpointIndex index = core::open_checkpoint(file);
+    core::ReadOptions read_options;
+    read_options.drop_unsafe = (*vm)["drop-unsafe"].as<bool>();
+    core::CheckpointIndex index = core::open_checkpoint(file, read_options);
     const core::AbiIndex abi(index);
     const bool use_rules = choices.use_rules;
     const PluginChoice chosen =
@@ -101,6 +107,10 @@ int run_convert(const std::vector<std::string>& tokens) {
                              static_cast<unsigned long long>(f.bytes));
             for (const auto& [removed, kept] : result.aliases)
                 std::fprintf(stderr, "  tied: %s is stored once, as %s\n", removed.c_str(), kept.c_str());
+            for (const auto& d : result.dropped_extras)
+                std::fprintf(stderr, "  not kept in the pt output (off its allow-list): %s\n", d.c_str());
+            for (const auto& d : index.unsafe_dropped)
+                std::fprintf(stderr, "  removed by --drop-unsafe: %s\n", d.c_str());
             if (result.extras_not_kept)
                 std::fprintf(stderr,
                              "  note: %llu non-tensor entries cannot be stored in safetensors and were left out\n",
@@ -109,7 +119,11 @@ int run_convert(const std::vector<std::string>& tokens) {
         return 0;
     }
 
+    std::vector<std::string> unsafe_notes;
+    for (const auto& d : index.unsafe_dropped) unsafe_notes.push_back("removed by --drop-unsafe: " + d);
     PreparedConversion conversion(std::move(index), chosen, choices, config, to, file, output);
+    auto& notes = conversion.report().notes;
+    notes.insert(notes.begin(), unsafe_notes.begin(), unsafe_notes.end());
     if (dry_run) {
         std::fputs(core::plan_text(conversion.index(), conversion.plan()).c_str(), stdout);
         std::fputs(core::report_text(conversion.report()).c_str(), stdout);

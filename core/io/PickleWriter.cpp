@@ -1,5 +1,6 @@
 #include "core/io/PickleWriter.hpp"
 
+#include "core/io/PickleAllowList.hpp"
 #include "core/util/Error.hpp"
 
 #include <cstring>
@@ -95,6 +96,10 @@ void PickleWriter::emit_str(const std::string& s) {
 }
 
 void PickleWriter::emit_global(const std::string& module, const std::string& name) {
+    // The last line of defence: trees reach here through sanitize_for_output.
+    if (!output_may_name(module, name))
+        throw Error(ExitCode::Internal, "pickle writer: refusing to name " + module + "." + name +
+                                            ", which is not on the output allow-list");
     const std::string key = module + "\n" + name + "\n";
     if (auto it = global_memo_.find(key); it != global_memo_.end()) {
         emit_memo_op('h', 'j', it->second);
@@ -175,7 +180,10 @@ void PickleWriter::emit_entries(const std::vector<std::pair<PyRef, PyRef>>& entr
 
 void PickleWriter::emit(const PyObject& obj) {
     switch (obj.kind) {
-    case PyKind::None: op('N'); return;
+    case PyKind::None:
+        if (obj.unsafe) throw Error(ExitCode::Internal, "pickle writer: an unsafe placeholder reached the output");
+        op('N');
+        return;
     case PyKind::Bool: op(obj.boolean ? '\x88' : '\x89'); return;
     case PyKind::Int: emit_int(obj.integer); return;
     case PyKind::BigInt:
@@ -248,19 +256,11 @@ void PickleWriter::emit(const PyObject& obj) {
     case PyKind::Global: emit_global(obj.text, obj.name); return;
     case PyKind::Object:
         if (get(&obj)) return;
-        if (obj.kwargs) {
-            emit_global("copyreg", "__newobj_ex__");
-            op('(');
-            emit(*obj.callable);
-            emit(*obj.args);
-            emit(*obj.kwargs);
-            op('t');
-            op('R');
-        } else {
-            emit(*obj.callable);
-            emit(*obj.args);
-            op(obj.via_newobj ? '\x81' : 'R');
-        }
+        if (obj.kwargs || !obj.callable || obj.callable->kind != PyKind::Global || obj.unsafe)
+            throw Error(ExitCode::Internal, "pickle writer: " + type_name(obj) + " is not an allow-listed call");
+        emit(*obj.callable);
+        emit(*obj.args);
+        op(obj.via_newobj ? '\x81' : 'R');
         put(&obj);
         emit_items(obj.items);
         emit_entries(obj.entries);

@@ -1,6 +1,7 @@
 #include "core/io/Recontainer.hpp"
 
 #include "core/io/OutputTransaction.hpp"
+#include "core/io/PickleAllowList.hpp"
 #include "core/io/SafetensorsWriter.hpp"
 #include "core/io/TensorBytes.hpp"
 #include "core/io/TorchZipWriter.hpp"
@@ -67,10 +68,17 @@ RecontainerResult recontainer(const CheckpointIndex& index, const std::vector<st
     OutputTransaction tx(options.force, inputs);
     RecontainerResult result;
     if (options.to == "pt") {
+        const SanitizedTree safe = sanitize_for_output(index.tree);
+        if (safe.dropped_tensors > 0)
+            throw Error(ExitCode::PlanRejected, index.path + ": " + std::to_string(safe.dropped_tensors) +
+                                                    " tensors sit inside objects a pt output may not name (" +
+                                                    safe.dropped.front() +
+                                                    "); convert them with a plugin or --to safetensors");
+        result.dropped_extras = safe.dropped;
         const auto temp = tx.stage(options.output);
         std::string archive = options.output.stem().string();
         if (archive.empty()) archive = "archive";
-        write_torch_zip(index, *index.tree, temp.string(), archive);
+        write_torch_zip(index, *safe.tree, temp.string(), archive);
         result.files.push_back({options.output, index.tensors.size(), std::filesystem::file_size(temp)});
         result.tensors_written = index.tensors.size();
     } else if (options.to == "safetensors") {

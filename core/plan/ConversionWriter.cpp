@@ -1,5 +1,6 @@
 #include "core/plan/ConversionWriter.hpp"
 
+#include "core/io/PickleAllowList.hpp"
 #include "core/io/SafetensorsWriter.hpp"
 #include "core/io/TensorBytes.hpp"
 #include "core/io/TorchZipWriter.hpp"
@@ -50,8 +51,14 @@ std::vector<ReportFile> write_pt(const CheckpointIndex& index, const Plan& plan,
                                  std::vector<std::string>& notes) {
     auto top = PyObject::make(PyKind::Dict);
     if (plan.keep_extras && index.tree->kind == PyKind::Dict) {
+        auto extras = PyObject::make(PyKind::Dict);
         for (const auto& [k, v] : index.tree->entries)
-            if (!holds_tensor(*v)) top->dict_set(k, v);
+            if (!holds_tensor(*v)) extras->dict_set(k, v);
+        // Only allow-listed data leaves: an enum, a loss scaler or an omegaconf config is dropped, never re-emitted.
+        const SanitizedTree safe = sanitize_for_output(extras);
+        for (const auto& d : safe.dropped) notes.push_back("not kept in the pt output (off its allow-list): " + d);
+        if (safe.tree->kind == PyKind::Dict)
+            for (const auto& [k, v] : safe.tree->entries) top->dict_set(k, v);
     } else if (!index.extras.empty()) {
         notes.push_back(std::to_string(index.extras.size()) +
                         " non-tensor entries of the source were not kept (the plan drops them)");
