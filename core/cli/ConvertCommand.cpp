@@ -84,7 +84,7 @@ int run_convert(const std::vector<std::string>& tokens) {
     const PluginChoice chosen =
         use_rules ? PluginChoice{} : choose_plugin(*session, abi, choices.plugin, choices.format_version);
     std::vector<std::filesystem::path> inputs;
-    for (const auto& f : index.files) inputs.emplace_back(f->path());
+    for (const auto& f : index.input_files()) inputs.emplace_back(f);
 
     if (chosen.no_plugin) {
         if (dtype != "keep" || dry_run || vm->count("report"))

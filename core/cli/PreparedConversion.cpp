@@ -31,7 +31,7 @@ PreparedConversion::PreparedConversion(core::CheckpointIndex index, const Plugin
 
 std::vector<std::filesystem::path> PreparedConversion::inputs() const {
     std::vector<std::filesystem::path> files;
-    for (const auto& f : index_.files) files.emplace_back(f->path());
+    for (const auto& f : index_.input_files()) files.emplace_back(f);
     return files;
 }
 

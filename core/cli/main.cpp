@@ -2,6 +2,7 @@
 #include "core/cli/CommandLine.hpp"
 #include "core/cli/Commands.hpp"
 #include "core/util/Error.hpp"
+#include "core/util/FaultGuard.hpp"
 
 #include <cstring>
 #include <iostream>
@@ -59,6 +60,7 @@ int main(int argc, char** argv) {
     using ckptconv::core::Error;
     using ckptconv::core::ExitCode;
     const std::vector<std::string> args(argv + 1, argv + argc);
+    ckptconv::core::install_fault_handlers();
     try {
         const size_t at = find_command(args);
         if (at == args.size()) {

@@ -61,6 +61,16 @@ struct CheckpointIndex {
     std::map<std::string, std::string> metadata; ///< safetensors __metadata__
     /// Parts of the pickle that reached for code execution, removed under ReadOptions::drop_unsafe.
     std::vector<std::string> unsafe_dropped;
+    /// Files read to resolve the input besides `files` (a shard index, a DeepSpeed `latest`): no output may replace
+    /// them.
+    std::vector<std::string> also_read;
+
+    /** Every file this input was read from. */
+    std::vector<std::string> input_files() const {
+        std::vector<std::string> all = also_read;
+        for (const auto& f : files) all.push_back(f->path());
+        return all;
+    }
 
     uint64_t tensor_bytes() const;
 };

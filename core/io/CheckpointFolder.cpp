@@ -1,9 +1,10 @@
 #include "core/io/CheckpointFolder.hpp"
 
+#include "core/io/OutputTransaction.hpp"
 #include "core/util/Error.hpp"
 
+#include "core/util/MappedFile.hpp"
 #include <algorithm>
-#include <fstream>
 
 namespace ckptconv::core {
 namespace fs = std::filesystem;
@@ -25,7 +26,7 @@ FolderContents scan(const fs::path& folder) {
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(folder)) {
         const std::string name = e.path().filename().string();
-        if (!e.is_regular_file(ec)) continue;
+        if (!e.is_regular_file(ec) || is_ckptconv_temporary(name)) continue; // a killed run's leftover is no input
         if (ends_with(name, ".index.json"))
             c.indexes.push_back(e.path());
         else if (ends_with(name, ".safetensors") || ends_with(name, ".bin") || ends_with(name, ".pt") ||
@@ -41,11 +42,13 @@ FolderContents scan(const fs::path& folder) {
 // DeepSpeed's save layout: `latest` holds a tag, `<tag>/` the per-rank files.
 fs::path resolve_latest(const fs::path& folder) {
     const fs::path latest = folder / "latest";
-    std::ifstream in(latest);
-    std::string tag;
-    std::getline(in, tag);
+    const MappedFile file(latest.string()); // a regular file: a FIFO named `latest` is refused, not waited on
+    if (file.size() > 4096) throw bad_input(latest.string(), "is too large to be a DeepSpeed tag file");
+    std::string tag(file.slice(0, file.size(), "tag"));
+    tag = tag.substr(0, tag.find('\n'));
     while (!tag.empty() && std::isspace(static_cast<unsigned char>(tag.back()))) tag.pop_back();
-    if (tag.empty() || tag == "." || tag == ".." || tag.find('/') != std::string::npos)
+    if (tag.empty() || tag == "." || tag == ".." || tag.find('/') != std::string::npos ||
+        tag.find('\0') != std::string::npos)
         throw bad_input(latest.string(), "expected the tag of a DeepSpeed checkpoint (e.g. 1000), found '" + tag + "'");
     const fs::path dir = folder / tag;
     std::error_code ec;

@@ -15,7 +15,11 @@ CheckpointIndex open_checkpoint(const std::string& path, const ReadOptions& opti
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) {
         const auto inner = resolve_checkpoint_folder(path);
-        return inner.extension() == ".json" ? read_sharded(inner, options) : open_checkpoint(inner.string(), options);
+        CheckpointIndex index =
+            inner.extension() == ".json" ? read_sharded(inner, options) : open_checkpoint_file(inner.string(), options);
+        if (const auto latest = std::filesystem::path(path) / "latest"; std::filesystem::is_regular_file(latest, ec))
+            index.also_read.push_back(latest.string());
+        return index;
     }
     if (path.size() > 11 && path.compare(path.size() - 11, 11, ".index.json") == 0) return read_sharded(path, options);
     return open_checkpoint_file(path, options);

@@ -1,6 +1,7 @@
 #include "core/io/FileWriter.hpp"
 
 #include "core/util/Error.hpp"
+#include "core/util/FaultGuard.hpp"
 #include "core/util/MappedFile.hpp"
 #include "core/util/Progress.hpp"
 
@@ -58,7 +59,8 @@ RangeCopy copy_range(int in, uint64_t in_offset, int out, uint64_t out_offset, u
 } // namespace
 
 FileWriter::FileWriter(std::string path) : path_(std::move(path)) {
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    // Exclusive and never through a symlink: a file planted at this name is refused, not overwritten.
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd_ < 0) fail("cannot create", errno);
     buffer_.reserve(kBufferSize);
 }
@@ -144,8 +146,10 @@ void FileWriter::copy_from(const MappedFile& source, uint64_t offset, uint64_t l
     const uint64_t first_length = half > 0 ? half : length;
     RangeCopy second;
     std::thread helper;
-    if (half > 0)
+    if (half > 0) {
+        const TerminationSignalsBlocked quiet; // the helper inherits the mask: signals go to the main thread
         helper = std::thread([&] { second = copy_range(in, offset + half, fd_, position_ + half, length - half); });
+    }
     const RangeCopy first = copy_range(in, offset, fd_, position_, first_length);
     if (helper.joinable()) helper.join();
     ::close(in);
@@ -186,6 +190,12 @@ void FileWriter::close() {
     flush();
     const int fd = fd_;
     fd_ = -1;
+    // Durable before it is renamed into place: a power cut must not leave an empty "converted" model.
+    if (::fsync(fd) != 0) {
+        const int err = errno;
+        ::close(fd);
+        fail("fsync failed", err);
+    }
     if (::close(fd) != 0) fail("close failed", errno);
 }
 

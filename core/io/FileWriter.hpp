@@ -12,7 +12,10 @@ class MappedFile;
 
 class FileWriter {
   public:
-    /** Creates (truncates) `path`; throws Error(OutputError) naming it. */
+    /**
+     * Creates `path`, which must not exist (O_EXCL, never through a symlink);
+     * throws Error(OutputError) naming it. close() fsyncs before closing.
+     */
     explicit FileWriter(std::string path);
     ~FileWriter();
     FileWriter(const FileWriter&) = delete;

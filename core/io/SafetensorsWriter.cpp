@@ -1,12 +1,14 @@
 #include "core/io/SafetensorsWriter.hpp"
 
 #include "core/util/Error.hpp"
+#include "core/util/MappedFile.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <set>
 
 namespace ckptconv::core {
 namespace {
@@ -83,6 +85,32 @@ uint64_t parse_byte_size(const std::string& text) {
     return static_cast<uint64_t>(value * scale);
 }
 
+namespace {
+
+// Replacing a sharded output: the old index's shards go too, or a smaller new set would
+// leave stale shards beside the new index. Only plain file names beside the index count.
+void retire_old_shards(OutputTransaction& transaction, const std::filesystem::path& index_path) {
+    std::error_code ec;
+    if (!transaction.force() || !std::filesystem::is_regular_file(index_path, ec)) return;
+    transaction.retire(index_path);
+    try {
+        const MappedFile old(index_path.string());
+        const std::string_view text = old.slice(0, old.size(), "index");
+        const auto j = nlohmann::json::parse(text.begin(), text.end());
+        std::set<std::string> names;
+        for (const auto& [tensor, file] : j.at("weight_map").items())
+            if (file.is_string()) names.insert(file.get<std::string>());
+        for (const auto& name : names)
+            if (!name.empty() && name.find('/') == std::string::npos && name != "." && name != ".." &&
+                name != index_path.filename().string())
+                transaction.retire(index_path.parent_path() / name);
+    } catch (const std::exception&) {
+        // Not an index we can read: only the index itself is replaced.
+    }
+}
+
+} // namespace
+
 std::vector<SafetensorsFileReport> write_safetensors(OutputTransaction& transaction,
                                                      const std::filesystem::path& target,
                                                      const std::vector<SafetensorsEntry>& entries,
@@ -113,33 +141,32 @@ std::vector<SafetensorsFileReport> write_safetensors(OutputTransaction& transact
     if (!open.empty() || shards.empty()) shards.push_back(std::move(open));
 
     std::vector<SafetensorsFileReport> reports;
-    if (shards.size() == 1) {
-        const auto temp = transaction.stage(target);
-        write_file(temp, shards[0], metadata);
-        reports.push_back({target, shards[0].size(), std::filesystem::file_size(temp)});
-        return reports;
-    }
     const std::string file_name = target.filename().string();
     const std::string suffix = ".safetensors";
     const std::string stem = file_name.size() > suffix.size() &&
                                      file_name.compare(file_name.size() - suffix.size(), suffix.size(), suffix) == 0
                                  ? file_name.substr(0, file_name.size() - suffix.size())
                                  : file_name;
-    nlohmann::ordered_json weight_map = nlohmann::ordered_json::object();
-    std::map<std::string, std::string> sorted_map;
+    const auto index_path = target.parent_path() / (stem + ".safetensors.index.json");
+    retire_old_shards(transaction, index_path);
+    if (shards.size() == 1) {
+        const auto temp = transaction.stage(target);
+        write_file(temp, shards[0], metadata);
+        reports.push_back({target, shards[0].size(), std::filesystem::file_size(temp)});
+        return reports;
+    }
+    nlohmann::json weight_map = nlohmann::json::object(); // sorted by name, as huggingface_hub writes it
     for (size_t k = 0; k < shards.size(); ++k) {
         const std::string name = shard_name(stem, k + 1, shards.size());
         const auto final_path = target.parent_path() / name;
         const auto temp = transaction.stage(final_path);
         write_file(temp, shards[k], metadata);
         reports.push_back({final_path, shards[k].size(), std::filesystem::file_size(temp)});
-        for (const auto* e : shards[k]) sorted_map[e->name] = name;
+        for (const auto* e : shards[k]) weight_map[e->name] = name;
     }
-    for (const auto& [k, v] : sorted_map) weight_map[k] = v;
-    nlohmann::ordered_json index;
+    nlohmann::json index; // keys sorted: "metadata" before "weight_map"
     index["metadata"] = {{"total_size", total}};
-    index["weight_map"] = weight_map;
-    const auto index_path = target.parent_path() / (stem + ".safetensors.index.json");
+    index["weight_map"] = std::move(weight_map);
     const auto temp = transaction.stage(index_path);
     FileWriter out(temp.string());
     out.write(index.dump(2) + "\n");

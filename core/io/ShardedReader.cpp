@@ -114,6 +114,7 @@ CheckpointIndex read_sharded(const fs::path& index_json, const ReadOptions& opti
 
     CheckpointIndex merged;
     merged.path = path;
+    merged.also_read.push_back(path);
     auto tree = PyObject::make(PyKind::Dict);
     tree->ordered = true;
     std::set<std::string> found;

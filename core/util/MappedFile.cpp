@@ -1,6 +1,7 @@
 #include "core/util/MappedFile.hpp"
 
 #include "core/util/Error.hpp"
+#include "core/util/FaultGuard.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -13,12 +14,18 @@
 namespace ckptconv::core {
 
 MappedFile::MappedFile(std::string path) : path_(std::move(path)) {
-    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) throw bad_input(path_, std::string("cannot open: ") + std::strerror(errno));
     struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         ::close(fd);
-        throw bad_input(path_, "not a regular file");
+        const char* kind = S_ISFIFO(st.st_mode)                         ? "a FIFO"
+                           : S_ISSOCK(st.st_mode)                       ? "a socket"
+                           : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                           : S_ISDIR(st.st_mode)                        ? "a folder"
+                                                                        : "not a regular file";
+        throw bad_input(path_, std::string("is ") + kind + "; only regular files are read");
     }
     size_ = static_cast<uint64_t>(st.st_size);
     if (size_ > 0) {
@@ -29,12 +36,15 @@ MappedFile::MappedFile(std::string path) : path_(std::move(path)) {
             throw bad_input(path_, std::string("cannot map: ") + std::strerror(err));
         }
         data_ = static_cast<const uint8_t*>(p);
+        fault_slot_ = register_mapping(data_, size_, path_); // a SIGBUS here names this file
     }
     ::close(fd);
 }
 
 MappedFile::~MappedFile() {
-    if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+    if (!data_) return;
+    unregister_mapping(fault_slot_);
+    ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 
 std::string_view MappedFile::slice(uint64_t offset, uint64_t length, const char* what) const {

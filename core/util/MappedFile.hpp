@@ -10,7 +10,12 @@ namespace ckptconv::core {
 
 class MappedFile {
   public:
-    /** Maps `path` read-only; throws Error(BadInput) naming the file on failure. */
+    /**
+     * Maps `path` read-only; throws Error(BadInput) naming the file on failure
+     * and for anything but a regular file (a FIFO is refused, never waited on).
+     * If the file shrinks while mapped, touching a lost page ends the process
+     * with exit 3 and a message naming it (FaultGuard), never a bare SIGBUS.
+     */
     explicit MappedFile(std::string path);
     ~MappedFile();
     MappedFile(const MappedFile&) = delete;
@@ -34,6 +39,7 @@ class MappedFile {
     std::string path_;
     const uint8_t* data_ = nullptr;
     uint64_t size_ = 0;
+    size_t fault_slot_ = 0;
 };
 
 } // namespace ckptconv::core

@@ -123,10 +123,11 @@ TEST(ByteRuns, RandomPlansMatchTheEngineAndTheWrittenFile) {
         ASSERT_TRUE(runs.has_value()) << "output " << i;
         const std::string expected = ex.bytes(i);
         ASSERT_EQ(gather(*runs), expected) << "output " << i;
-        FileWriter out((dir / "o.bin").string());
+        const auto path = dir / ("o" + std::to_string(i) + ".bin"); // FileWriter creates exclusively
+        FileWriter out(path.string());
         ex.write(i, out);
         out.close();
-        ASSERT_EQ(file_bytes(dir / "o.bin"), expected) << "output " << i;
+        ASSERT_EQ(file_bytes(path), expected) << "output " << i;
     }
 }
 
