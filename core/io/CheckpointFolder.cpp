@@ -26,14 +26,16 @@ FolderContents scan(const fs::path& folder) {
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(folder)) {
         const std::string name = e.path().filename().string();
+        if (name == "latest") { // any kind of file: resolve_latest refuses a FIFO by name instead of skipping it
+            c.latest = true;
+            continue;
+        }
         if (!e.is_regular_file(ec) || is_ckptconv_temporary(name)) continue; // a killed run's leftover is no input
         if (ends_with(name, ".index.json"))
             c.indexes.push_back(e.path());
         else if (ends_with(name, ".safetensors") || ends_with(name, ".bin") || ends_with(name, ".pt") ||
                  ends_with(name, ".pth") || ends_with(name, ".ckpt"))
             c.singles.push_back(e.path());
-        else if (name == "latest")
-            c.latest = true;
     }
     std::sort(c.singles.begin(), c.singles.end());
     return c;

@@ -113,7 +113,7 @@ class HeaderSax {
     bool scalar(const char* what) {
         if (depth_ == 2 && in_metadata_) return fail("__metadata__ value of '" + key_ + "' is not a string");
         if (depth_ == 2 && field_ == Field::Other) return true; // unknown scalar fields are ignored, as upstream
-        return fail(std::string("unexpected ") + what + " in '" + where() + "'");
+        return fail(std::string(what) + " where none belongs, in '" + where() + "'");
     }
     bool number(uint64_t v) {
         if (depth_ != 3) return scalar("a number");

@@ -14,7 +14,7 @@ constexpr uint32_t kZip64EocdSig = 0x06064b50;
 constexpr uint32_t kZip64LocatorSig = 0x07064b50;
 constexpr uint32_t kCentralSig = 0x02014b50;
 constexpr uint32_t kLocalSig = 0x04034b50;
-constexpr uint64_t kMaxInflatedRecord = uint64_t{1} << 32; // data.pkl of a huge model is still far below
+constexpr uint64_t kMaxInflatedRecord = uint64_t{1} << 28; // 256 MiB: data.pkl of a million-tensor model fits
 
 uint64_t rd(const uint8_t* p, int n) {
     uint64_t v = 0;
@@ -132,19 +132,37 @@ std::string ZipReader::read(const ZipEntry& entry) const {
     if (entry.method == 0) {
         out.assign(raw);
     } else {
-        if (entry.size > kMaxInflatedRecord || entry.size / 1032 > entry.compressed_size)
+        // Inflated in steps, the buffer growing only as bytes really arrive, up to the declared
+        // size and never past the cap: a directory that lies cannot make us allocate first.
+        if (entry.size > kMaxInflatedRecord)
+            throw bad_input(file_.path(), "zip entry '" + entry.name + "' inflates past the " +
+                                              std::to_string(kMaxInflatedRecord) + "-byte cap for a record");
+        if (entry.size / 1032 > entry.compressed_size) // deflate cannot compress better than 1032:1
             throw bad_input(file_.path(), "corrupt zip: implausible size for deflated entry '" + entry.name + "'");
-        out.resize(static_cast<size_t>(entry.size));
         z_stream zs{};
         if (inflateInit2(&zs, -MAX_WBITS) != Z_OK) throw Error(ExitCode::Internal, "zlib inflateInit failed");
         zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(raw.data()));
         zs.avail_in = static_cast<uInt>(std::min<uint64_t>(raw.size(), UINT32_MAX));
-        zs.next_out = reinterpret_cast<Bytef*>(out.data());
-        zs.avail_out = static_cast<uInt>(out.size());
-        const int rc = inflate(&zs, Z_FINISH);
+        int rc = Z_OK;
+        while (rc == Z_OK && out.size() < entry.size) {
+            const size_t have = out.size();
+            out.resize(static_cast<size_t>(std::min<uint64_t>(entry.size, std::max<uint64_t>(2 * have, 1u << 16))));
+            zs.next_out = reinterpret_cast<Bytef*>(out.data() + have);
+            zs.avail_out = static_cast<uInt>(out.size() - have);
+            rc = inflate(&zs, Z_NO_FLUSH);
+            out.resize(have + (out.size() - have - zs.avail_out));
+        }
+        if (rc == Z_OK && out.size() == entry.size) { // exactly full: the stream must end here
+            unsigned char probe = 0;
+            zs.next_out = &probe;
+            zs.avail_out = 1;
+            rc = inflate(&zs, Z_NO_FLUSH);
+            if (zs.avail_out == 0) rc = Z_DATA_ERROR; // more bytes than declared
+        }
         inflateEnd(&zs);
-        if (rc != Z_STREAM_END || zs.total_out != entry.size)
-            throw bad_input(file_.path(), "corrupt zip: cannot inflate '" + entry.name + "'");
+        if (rc != Z_STREAM_END || out.size() != entry.size)
+            throw bad_input(file_.path(), "corrupt zip: cannot inflate '" + entry.name + "' to its declared " +
+                                              std::to_string(entry.size) + " bytes");
     }
     const uLong crc = crc32_z(0L, reinterpret_cast<const Bytef*>(out.data()), out.size());
     // torch can be told to skip CRCs (set_crc32_options(False)), which leaves 0 in the directory.

@@ -13,19 +13,25 @@
 
 namespace ckptconv::core {
 
+void MappedFile::refuse_kind(unsigned mode) const {
+    const char* kind = S_ISFIFO(mode)                   ? "a FIFO"
+                       : S_ISSOCK(mode)                 ? "a socket"
+                       : S_ISCHR(mode) || S_ISBLK(mode) ? "a device"
+                       : S_ISDIR(mode)                  ? "a folder"
+                                                        : "not a regular file";
+    throw bad_input(path_, std::string("is ") + kind + "; only regular files are read");
+}
+
 MappedFile::MappedFile(std::string path) : path_(std::move(path)) {
-    // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
+    // Judged before opening (a socket cannot be opened, a FIFO would wait for a writer) and
+    // again after (the name may have been swapped in between): only regular files are read.
+    struct stat st {};
+    if (::stat(path_.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) refuse_kind(st.st_mode);
     const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) throw bad_input(path_, std::string("cannot open: ") + std::strerror(errno));
-    struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         ::close(fd);
-        const char* kind = S_ISFIFO(st.st_mode)                         ? "a FIFO"
-                           : S_ISSOCK(st.st_mode)                       ? "a socket"
-                           : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
-                           : S_ISDIR(st.st_mode)                        ? "a folder"
-                                                                        : "not a regular file";
-        throw bad_input(path_, std::string("is ") + kind + "; only regular files are read");
+        refuse_kind(st.st_mode);
     }
     size_ = static_cast<uint64_t>(st.st_size);
     if (size_ > 0) {

@@ -36,6 +36,8 @@ class MappedFile {
     void release(uint64_t offset, uint64_t length) const;
 
   private:
+    [[noreturn]] void refuse_kind(unsigned mode) const;
+
     std::string path_;
     const uint8_t* data_ = nullptr;
     uint64_t size_ = 0;
