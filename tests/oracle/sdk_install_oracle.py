@@ -232,7 +232,7 @@ class Install:
         """The example plugin stays out of every other corpus file (the cross-detection check a plugin needs)."""
         checked = 0
         for folder, dirs, files in os.walk(self.corpus):
-            dirs[:] = [d for d in dirs if d not in ("acme_lm", "_negative", "_fuzz")]
+            dirs[:] = [d for d in dirs if d not in ("acme_lm", "_negative", "_fuzz", "_hostile")]
             for name in files:
                 if name.endswith((".pt", ".bin", ".safetensors")):
                     r, found = self.detect(os.path.join(folder, name), "--plugin", "acme_lm")
