@@ -10,7 +10,7 @@ if [ "${1:-}" = "--sanitize" ]; then
   generator=()
   command -v ninja >/dev/null && generator=(-G Ninja)
   [ -f build-asan/CMakeCache.txt ] || cmake -S . -B build-asan "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCKPTCONV_SANITIZE=ON
+    -DCKPTCONV_SANITIZE=ON -DCKPTCONV_WERROR=OFF  # GCC warns falsely on instrumented std headers
   cmake --build build-asan -j "$(nproc)"
   # Leaks are checked; libtorch's own start-up allocations stay alive until exit by design.
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"

@@ -179,10 +179,6 @@ uint64_t IndexedTensor::numel() const {
     return n;
 }
 
-CheckpointIndex::~CheckpointIndex() {
-    if (tree) release_trees({std::move(tree)});
-}
-
 uint64_t CheckpointIndex::tensor_bytes() const {
     uint64_t total = 0;
     for (const auto& t : tensors) total += t.nbytes();
@@ -196,6 +192,43 @@ std::string dotted_name(const std::string& root, const std::string& key) {
 std::string flat_name(const CheckpointIndex& index, const IndexedTensor& tensor) {
     const std::string& root = index.roots[tensor.root].path;
     return index.roots.size() > 1 ? dotted_name(root, tensor.key) : tensor.key;
+}
+
+void adopt_tree(CheckpointIndex& index, PyRef tree) {
+    try {
+        check_tree_shape(*tree, index.path);
+    } catch (...) {
+        release_trees({std::move(tree)});
+        throw;
+    }
+    index.tree = std::move(tree);
+}
+
+void add_flat_tensor(CheckpointIndex& index, std::string key, std::shared_ptr<TensorInfo> info) {
+    if (index.roots.empty()) index.roots.push_back(IndexedRoot{"", 0, 0, true});
+    index.storages.push_back(info->storage);
+    IndexedTensor entry;
+    entry.key = std::move(key);
+    entry.info = std::move(info);
+    entry.storage_group = index.storages.size() - 1;
+    index.tensors.push_back(std::move(entry));
+    index.roots[0].tensor_count++;
+}
+
+void finish_flat_index(CheckpointIndex& index) {
+    if (index.roots.empty()) index.extras.push_back({"", "dict"}); // an empty state dict
+}
+
+PyRef object_tree(const CheckpointIndex& index) {
+    if (index.tree) return index.tree;
+    auto dict = PyObject::make(PyKind::Dict);
+    dict->ordered = true;
+    for (const auto& t : index.tensors) {
+        auto node = PyObject::make(PyKind::Tensor);
+        node->tensor = t.info;
+        dict->dict_set(PyObject::make_str(t.key), std::move(node));
+    }
+    return dict;
 }
 
 void build_index_from_tree(CheckpointIndex& index) {

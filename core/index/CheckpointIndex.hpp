@@ -47,13 +47,11 @@ struct CheckpointIndex {
     CheckpointIndex() = default;
     CheckpointIndex(CheckpointIndex&&) = default;
     CheckpointIndex& operator=(CheckpointIndex&&) = default;
-    /** Releases the object tree without recursion (it may be cyclic or very deep). */
-    ~CheckpointIndex();
 
     std::string path;                               ///< as the user named it
     std::string container;                          ///< "torch-zip", "torch-legacy", "safetensors", ...
     std::vector<std::unique_ptr<MappedFile>> files; ///< mappings the storages point into
-    PyRef tree;                                     ///< the whole object tree (synthesised for safetensors)
+    PyRef tree; ///< the object tree a pickle held; null for flat inputs (safetensors, shards): see object_tree
     std::vector<std::shared_ptr<StorageInfo>> storages;
     std::vector<IndexedRoot> roots;
     std::vector<IndexedTensor> tensors; ///< grouped by root, in checkpoint order
@@ -87,5 +85,23 @@ std::string flat_name(const CheckpointIndex& index, const IndexedTensor& tensor)
  * inside the bytes the file holds); throws BadInput naming the tensor.
  */
 void build_index_from_tree(CheckpointIndex& index);
+
+/**
+ * Takes the tree a pickle reader returned: refuses it (BadInput) if it is
+ * cyclic or deeper than kMaxTreeDepth — releasing it, cycles included — and
+ * stores it as index.tree otherwise. Every tree kept is acyclic.
+ */
+void adopt_tree(CheckpointIndex& index, PyRef tree);
+
+/**
+ * Appends a tensor of a flat state dict (safetensors, shards) to root "",
+ * without building an object tree: a million tensors stay cheap. Call
+ * finish_flat_index once all are in.
+ */
+void add_flat_tensor(CheckpointIndex& index, std::string key, std::shared_ptr<TensorInfo> info);
+void finish_flat_index(CheckpointIndex& index);
+
+/** The tree to pickle: the one read, or for a flat input an OrderedDict of its tensors. */
+PyRef object_tree(const CheckpointIndex& index);
 
 } // namespace ckptconv::core

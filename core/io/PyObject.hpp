@@ -24,9 +24,6 @@ struct StorageInfo {
     std::string key;              ///< "0", "1"... (zip) or the legacy pointer string
     DType dtype = DType::Invalid; ///< element type of the typed storage (U8 for untyped)
     uint64_t numel = 0;           ///< elements (bytes for untyped storages)
-    std::string location;         ///< "cpu", "cuda:0"...: ignored, data is always stored as CPU bytes
-    std::string class_module;     ///< as pickled, e.g. "torch" or "torch.cuda"
-    std::string class_name;       ///< as pickled, e.g. "FloatStorage" or "UntypedStorage"
     /** Set for storages a conversion computes: writes exactly `nbytes` bytes. */
     std::function<void(FileWriter&)> produce;
     // Filled by the container reader:

@@ -68,7 +68,7 @@ RecontainerResult recontainer(const CheckpointIndex& index, const std::vector<st
     OutputTransaction tx(options.force, inputs);
     RecontainerResult result;
     if (options.to == "pt") {
-        const SanitizedTree safe = sanitize_for_output(index.tree);
+        const SanitizedTree safe = sanitize_for_output(object_tree(index));
         if (safe.dropped_tensors > 0)
             throw Error(ExitCode::PlanRejected, index.path + ": " + std::to_string(safe.dropped_tensors) +
                                                     " tensors sit inside objects a pt output may not name (" +

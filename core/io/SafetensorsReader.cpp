@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <deque>
 #include <map>
+#include <string_view>
 #include <unordered_set>
 #include <vector>
 
@@ -24,9 +26,10 @@ uint64_t header_length(std::string_view data) {
 // One tensor entry of the header, as declared.
 struct HeaderEntry {
     std::string name;
-    std::string dtype;
-    std::vector<uint64_t> shape;
-    std::vector<uint64_t> offsets;
+    DType dtype = DType::Invalid;
+    uint64_t offsets[2] = {0, 0};
+    uint32_t offset_count = 0;
+    uint32_t shape_start = 0, shape_count = 0; ///< into HeaderSax::dims: no allocation per tensor
     bool has_dtype = false, has_shape = false;
 };
 
@@ -35,10 +38,14 @@ struct HeaderEntry {
 // lookups, cost gigabytes or minutes).
 class HeaderSax {
   public:
-    std::vector<HeaderEntry> entries;
+    std::deque<HeaderEntry> entries; ///< a deque: names stay put, so `names_` can view them
+    std::vector<uint64_t> dims;      ///< every shape, back to back
     std::map<std::string, std::string> metadata;
     std::string error;
 
+    void expect(size_t tensors) { names_.reserve(tensors); }
+    /** The duplicate check is done once parsing ends: its memory goes before the index is built. */
+    void forget_names() { std::unordered_set<std::string_view>().swap(names_); }
     bool null() { return scalar("null"); }
     bool boolean(bool) { return scalar("a boolean"); }
     bool number_integer(int64_t v) {
@@ -54,7 +61,9 @@ class HeaderSax {
             return true;
         }
         if (depth_ == 2 && field_ == Field::Dtype) {
-            entries.back().dtype = v;
+            const auto dtype = dtype_from_safetensors(v);
+            if (!dtype) return fail("tensor '" + where() + "': unsupported dtype " + v);
+            entries.back().dtype = *dtype;
             entries.back().has_dtype = true;
             return true;
         }
@@ -65,8 +74,9 @@ class HeaderSax {
             if (seen_metadata_) return fail("__metadata__ appears twice");
             seen_metadata_ = in_metadata_ = true;
         } else if (depth_ == 1) {
-            if (!names_.insert(key_).second) return fail("tensor '" + key_ + "' appears twice");
-            entries.push_back(HeaderEntry{key_, {}, {}, {}});
+            entries.push_back(HeaderEntry{std::move(key_), DType::Invalid, {0, 0}, 0, 0, 0, false, false});
+            if (!names_.insert(entries.back().name).second)
+                return fail("tensor '" + entries.back().name + "' appears twice");
         } else if (depth_ != 0) {
             return fail("unexpected object in '" + where() + "'");
         }
@@ -80,7 +90,11 @@ class HeaderSax {
     bool start_array(std::size_t) {
         if (depth_ != 2 || in_metadata_ || (field_ != Field::Shape && field_ != Field::Offsets))
             return fail("unexpected array in '" + where() + "'");
-        if (field_ == Field::Shape) entries.back().has_shape = true;
+        if (field_ == Field::Shape) {
+            if (entries.back().has_shape) return fail("shape appears twice in '" + where() + "'");
+            entries.back().has_shape = true;
+            entries.back().shape_start = static_cast<uint32_t>(dims.size());
+        }
         ++depth_;
         return true;
     }
@@ -89,10 +103,8 @@ class HeaderSax {
         return true;
     }
     bool key(std::string& k) {
-        if (depth_ == 1) {
-            key_ = k;
-        } else if (in_metadata_) {
-            key_ = k;
+        if (depth_ == 1 || in_metadata_) {
+            key_ = std::move(k);
         } else {
             field_ = k == "dtype"          ? Field::Dtype
                      : k == "shape"        ? Field::Shape
@@ -118,14 +130,20 @@ class HeaderSax {
     bool number(uint64_t v) {
         if (depth_ != 3) return scalar("a number");
         auto& e = entries.back();
-        (field_ == Field::Shape ? e.shape : e.offsets).push_back(v);
+        if (field_ == Field::Shape) {
+            if (dims.size() >= UINT32_MAX) return fail("too many dimensions");
+            dims.push_back(v);
+            ++e.shape_count;
+        } else if (e.offset_count++ < 2) {
+            e.offsets[e.offset_count - 1] = v;
+        }
         return true;
     }
     int depth_ = 0;
     bool in_metadata_ = false, seen_metadata_ = false;
     Field field_ = Field::Other;
     std::string key_;
-    std::unordered_set<std::string> names_;
+    std::unordered_set<std::string_view> names_;
 };
 
 } // namespace
@@ -152,6 +170,7 @@ CheckpointIndex read_safetensors(const std::string& path) {
                                   std::to_string(file.size()) + " bytes)");
     const std::string_view text = file.slice(8, n, "safetensors header");
     HeaderSax header;
+    header.expect(n / 64); // a tensor entry takes at least ~64 header bytes: no rehashing on the way
     if (!nlohmann::json::sax_parse(text.begin(), text.end(), &header)) {
         if (header.error.empty()) header.error = "not a JSON object";
         throw bad_input(path, "safetensors header: " + header.error);
@@ -162,29 +181,37 @@ CheckpointIndex read_safetensors(const std::string& path) {
     const uint64_t buffer_size = file.size() - buffer_start;
     // The reference library orders tensors by data offset: so does the index (it is the
     // header order of every file a safetensors writer produced).
-    std::sort(header.entries.begin(), header.entries.end(), [](const HeaderEntry& a, const HeaderEntry& b) {
-        if (a.offsets != b.offsets) return a.offsets < b.offsets;
-        return a.name < b.name;
+    std::vector<HeaderEntry*> sorted;
+    sorted.reserve(header.entries.size());
+    for (auto& e : header.entries) sorted.push_back(&e);
+    header.forget_names();
+    std::sort(sorted.begin(), sorted.end(), [](const HeaderEntry* a, const HeaderEntry* b) {
+        if (a->offsets[0] != b->offsets[0]) return a->offsets[0] < b->offsets[0];
+        if (a->offsets[1] != b->offsets[1]) return a->offsets[1] < b->offsets[1];
+        return a->name < b->name;
     });
-    auto tree = PyObject::make(PyKind::Dict);
+    index.tensors.reserve(sorted.size());
+    index.storages.reserve(sorted.size());
     uint64_t covered = 0;
-    for (auto& entry : header.entries) {
+    for (HeaderEntry* at : sorted) {
+        HeaderEntry& entry = *at;
         const std::string& name = entry.name;
-        auto fail = [&](const std::string& what) { return bad_input(path, "tensor '" + name + "': " + what); };
-        if (!entry.has_dtype || !entry.has_shape || entry.offsets.size() != 2)
+        auto fail = [&](const std::string& what) { return bad_input(path, "tensor '" + entry.name + "': " + what); };
+        if (!entry.has_dtype || !entry.has_shape || entry.offset_count != 2)
             throw fail("needs dtype, shape and data_offsets (two unsigned integers)");
-        const auto dtype = dtype_from_safetensors(entry.dtype);
-        if (!dtype) throw fail("unsupported dtype " + entry.dtype);
+        const DType dtype = entry.dtype;
         const Checked math(path, "tensor '" + name + "' size");
         auto info = std::make_shared<TensorInfo>();
-        info->dtype = *dtype;
+        info->dtype = dtype;
         uint64_t numel = 1;
-        for (const uint64_t v : entry.shape) {
+        info->shape.reserve(entry.shape_count);
+        for (uint32_t d = 0; d < entry.shape_count; ++d) {
+            const uint64_t v = header.dims[entry.shape_start + d];
             if (v > static_cast<uint64_t>(INT64_MAX)) throw fail("shape entry " + std::to_string(v) + " is too large");
             numel = math.mul(numel, v);
             info->shape.push_back(static_cast<int64_t>(v));
         }
-        const uint64_t nbytes = math.mul(numel, element_size(*dtype));
+        const uint64_t nbytes = math.mul(numel, element_size(dtype));
         info->stride.assign(info->shape.size(), 1);
         for (size_t i = info->shape.size(); i-- > 1;)
             info->stride[i - 1] = info->stride[i] * std::max<int64_t>(info->shape[i], 1); // <= numel: fits
@@ -201,22 +228,18 @@ CheckpointIndex read_safetensors(const std::string& path) {
                        (begin < covered ? "overlap the previous tensor" : "leave a hole before it"));
         covered = end;
         auto storage = std::make_shared<StorageInfo>();
-        storage->key = name;
-        storage->dtype = *dtype;
+        storage->dtype = dtype;
         storage->numel = numel;
         storage->data_offset = buffer_start + begin;
         storage->nbytes = nbytes;
         info->storage = std::move(storage);
-        auto node = PyObject::make(PyKind::Tensor);
-        node->tensor = std::move(info);
-        tree->dict_set(PyObject::make_str(std::move(entry.name)), std::move(node));
+        add_flat_tensor(index, std::move(entry.name), std::move(info));
     }
     if (covered != buffer_size)
         throw bad_input(path, "safetensors buffer has " + std::to_string(buffer_size - covered) +
                                   " bytes not covered by any tensor");
-    header.entries.clear();
-    index.tree = std::move(tree);
-    build_index_from_tree(index);
+    finish_flat_index(index);
+    file.release(8, n); // the header's pages are parsed: out of the resident set
     return index;
 }
 

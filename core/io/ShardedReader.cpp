@@ -19,7 +19,13 @@ namespace {
 // in one linear pass (an index of a million tensors is read in well under a second).
 class WeightMapSax {
   public:
-    std::vector<std::pair<std::string, std::string>> entries;
+    struct Entry {
+        uint32_t shard = 0; ///< index into `shards`
+        bool held = false;  ///< seen in that shard
+    };
+    std::unordered_map<std::string, Entry> map; ///< tensor -> shard, built in one pass
+    std::vector<std::string> shards;            ///< distinct shard names, first-seen order
+    std::string duplicate;                      ///< a tensor named twice
     bool found = false;
     std::string error;
 
@@ -30,7 +36,10 @@ class WeightMapSax {
     bool number_float(double, const std::string&) { return value("a number"); }
     bool binary(nlohmann::json::binary_t&) { return value("binary"); }
     bool string(std::string& v) {
-        if (in_map()) entries.emplace_back(std::move(key_), std::move(v));
+        if (!in_map()) return true;
+        auto [at, fresh] = shard_numbers_.emplace(std::move(v), static_cast<uint32_t>(shards.size()));
+        if (fresh) shards.push_back(at->first);
+        if (!map.try_emplace(std::move(key_), Entry{at->second, false}).second && duplicate.empty()) duplicate = key_;
         return true;
     }
     bool start_object(std::size_t) { return open(true); }
@@ -76,17 +85,16 @@ class WeightMapSax {
     int depth_ = 0;
     bool map_open_ = false;
     std::string key_;
+    std::unordered_map<std::string, uint32_t> shard_numbers_;
 };
 
 // A shard name must stay inside the index's folder and name neither the index nor a folder.
-void check_shard_name(const std::string& index_path, const std::string& index_name, const std::string& name,
-                      const std::string& shard) {
+void check_shard_name(const std::string& index_path, const std::string& index_name, const std::string& shard) {
     if (shard.empty() || shard == "." || shard == ".." || shard.find('/') != std::string::npos ||
         shard.find('\0') != std::string::npos)
-        throw bad_input(index_path, "weight_map entry '" + name + "' names '" + shard +
-                                        "', which is not a file name inside the index's folder");
-    if (shard == index_name)
-        throw bad_input(index_path, "weight_map entry '" + name + "' names the index itself as its shard");
+        throw bad_input(index_path,
+                        "weight_map names '" + shard + "', which is not a file name inside the index's folder");
+    if (shard == index_name) throw bad_input(index_path, "weight_map names the index itself as a shard");
 }
 
 } // namespace
@@ -100,25 +108,18 @@ CheckpointIndex read_sharded(const fs::path& index_json, const ReadOptions& opti
         throw bad_input(path, "not a sharded-checkpoint index: " + (sax.error.empty() ? "invalid JSON" : sax.error));
     if (!sax.found) throw bad_input(path, "no \"weight_map\" object: not a sharded-checkpoint index");
 
-    std::unordered_map<std::string, std::string> weight_map; // tensor -> shard file
-    std::vector<std::string> shard_files;
-    std::set<std::string> seen;
+    if (!sax.duplicate.empty()) throw bad_input(path, "weight_map names '" + sax.duplicate + "' twice");
     const std::string index_name = index_json.filename().string();
-    for (auto& [name, shard] : sax.entries) {
-        check_shard_name(path, index_name, name, shard);
-        if (!weight_map.emplace(name, shard).second) throw bad_input(path, "weight_map names '" + name + "' twice");
-        if (seen.insert(shard).second) shard_files.push_back(shard);
-    }
-    sax.entries.clear();
-    std::sort(shard_files.begin(), shard_files.end());
+    for (const auto& shard : sax.shards) check_shard_name(path, index_name, shard);
+    std::vector<uint32_t> order(sax.shards.size()); // shards are read in name order
+    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return sax.shards[a] < sax.shards[b]; });
 
     CheckpointIndex merged;
     merged.path = path;
     merged.also_read.push_back(path);
-    auto tree = PyObject::make(PyKind::Dict);
-    tree->ordered = true;
-    std::set<std::string> found;
-    for (const auto& f : shard_files) {
+    for (const uint32_t number : order) {
+        const std::string& f = sax.shards[number];
         const fs::path shard_path = index_json.parent_path() / f;
         std::error_code ec;
         if (!fs::exists(shard_path, ec)) throw bad_input(path, "shard '" + f + "' named by the weight_map is missing");
@@ -128,29 +129,27 @@ CheckpointIndex read_sharded(const fs::path& index_json, const ReadOptions& opti
         const auto file_base = static_cast<uint32_t>(merged.files.size());
         for (auto& s : shard.storages) s->file += file_base;
         for (auto& m : shard.files) merged.files.push_back(std::move(m));
-        for (const auto& t : shard.tensors) {
+        for (auto& t : shard.tensors) {
             if (!shard.roots[t.root].path.empty())
                 throw bad_input(shard_path.string(), "shard holds tensors under '" + shard.roots[t.root].path +
                                                          "', expected a flat state dict");
-            auto it = weight_map.find(t.key);
-            if (it == weight_map.end())
+            auto it = sax.map.find(t.key);
+            if (it == sax.map.end())
                 throw bad_input(path, "tensor '" + t.key + "' in shard '" + f + "' is not in the weight_map");
-            if (it->second != f)
+            if (it->second.shard != number)
                 throw bad_input(path, "tensor '" + t.key + "' is in shard '" + f + "' but the weight_map says '" +
-                                          it->second + "'");
-            if (!found.insert(t.key).second) throw bad_input(path, "tensor '" + t.key + "' appears in two shards");
-            auto node = PyObject::make(PyKind::Tensor);
-            node->tensor = t.info;
-            tree->dict_set(PyObject::make_str(t.key), node);
+                                          sax.shards[it->second.shard] + "'");
+            if (it->second.held) throw bad_input(path, "tensor '" + t.key + "' appears in two shards");
+            it->second.held = true;
+            add_flat_tensor(merged, std::move(t.key), std::move(t.info));
         }
         for (const auto& [k, v] : shard.metadata) merged.metadata[k] = v;
     }
-    for (const auto& [name, f] : weight_map)
-        if (!found.count(name))
-            throw bad_input(path,
-                            "tensor '" + name + "' is mapped to shard '" + f + "' but that shard does not hold it");
-    merged.tree = std::move(tree);
-    build_index_from_tree(merged);
+    for (const auto& [name, entry] : sax.map)
+        if (!entry.held)
+            throw bad_input(path, "tensor '" + name + "' is mapped to shard '" + sax.shards[entry.shard] +
+                                      "' but that shard does not hold it");
+    finish_flat_index(merged);
     return merged;
 }
 

@@ -64,9 +64,8 @@ CheckpointIndex read_torch_legacy(const std::string& path, const ReadOptions& op
         return node;
     };
     PickleReader main_reader(path, "object pickle", loader, options.drop_unsafe);
-    index.tree = next_pickle(main_reader);
+    adopt_tree(index, next_pickle(main_reader));
     index.unsafe_dropped = main_reader.dropped();
-    check_tree_shape(*index.tree, path);
 
     PickleReader keys_reader(path, "storage key list", nullptr);
     const PyRef keys = headers.hold(next_pickle(keys_reader));

@@ -19,9 +19,7 @@ TorchPersistentId parse_torch_persistent_id(const PyObject& pid, const std::stri
     TorchPersistentId out;
     auto s = std::make_shared<StorageInfo>();
     s->key = key.text;
-    s->location = location.kind == PyKind::Str ? location.text : "";
-    s->class_module = cls.text;
-    s->class_name = cls.name;
+    (void)location; // "cpu", "cuda:0"...: data is always stored as CPU bytes
     s->numel = static_cast<uint64_t>(numel.integer);
     if (cls.text.rfind("torch", 0) != 0)
         throw bad_input(file, "storage class " + cls.text + "." + cls.name + " is not a torch storage");

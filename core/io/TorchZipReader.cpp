@@ -65,9 +65,8 @@ CheckpointIndex read_torch_zip(const std::string& path, const ReadOptions& optio
     };
     PickleReader reader(path, pickle->name, loader, options.drop_unsafe);
     const std::string bytes = zip.read(*pickle);
-    index.tree = reader.read(bytes);
+    adopt_tree(index, reader.read(bytes));
     index.unsafe_dropped = reader.dropped();
-    check_tree_shape(*index.tree, path);
     build_index_from_tree(index);
     return index;
 }

@@ -50,7 +50,7 @@ std::vector<ReportFile> write_pt(const CheckpointIndex& index, const Plan& plan,
                                  const ConversionOutput& output, OutputTransaction& tx,
                                  std::vector<std::string>& notes) {
     auto top = PyObject::make(PyKind::Dict);
-    if (plan.keep_extras && index.tree->kind == PyKind::Dict) {
+    if (plan.keep_extras && index.tree && index.tree->kind == PyKind::Dict) {
         auto extras = PyObject::make(PyKind::Dict);
         for (const auto& [k, v] : index.tree->entries)
             if (!holds_tensor(*v)) extras->dict_set(k, v);
