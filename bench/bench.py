@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Benchmark ckptconv against the read+write floor and Python torch, in one run.
 
-    /usr/bin/python3 bench/bench.py [--runs 3] [--work DIR] [--models 2b,5b]
+    /usr/bin/python3 bench/bench.py [--runs 3] [--work DIR] [--models 2b,5b,headers] [--cli PATH]
 
 Makes (once, in --work) full-size CogVideoX SAT checkpoints: a 2B folder
 (fp16 transformer ~3.4 GB + fp32 VAE ~0.86 GB) and, with 5b, a bf16 5B
@@ -9,7 +9,11 @@ transformer (~11.1 GB; needs ~45 GB of free disk for input and outputs).
 Times each command --runs times with /usr/bin/time -v, page cache warm
 (one untimed read of each input first) and an untimed `sync` before every
 run, and prints per model the medians of wall time and peak RSS with
-ratios against `cat SRC > DST` and the Python reference conversion.
+ratios against `cat SRC > DST && sync DST` (the floor for a tool that fsyncs
+its outputs; plain `cat` is listed too) and the Python reference conversion.
+`headers` times `inspect` of a 1M-tensor safetensors header (~96 MB) and of a
+1M-entry shard index over 4 shards: parsing must stay linear. --cli benchmarks
+another build (e.g. an older one) with the same cases.
 Outputs are deleted before each run so every run writes fresh files.
 After the timed runs it checks what the runs wrote: the 2B folder's
 pipeline files carry the values of the detected variant (no --option
@@ -57,7 +61,9 @@ def cases_2b(work):
     out = lambda name: os.path.join(work, name)  # noqa: E731
     convert_py = os.path.join(HERE, "python_sat_to_diffusers.py")
     return src, [folder], [
-        ("cat SRC > DST (floor)", [f"cat '{src}' > '{out('copy.pt')}'"], ["copy.pt"]),
+        ("cat SRC > DST", [f"cat '{src}' > '{out('copy.pt')}'"], ["copy.pt"]),
+        ("cat SRC > DST && sync DST (floor)", [f"cat '{src}' > '{out('copy.pt')}' && sync '{out('copy.pt')}'"],
+         ["copy.pt"]),
         ("ckptconv inspect", [CLI, "inspect", src], []),
         ("ckptconv pt -> safetensors", [CLI, "convert", src, "-o", out("o.safetensors"), "--plugin", "none", "--to",
                                         "safetensors", "-q"], ["o.safetensors"]),
@@ -70,7 +76,8 @@ def cases_2b(work):
         ("python SAT -> safetensors", [PY, convert_py, src, out("py.safetensors"), "safetensors"], ["py.safetensors"]),
         ("python SAT -> torch.save", [PY, convert_py, src, out("py_conv.pt"), "pt"], ["py_conv.pt"]),
         # The whole folder, transformer and VAE, variant detected from the transformer (no --option).
-        ("cat folder (floor)", [f"cat '{src}' '{folder}/vae/3d-vae.pt' > '{out('copy2.pt')}'"], ["copy2.pt"]),
+        ("cat folder (floor)", [f"cat '{src}' '{folder}/vae/3d-vae.pt' > '{out('copy2.pt')}' && sync '{out('copy2.pt')}'"],
+         ["copy2.pt"]),
         ("ckptconv SAT folder -> pipeline", [CLI, "convert", folder, "-o", out("pipeline"), "-q"], ["pipeline"],
          check_2b),
         ("python SAT folder -> pipeline", [PY, convert_py, folder, out("py_pipeline"), "folder"], ["py_pipeline"]),
@@ -83,10 +90,47 @@ def cases_5b(work):
         subprocess.run([PY, os.path.join(HERE, "make_sat_checkpoint.py"), src, "--model", "5b"], check=True)
     out = lambda name: os.path.join(work, name)  # noqa: E731
     return src, [src], [
-        ("cat SRC > DST (floor)", [f"cat '{src}' > '{out('copy5.pt')}'"], ["copy5.pt"]),
+        ("cat SRC > DST && sync DST (floor)", [f"cat '{src}' > '{out('copy5.pt')}' && sync '{out('copy5.pt')}'"],
+         ["copy5.pt"]),
         ("ckptconv SAT -> diffusers", [CLI, "convert", src, "-o", out("diffusers5"), "-q"], ["diffusers5"], check_5b),
         ("python SAT -> safetensors", [PY, os.path.join(HERE, "python_sat_to_diffusers.py"), src,
                                        out("py5.safetensors"), "safetensors"], ["py5.safetensors"]),
+    ]
+
+
+def million_tensor_files(work):
+    """A 1M-tensor safetensors file and a 1M-entry index over 4 shards (names as deep models have them)."""
+    single = os.path.join(work, "million.safetensors")
+    folder = os.path.join(work, "million_sharded")
+    if os.path.exists(os.path.join(folder, "model.safetensors.index.json")):
+        return single, folder
+    names = [f"model.layers.{i // 100}.block.{i % 100}.weight" for i in range(1_000_000)]
+
+    def write(path, part):
+        header = {n: {"dtype": "F32", "shape": [1], "data_offsets": [4 * i, 4 * i + 4]} for i, n in enumerate(part)}
+        text = json.dumps(header, separators=(",", ":")).encode()
+        with open(path, "wb") as f:
+            f.write(struct.pack("<Q", len(text)) + text + b"\0" * (4 * len(part)))
+
+    write(single, names)
+    os.makedirs(folder, exist_ok=True)
+    weight_map = {}
+    for k in range(4):
+        shard = f"model-{k + 1:05d}-of-00004.safetensors"
+        write(os.path.join(folder, shard), names[k::4])
+        weight_map.update({n: shard for n in names[k::4]})
+    with open(os.path.join(folder, "model.safetensors.index.json"), "w") as f:
+        json.dump({"metadata": {"total_size": 4_000_000}, "weight_map": weight_map}, f)
+    return single, folder
+
+
+def cases_headers(work):
+    single, folder = million_tensor_files(work)
+    index = os.path.join(folder, "model.safetensors.index.json")
+    return single, [single, folder], [
+        ("cat SRC > DST && sync DST (floor)", [f"cat '{single}' > '{work}/copyh' && sync '{work}/copyh'"], ["copyh"]),
+        ("ckptconv inspect 1M-tensor safetensors", [CLI, "inspect", single], []),
+        ("ckptconv inspect 1M-entry shard index", [CLI, "inspect", index], []),
     ]
 
 
@@ -124,10 +168,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--work", default="/tmp/ckptconv-bench")
-    ap.add_argument("--models", default="2b", help="comma-separated: 2b, 5b")
+    ap.add_argument("--models", default="2b", help="comma-separated: 2b, 5b, headers")
+    ap.add_argument("--cli", default=CLI, help="the ckptconv binary to time")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
-    models = {"2b": cases_2b, "5b": cases_5b}
+    globals()["CLI"] = os.path.abspath(args.cli)
+    models = {"2b": cases_2b, "5b": cases_5b, "headers": cases_headers}
     for model in args.models.split(","):
         src, warm, cases = models[model](args.work)
         for w in warm:
@@ -153,9 +199,10 @@ def main():
         print("|---|---|---|---|---|")
         for name, (wall, rss, _) in results.items():
             folder_case = "folder" in name or "pipeline" in name
-            floor = results["cat folder (floor)" if folder_case else "cat SRC > DST (floor)"][0]
-            python = results["python SAT folder -> pipeline" if folder_case else "python SAT -> safetensors"][0]
-            print(f"| {name} | {wall:.2f} | {wall / floor:.2f} | {python / wall:.1f} | {rss:.0f} |")
+            floor = results["cat folder (floor)" if folder_case else "cat SRC > DST && sync DST (floor)"][0]
+            python = results.get("python SAT folder -> pipeline" if folder_case else "python SAT -> safetensors")
+            ratio = f"{python[0] / wall:.1f}" if python else "-"
+            print(f"| {name} | {wall:.2f} | {wall / floor:.2f} | {ratio} | {rss:.0f} |")
 
 
 if __name__ == "__main__":
