@@ -144,13 +144,21 @@ TEST(PickleReader, RefusesCodeRunningGlobalsBeforeRunning) {
 
 TEST(PickleReader, RefusesReExportsDottedNamesAndGadgetChains) {
     // torch.serialization re-exports os; protocol 4 resolves dotted names in GLOBAL.
-    EXPECT_NE(error_of("\x80\x02" "ctorch.serialization\nos\n."s).find("reaches module 'os'"), std::string::npos);
-    EXPECT_NE(error_of("\x80\x04" "cpathlib\nos.system\n."s).find("'pathlib.os.system'"), std::string::npos);
+    EXPECT_NE(error_of("\x80\x02"
+                       "ctorch.serialization\nos\n."s)
+                  .find("reaches module 'os'"),
+              std::string::npos);
+    EXPECT_NE(error_of("\x80\x04"
+                       "cpathlib\nos.system\n."s)
+                  .find("'pathlib.os.system'"),
+              std::string::npos);
     // getattr(<global>, '__subclasses__') and calling a getattr result are gadget chains.
-    EXPECT_NE(error_of("\x80\x02" "c__builtin__\ngetattr\ncargparse\nNamespace\nX\x0e\x00\x00\x00__subclasses__\x86R."s)
+    EXPECT_NE(error_of("\x80\x02"
+                       "c__builtin__\ngetattr\ncargparse\nNamespace\nX\x0e\x00\x00\x00__subclasses__\x86R."s)
                   .find("builtins.getattr"),
               std::string::npos);
-    EXPECT_NE(error_of("\x80\x02" "c__builtin__\ngetattr\ncargparse\nNamespace\nX\x03\x00\x00\x00"
+    EXPECT_NE(error_of("\x80\x02"
+                       "c__builtin__\ngetattr\ncargparse\nNamespace\nX\x03\x00\x00\x00"
                        "abc\x86R)R."s)
                   .find("calls a computed value"),
               std::string::npos);
@@ -158,7 +166,8 @@ TEST(PickleReader, RefusesReExportsDottedNamesAndGadgetChains) {
 
 TEST(PickleReader, GetattrOfAClassMemberIsData) {
     // Python 3.11.2 pickles DeepSpeed's ZeroStageEnum.gradients this way.
-    const PyRef v = read("\x80\x02" "c__builtin__\ngetattr\ncdeepspeed.runtime.zero.config\nZeroStageEnum\n"
+    const PyRef v = read("\x80\x02"
+                         "c__builtin__\ngetattr\ncdeepspeed.runtime.zero.config\nZeroStageEnum\n"
                          "X\x09\x00\x00\x00gradients\x86R."s);
     ASSERT_EQ(v->kind, PyKind::Object);
     EXPECT_TRUE(v->attribute_lookup);
