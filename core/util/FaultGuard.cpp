@@ -1,5 +1,8 @@
 #include "core/util/FaultGuard.hpp"
 
+#include "core/util/Error.hpp"
+
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -8,23 +11,27 @@
 namespace ckptconv::core {
 namespace {
 
-// Fixed slots, so a handler never meets a container being resized. A run stages a few
-// files per output; 4096 is far above any real conversion.
-constexpr size_t kSlots = 4096;
+// Fixed slots holding their paths inline, so a handler never meets a container being
+// resized or memory being freed. A run stages a few files per output shard.
+constexpr size_t kSlots = 1024;
+constexpr size_t kPathMax = 4096;
 
+// `ready` publishes a slot to the handlers only once its path is written.
 struct CleanupSlot {
     std::atomic<bool> busy{false};
-    std::atomic<const char*> path{nullptr};
+    std::atomic<bool> ready{false};
     bool folder = false;
+    char path[kPathMax];
 };
 CleanupSlot g_cleanup[kSlots];
 std::atomic<size_t> g_cleanup_used{0};
 
 struct MappingSlot {
     std::atomic<bool> busy{false};
-    std::atomic<const char*> path{nullptr};
-    std::atomic<uintptr_t> begin{0};
-    std::atomic<uint64_t> length{0};
+    std::atomic<bool> ready{false};
+    uintptr_t begin = 0;
+    uint64_t length = 0;
+    char path[kPathMax];
 };
 MappingSlot g_mappings[kSlots];
 std::atomic<size_t> g_mappings_used{0};
@@ -40,12 +47,11 @@ void say(const char* text) {
 // Newest first: files inside a created folder go before the folder.
 void remove_registered() {
     for (size_t i = g_cleanup_used.load(); i-- > 0;) {
-        const char* p = g_cleanup[i].path.exchange(nullptr);
-        if (!p) continue;
+        if (!g_cleanup[i].ready.exchange(false)) continue;
         if (g_cleanup[i].folder)
-            ::rmdir(p); // only if empty: a folder that held something before this run is never it
+            ::rmdir(g_cleanup[i].path); // only if empty: a folder that held something before this run is never it
         else
-            ::unlink(p);
+            ::unlink(g_cleanup[i].path);
     }
 }
 
@@ -60,9 +66,8 @@ void on_bus_error(int, siginfo_t* info, void*) {
     const auto addr = reinterpret_cast<uintptr_t>(info->si_addr);
     const char* file = nullptr;
     for (size_t i = 0; i < g_mappings_used.load() && !file; ++i) {
-        const char* p = g_mappings[i].path.load();
-        const uintptr_t b = g_mappings[i].begin.load();
-        if (p && addr >= b && addr - b < g_mappings[i].length.load()) file = p;
+        const MappingSlot& m = g_mappings[i];
+        if (m.ready.load() && addr >= m.begin && addr - m.begin < m.length) file = m.path;
     }
     remove_registered();
     say("ckptconv: error: ");
@@ -71,8 +76,9 @@ void on_bus_error(int, siginfo_t* info, void*) {
     ::_exit(3);
 }
 
-// A free slot (slots are reused); `used` only grows, so handlers scan every slot ever used.
-template <class Slot> size_t claim(Slot (&slots)[kSlots], std::atomic<size_t>& used, const char* what) {
+// A free slot (slots are reused), or kSlots when all are taken; `used` only grows, so
+// handlers scan every slot ever used.
+template <class Slot> size_t claim(Slot (&slots)[kSlots], std::atomic<size_t>& used) {
     for (size_t i = 0; i < kSlots; ++i) {
         bool expected = false;
         if (!slots[i].busy.compare_exchange_strong(expected, true)) continue;
@@ -80,8 +86,13 @@ template <class Slot> size_t claim(Slot (&slots)[kSlots], std::atomic<size_t>& u
         }
         return i;
     }
-    say(what);
-    ::_exit(1);
+    return kSlots;
+}
+
+void copy_path(char (&to)[kPathMax], const std::string& from) {
+    const size_t n = std::min(from.size(), kPathMax - 1);
+    std::memcpy(to, from.data(), n);
+    to[n] = '\0';
 }
 
 } // namespace
@@ -99,31 +110,37 @@ void install_fault_handlers() {
     ::sigaction(SIGBUS, &bus, nullptr);
 }
 
-// The path strings are never freed: a handler may be reading one on another thread.
 size_t remove_on_fault(const std::string& path, bool is_folder) {
-    const size_t slot = claim(g_cleanup, g_cleanup_used, "ckptconv: too many temporary outputs\n");
+    if (path.size() >= kPathMax) throw Error(ExitCode::OutputError, path + ": path too long");
+    const size_t slot = claim(g_cleanup, g_cleanup_used);
+    if (slot == kSlots)
+        throw Error(ExitCode::OutputError, path + ": more than " + std::to_string(kSlots) + " outputs in one run");
     g_cleanup[slot].folder = is_folder;
-    g_cleanup[slot].path.store(::strdup(path.c_str()));
+    copy_path(g_cleanup[slot].path, path);
+    g_cleanup[slot].ready.store(true);
     return slot;
 }
 
 void forget_on_fault(size_t slot) {
     if (slot >= kSlots) return;
-    g_cleanup[slot].path.store(nullptr);
+    g_cleanup[slot].ready.store(false);
     g_cleanup[slot].busy.store(false);
 }
 
+// Past kSlots mappings a SIGBUS still exits 3, naming "an input file" instead.
 size_t register_mapping(const void* begin, uint64_t length, const std::string& path) {
-    const size_t slot = claim(g_mappings, g_mappings_used, "ckptconv: too many mapped inputs\n");
-    g_mappings[slot].begin.store(reinterpret_cast<uintptr_t>(begin));
-    g_mappings[slot].length.store(length);
-    g_mappings[slot].path.store(::strdup(path.c_str()));
+    const size_t slot = claim(g_mappings, g_mappings_used);
+    if (slot == kSlots) return slot;
+    g_mappings[slot].begin = reinterpret_cast<uintptr_t>(begin);
+    g_mappings[slot].length = length;
+    copy_path(g_mappings[slot].path, path);
+    g_mappings[slot].ready.store(true);
     return slot;
 }
 
 void unregister_mapping(size_t slot) {
     if (slot >= kSlots) return;
-    g_mappings[slot].path.store(nullptr);
+    g_mappings[slot].ready.store(false);
     g_mappings[slot].busy.store(false);
 }
 
