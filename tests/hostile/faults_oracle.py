@@ -119,29 +119,21 @@ def mounted_tmpfs(path, options):
 
 
 def full_disk_and_read_only(tmp, src_small):
-    full = os.path.join(tmp, "full")
-    if not mounted_tmpfs(full, "size=2m"):
-        print("skipped: disk-full and read-only cases (this machine does not allow mounting a tmpfs)")
-        return
-    try:
-        r = subprocess.run([CLI, "convert", src_small, "-o", os.path.join(full, "out.pt"), "--plugin", "none"],
-                           capture_output=True, text=True, timeout=60)
-        check("disk full is exit 6 naming the output, nothing left",
-              r.returncode == 6 and "No space left" in r.stderr and os.listdir(full) == [],
-              f"exit {r.returncode}, left {os.listdir(full)}, {r.stderr!r}")
-    finally:
-        subprocess.run(["umount", full])
-    ro = os.path.join(tmp, "ro")
-    if not mounted_tmpfs(ro, "ro,size=1m"):
-        return
-    try:
-        r = subprocess.run([CLI, "convert", src_small, "-o", os.path.join(ro, "out.pt"), "--plugin", "none"],
-                           capture_output=True, text=True, timeout=60)
-        check("read-only folder is exit 6, nothing left",
-              r.returncode == 6 and "Read-only file system" in r.stderr and os.listdir(ro) == [],
-              f"exit {r.returncode}, {r.stderr!r}")
-    finally:
-        subprocess.run(["umount", ro])
+    """A conversion into a 2 MB tmpfs, then into a read-only one: exit 6 naming the cause, nothing left."""
+    for name, options, cause in (("disk full", "size=2m", "No space left"),
+                                 ("read-only folder", "ro,size=1m", "Read-only file system")):
+        folder = os.path.join(tmp, name.replace(" ", "_"))
+        if not mounted_tmpfs(folder, options):
+            print(f"skipped: {name} (this machine does not allow mounting a tmpfs)")
+            continue
+        try:
+            r = subprocess.run([CLI, "convert", src_small, "-o", os.path.join(folder, "out.pt"), "--plugin", "none"],
+                               capture_output=True, text=True, timeout=60)
+            check(f"{name} is exit 6 naming the cause, nothing left",
+                  r.returncode == 6 and cause in r.stderr and os.listdir(folder) == [],
+                  f"exit {r.returncode}, left {os.listdir(folder)}, {r.stderr!r}")
+        finally:
+            subprocess.run(["umount", folder])
 
 
 def planted_outputs(tmp, src_small):
