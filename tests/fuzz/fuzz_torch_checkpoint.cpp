@@ -1,6 +1,10 @@
-// libFuzzer target: torch zip and legacy containers, their pickles, and every tensor's bytes.
-// Only ckptconv's own BadInput errors are acceptable outcomes; anything else is a finding.
+// libFuzzer target: torch zip and legacy containers, their pickles, every tensor's bytes, and
+// the pt writer's view of the tree (sanitized, then pickled: it must never name a global off
+// the allow-list). Only ckptconv's own BadInput errors are acceptable outcomes; anything else
+// (an Internal error from the writer included) is a finding.
 #include "core/host/AbiIndex.hpp"
+#include "core/io/PickleAllowList.hpp"
+#include "core/io/PickleWriter.hpp"
 #include "core/io/TensorBytes.hpp"
 #include "core/io/TorchLegacyReader.hpp"
 #include "core/io/TorchZipReader.hpp"
@@ -17,6 +21,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const AbiIndex abi(index);
         std::string scratch;
         for (const auto& t : index.tensors) tensor_bytes(index, *t.info, scratch);
+        const SanitizedTree safe = sanitize_for_output(object_tree(index));
+        PickleWriter().write(*safe.tree);
     } catch (const Error& e) {
         if (e.code() != ExitCode::BadInput) std::abort();
     }

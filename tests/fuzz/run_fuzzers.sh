@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets with clang (ASan + UBSan) and runs each for SECONDS (default 600),
-# seeded with the test corpus. New crashes land in build-fuzz/findings/<target>/.
+# Builds the libFuzzer targets with clang (ASan + UBSan) and runs the three side by side for
+# SECONDS (default 600) each, seeded with the test corpus and the hostile corpus. New crashes land
+# in build-fuzz/findings/<target>/; keep each as a regression input in tests/corpus/_fuzz/.
 #   tests/fuzz/run_fuzzers.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -12,13 +13,19 @@ CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCKPTCONV_FUZZ=ON -DCKPT
 cmake --build build-fuzz -j "$(nproc)" --target fuzz_torch_checkpoint fuzz_safetensors fuzz_pickle
 mkdir -p build-fuzz/corpus/{torch,safetensors,pickle} build-fuzz/findings/{torch,safetensors,pickle}
 cp tests/corpus/torch/*.pt tests/corpus/cogvideox_sat/1.0/t2v_tiny.pt tests/corpus/_negative/*.pt build-fuzz/corpus/torch/
+find tests/corpus/_hostile -name '*.pt' -size -100k -exec cp {} build-fuzz/corpus/torch/ \;
 cp tests/corpus/safetensors/*.safetensors tests/corpus/_negative/*.safetensors build-fuzz/corpus/safetensors/
-for f in tests/corpus/torch/*.pt; do unzip -p "$f" '*/data.pkl' > "build-fuzz/corpus/pickle/$(basename "$f").pkl" 2>/dev/null || true; done
+find tests/corpus/_hostile -name '*.safetensors' -exec cp {} build-fuzz/corpus/safetensors/ \;
+for f in tests/corpus/torch/*.pt $(find tests/corpus/_hostile -name '*.pt' -size -100k); do
+  unzip -p "$f" '*/data.pkl' > "build-fuzz/corpus/pickle/$(basename "$f").pkl" 2>/dev/null || true
+done
 run() {
   local target=$1 corpus=$2
   "build-fuzz/bin/$target" "build-fuzz/corpus/$corpus" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 \
     -artifact_prefix="build-fuzz/findings/$corpus/" -print_final_stats=1 2>&1 | tail -n 12
 }
-run fuzz_torch_checkpoint torch
-run fuzz_safetensors safetensors
-run fuzz_pickle pickle
+run fuzz_torch_checkpoint torch > build-fuzz/torch.log &
+run fuzz_safetensors safetensors > build-fuzz/safetensors.log &
+run fuzz_pickle pickle > build-fuzz/pickle.log &
+wait
+for t in torch safetensors pickle; do echo "== $t"; cat "build-fuzz/$t.log"; done
