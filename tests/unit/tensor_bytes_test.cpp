@@ -15,7 +15,7 @@ std::vector<float> floats_of(const CheckpointIndex& index, const std::string& ke
             std::string scratch;
             const std::string_view bytes = tensor_bytes(index, *t.info, scratch);
             std::vector<float> out(bytes.size() / 4);
-            std::memcpy(out.data(), bytes.data(), bytes.size());
+            if (!bytes.empty()) std::memcpy(out.data(), bytes.data(), bytes.size()); // empty: data() may be null
             return out;
         }
     throw std::runtime_error(key);
