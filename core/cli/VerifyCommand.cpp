@@ -132,7 +132,7 @@ int run_verify(const std::vector<std::string>& tokens) {
     CommandSpec spec{
         "verify",
         "FILE OUT [--json] [--plugin ID[@VER]|none] [--format-version V] [--dtype D] [--option K=V]... "
-        "[--component NAME]...",
+        "[--component NAME]... [--drop-unsafe]",
         "Re-derive every output of a conversion from FILE (a checkpoint or a pipeline folder) and compare it "
         "byte for byte with OUT, tensors and written files alike.",
         {},
@@ -145,7 +145,8 @@ int run_verify(const std::vector<std::string>& tokens) {
         "as given to convert")("format-version", po::value<std::string>(),
                                "as given to convert")("dtype", po::value<std::string>(), "as given to convert")(
         "option", po::value<std::vector<std::string>>()->composing(), "as given to convert")(
-        "component", po::value<std::vector<std::string>>()->composing(), "as given to convert (pipeline folders)");
+        "component", po::value<std::vector<std::string>>()->composing(), "as given to convert (pipeline folders)")(
+        "drop-unsafe", po::bool_switch(), "as given to convert (a sanitized conversion)");
     spec.positional.add("file", 1).add("out", 1);
     const auto vm = parse_command(spec, tokens);
     if (!vm) return 0;
@@ -162,7 +163,9 @@ int run_verify(const std::vector<std::string>& tokens) {
     } else {
         if (!only.empty())
             throw core::Error(core::ExitCode::Usage, "--component: " + file + " is not a pipeline folder");
-        const core::CheckpointIndex index = core::open_checkpoint(file);
+        core::ReadOptions read_options;
+        read_options.drop_unsafe = (*vm)["drop-unsafe"].as<bool>();
+        const core::CheckpointIndex index = core::open_checkpoint(file, read_options);
         const core::AbiIndex abi(index);
         const PluginChoice chosen =
             choices.use_rules ? PluginChoice{} : choose_plugin(*session, abi, choices.plugin, choices.format_version);

@@ -136,6 +136,8 @@ def main():
                     if flags:
                         assert "removed by --drop-unsafe" in r.stderr, r.stderr
                     check_output(out, marker, dropped, r.stderr, kept if not flags else {})
+                    r = cli("verify", src, out, *mode, *flags)  # the sanitized output is what the plan derives
+                    assert r.returncode == 0, r.stdout + r.stderr
                     if name == "os_system":  # nothing but tensors and ints left: the strict loader opens it
                         ok, fired, err = load_in_fresh_process(out, marker, weights_only=True)
                         assert ok and not fired, err
