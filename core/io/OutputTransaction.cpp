@@ -159,10 +159,12 @@ void OutputTransaction::retire(const fs::path& old_output) {
 void OutputTransaction::require_empty_folder(const fs::path& folder) const {
     std::error_code ec;
     for (const auto& in : inputs_) {
-        for (fs::path p = in; p.has_parent_path() && p != p.parent_path(); p = p.parent_path())
+        for (fs::path p = fs::absolute(in, ec).parent_path(); !p.empty(); p = p.parent_path()) {
             if (fs::exists(folder, ec) && fs::equivalent(folder, p, ec))
                 throw Error(ExitCode::OutputError,
                             folder.string() + ": holds an input of this conversion; choose another output folder");
+            if (p == p.parent_path()) break;
+        }
     }
     if (!fs::exists(folder, ec) || force_) return;
     if (!fs::is_directory(folder, ec))

@@ -130,6 +130,14 @@ TEST(OutputTransaction, AFolderHoldingAnInputIsNeverAnOutputFolder) {
     write(dir / "sat" / "transformer" / "m.pt", "x");
     OutputTransaction tx(true, {dir / "sat" / "transformer" / "m.pt"});
     EXPECT_EQ(code_of([&] { tx.require_empty_folder(dir / "sat"); }), ExitCode::OutputError);
+    EXPECT_EQ(code_of([&] { tx.require_empty_folder(dir / "sat" / "transformer"); }), ExitCode::OutputError);
+    EXPECT_NO_THROW(tx.require_empty_folder(dir / "elsewhere"));
+    // A relative input is judged by where it really is.
+    const auto cwd = std::filesystem::current_path();
+    std::filesystem::current_path(dir / "sat");
+    OutputTransaction relative(true, {"transformer/m.pt"});
+    EXPECT_EQ(code_of([&] { relative.require_empty_folder("transformer"); }), ExitCode::OutputError);
+    std::filesystem::current_path(cwd);
 }
 
 } // namespace
