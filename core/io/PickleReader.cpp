@@ -16,7 +16,7 @@ namespace {
 // Caps a hostile pickle cannot push past: the stack, open MARKs and the memo are
 // bounded outright; every new object is counted against a budget that grows with
 // the record (a real data.pkl makes well under one object per 4 bytes).
-constexpr size_t kMaxStack = 1u << 20;
+constexpr size_t kMaxStack = 1u << 18;
 constexpr size_t kMaxMarks = 1u << 16;
 constexpr size_t kMaxMemo = 1u << 22;
 constexpr uint64_t kBaseObjects = 1u << 18;
