@@ -171,7 +171,7 @@ pt_case("pickle_deep_subclass_wrappers_are_read", PROTO2 + b"}(" + S("w") + deep
 CASES[-1]["args"] = ["--plugin", "none"]
 pt_case("pickle_mark_flood", PROTO2 + b"(" * 70000 + b".", 3, "open MARKs")
 pt_case("pickle_stack_flood", PROTO2 + b"N" * 300000 + b".", 3, "pickle stack deeper than 262144 entries")
-pt_case("pickle_object_flood", PROTO2 + b"]" * 1_200_000 + b".", 3, "objects for a")
+pt_case("pickle_object_flood", PROTO2 + b"]" + b"]a" * 1_200_000 + b".", 3, "objects for a")
 pt_case("pickle_memo_unknown", state_dict(S("x") + b"h\x07"), 3, "memo key 7 was never stored")
 pt_case("pickle_string_past_end", PROTO2 + b"X\xff\xff\xff\x7f", 3, "truncated pickle")
 pt_case("pickle_long4_huge", PROTO2 + b"\x8b\xff\xff\xff\x7f", 3, "truncated pickle")

@@ -190,8 +190,12 @@ TEST(PickleReader, DropUnsafeReplacesThePartAndSaysWhere) {
 
 TEST(PickleReader, CapsStackMarksAndObjects) {
     EXPECT_NE(error_of("\x80\x02" + std::string(70000, '(') + "."s).find("open MARKs"), std::string::npos);
-    // 2 MB of EMPTY_LIST: more objects than a 2 MB pickle may make.
-    EXPECT_NE(error_of("\x80\x02" + std::string(2'000'000, ']') + "."s).find("objects for a"), std::string::npos);
+    EXPECT_NE(error_of("\x80\x02" + std::string(300'000, 'N') + "."s).find("stack deeper than 262144"),
+              std::string::npos);
+    // A million empty lists appended to one: more objects than a 2 MB pickle may make.
+    std::string flood = "\x80\x02]";
+    for (int i = 0; i < 1'000'000; ++i) flood += "]a";
+    EXPECT_NE(error_of(flood + "."s).find("objects for a"), std::string::npos);
 }
 
 TEST(PickleReader, DeepNestingNeedsNoStack) {
