@@ -194,16 +194,6 @@ std::string flat_name(const CheckpointIndex& index, const IndexedTensor& tensor)
     return index.roots.size() > 1 ? dotted_name(root, tensor.key) : tensor.key;
 }
 
-void adopt_tree(CheckpointIndex& index, PyRef tree) {
-    try {
-        check_tree_shape(*tree, index.path);
-    } catch (...) {
-        release_trees({std::move(tree)});
-        throw;
-    }
-    index.tree = std::move(tree);
-}
-
 void add_flat_tensor(CheckpointIndex& index, std::string key, std::shared_ptr<TensorInfo> info) {
     if (index.roots.empty()) index.roots.push_back(IndexedRoot{"", 0, 0, true});
     index.storages.push_back(info->storage);

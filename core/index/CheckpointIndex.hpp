@@ -51,7 +51,9 @@ struct CheckpointIndex {
     std::string path;                               ///< as the user named it
     std::string container;                          ///< "torch-zip", "torch-legacy", "safetensors", ...
     std::vector<std::unique_ptr<MappedFile>> files; ///< mappings the storages point into
-    PyRef tree; ///< the object tree a pickle held; null for flat inputs (safetensors, shards): see object_tree
+    /// The object tree a pickle held (acyclic, at most kMaxTreeDepth deep: PickleReader refuses
+    /// others); null for flat inputs (safetensors, shards): see object_tree.
+    PyRef tree;
     std::vector<std::shared_ptr<StorageInfo>> storages;
     std::vector<IndexedRoot> roots;
     std::vector<IndexedTensor> tensors; ///< grouped by root, in checkpoint order
@@ -85,13 +87,6 @@ std::string flat_name(const CheckpointIndex& index, const IndexedTensor& tensor)
  * inside the bytes the file holds); throws BadInput naming the tensor.
  */
 void build_index_from_tree(CheckpointIndex& index);
-
-/**
- * Takes the tree a pickle reader returned: refuses it (BadInput) if it is
- * cyclic or deeper than kMaxTreeDepth — releasing it, cycles included — and
- * stores it as index.tree otherwise. Every tree kept is acyclic.
- */
-void adopt_tree(CheckpointIndex& index, PyRef tree);
 
 /**
  * Appends a tensor of a flat state dict (safetensors, shards) to root "",

@@ -576,6 +576,7 @@ PyRef PickleReader::read(std::string_view data, size_t* consumed) {
     };
     try {
         PyRef result = m.run();
+        check_tree_shape(*result, file_); // no caller ever holds a cyclic or too deep tree
         if (consumed) *consumed = m.pos;
         // Containers the result does not use may form cycles (memo, DUP): free them explicitly.
         release_cycles(result.get());

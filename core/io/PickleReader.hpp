@@ -20,6 +20,8 @@ namespace ckptconv::core {
  *   (PickleSafety), calls of computed values and getattr on anything but a
  *   class member make the input refused as unsafe (Error BadInput) — or, with
  *   `drop_unsafe`, are replaced by an inert placeholder and listed in dropped().
+ * - The result is refused (BadInput) if it holds a cycle or is nested deeper
+ *   than kMaxTreeDepth; what the VM made is released either way.
  * - Every length is checked against the bytes left; the stack, MARKs, memo and
  *   the number of objects are capped, so a hostile file cannot make it read out
  *   of bounds or allocate without bound. Nothing recurses on the input.

@@ -64,7 +64,7 @@ CheckpointIndex read_torch_legacy(const std::string& path, const ReadOptions& op
         return node;
     };
     PickleReader main_reader(path, "object pickle", loader, options.drop_unsafe);
-    adopt_tree(index, next_pickle(main_reader));
+    index.tree = next_pickle(main_reader);
     index.unsafe_dropped = main_reader.dropped();
 
     PickleReader keys_reader(path, "storage key list", nullptr);

@@ -65,7 +65,7 @@ CheckpointIndex read_torch_zip(const std::string& path, const ReadOptions& optio
     };
     PickleReader reader(path, pickle->name, loader, options.drop_unsafe);
     const std::string bytes = zip.read(*pickle);
-    adopt_tree(index, reader.read(bytes));
+    index.tree = reader.read(bytes);
     index.unsafe_dropped = reader.dropped();
     build_index_from_tree(index);
     return index;
