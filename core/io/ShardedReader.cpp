@@ -104,6 +104,7 @@ CheckpointIndex read_sharded(const fs::path& index_json, const ReadOptions& opti
     const MappedFile file(path); // regular files only: a FIFO is refused, never waited on
     const std::string_view text = file.slice(0, file.size(), "index");
     WeightMapSax sax;
+    sax.map.reserve(text.size() / 64); // an entry takes at least ~64 bytes: no rehashing on the way
     if (!nlohmann::json::sax_parse(text.begin(), text.end(), &sax))
         throw bad_input(path, "not a sharded-checkpoint index: " + (sax.error.empty() ? "invalid JSON" : sax.error));
     if (!sax.found) throw bad_input(path, "no \"weight_map\" object: not a sharded-checkpoint index");
@@ -118,6 +119,8 @@ CheckpointIndex read_sharded(const fs::path& index_json, const ReadOptions& opti
     CheckpointIndex merged;
     merged.path = path;
     merged.also_read.push_back(path);
+    merged.tensors.reserve(sax.map.size());
+    merged.storages.reserve(sax.map.size());
     for (const uint32_t number : order) {
         const std::string& f = sax.shards[number];
         const fs::path shard_path = index_json.parent_path() / f;
