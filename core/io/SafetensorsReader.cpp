@@ -176,6 +176,7 @@ CheckpointIndex read_safetensors(const std::string& path) {
         throw bad_input(path, "safetensors header: " + header.error);
     }
     index.metadata = std::move(header.metadata);
+    file.release(8, n); // parsed (the names were copied out): the header's pages leave the resident set
 
     const uint64_t buffer_start = 8 + n;
     const uint64_t buffer_size = file.size() - buffer_start;
@@ -239,7 +240,6 @@ CheckpointIndex read_safetensors(const std::string& path) {
         throw bad_input(path, "safetensors buffer has " + std::to_string(buffer_size - covered) +
                                   " bytes not covered by any tensor");
     finish_flat_index(index);
-    file.release(8, n); // the header's pages are parsed: out of the resident set
     return index;
 }
 
