@@ -4,6 +4,7 @@
 #include "core/util/Error.hpp"
 
 #include <unordered_map>
+#include <unordered_set>
 
 namespace ckptconv::core {
 namespace {
@@ -33,6 +34,12 @@ class TreeWalker {
         if (depth > kMaxDepth)
             throw bad_input(index_.path, "object tree nested deeper than " + std::to_string(kMaxDepth) +
                                              " levels at '" + path + "'");
+        // A container the memo shares is indexed once, where it is first met: walking every path
+        // through a shared graph costs 2^depth (a tuple holding the previous one twice, 200 deep).
+        if (!walked_.insert(node.get()).second) {
+            index_.extras.push_back({path, "shared reference"});
+            return;
+        }
         switch (node->kind) {
         case PyKind::Dict: walk_entries(node->entries, path, depth, true); break;
         case PyKind::List:
@@ -168,6 +175,7 @@ class TreeWalker {
 
     CheckpointIndex& index_;
     std::unordered_map<const PyObject*, bool> holds_;
+    std::unordered_set<const PyObject*> walked_;
     std::unordered_map<const StorageInfo*, uint64_t> group_;
 };
 

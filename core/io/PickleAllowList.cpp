@@ -82,23 +82,12 @@ class Sanitizer {
 
   private:
     PyRef drop(const PyObject& node, const std::string& path) {
-        const uint64_t tensors = count_tensors(node);
+        const uint64_t tensors = count_reachable_tensors(node, true);
         result.dropped_tensors += tensors;
         std::string what = node.unsafe ? "an unsafe part removed by --drop-unsafe" : type_name(node);
         if (tensors) what += ", holding " + std::to_string(tensors) + " tensors";
         result.dropped.push_back((path.empty() ? "<top level>" : path) + " (" + what + ")");
         return nullptr;
-    }
-
-    uint64_t count_tensors(const PyObject& node, size_t depth = 0) {
-        if (node.kind == PyKind::Tensor) return 1;
-        if (depth > kMaxTreeDepth) return 0;
-        uint64_t n = 0;
-        for (const auto& v : node.items) n += count_tensors(*v, depth + 1);
-        for (const auto& kv : node.entries) n += count_tensors(*kv.second, depth + 1);
-        if (node.state) n += count_tensors(*node.state, depth + 1);
-        if (node.args) n += count_tensors(*node.args, depth + 1);
-        return n;
     }
 
     static std::string child(const std::string& path, const std::string& key) {

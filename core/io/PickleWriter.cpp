@@ -4,6 +4,7 @@
 #include "core/util/Error.hpp"
 
 #include <cstring>
+#include <unordered_set>
 
 namespace ckptconv::core {
 namespace {
@@ -32,10 +33,33 @@ std::string latin1_as_utf8(const std::string& bytes) {
 
 std::string PickleWriter::write(const PyObject& root) {
     out_.clear();
+    find_shared_tuples(root);
     out_ += "\x80\x02";
     emit(root);
     op('.');
     return out_;
+}
+
+void PickleWriter::find_shared_tuples(const PyObject& root) {
+    std::unordered_map<const PyObject*, uint32_t> parents;
+    std::unordered_set<const PyObject*> seen{&root};
+    std::vector<const PyObject*> todo{&root};
+    auto visit = [&](const PyRef& child) {
+        if (!child) return;
+        if (child->kind == PyKind::Tuple && !child->items.empty() && ++parents[child.get()] == 2)
+            shared_tuples_.insert(child.get());
+        if (seen.insert(child.get()).second) todo.push_back(child.get());
+    };
+    while (!todo.empty()) {
+        const PyObject* n = todo.back();
+        todo.pop_back();
+        for (const auto& v : n->items) visit(v);
+        for (const auto& [k, v] : n->entries) {
+            visit(k);
+            visit(v);
+        }
+        for (const PyRef* p : {&n->callable, &n->args, &n->kwargs, &n->state}) visit(*p);
+    }
 }
 
 void PickleWriter::put(const PyObject* obj) {
@@ -220,9 +244,13 @@ void PickleWriter::emit(const PyObject& obj) {
             op(')');
             return;
         }
+        // A tuple reached from several places is written once and fetched from the memo after, as
+        // Python's pickler does; written each time, a shared graph would grow as 2^depth.
+        if (shared_tuples_.count(&obj) && get(&obj)) return;
         op('(');
         for (const auto& v : obj.items) emit(*v);
         op('t');
+        if (shared_tuples_.count(&obj)) put(&obj);
         return;
     case PyKind::List:
         if (get(&obj)) return;

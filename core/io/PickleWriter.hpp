@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace ckptconv::core {
@@ -22,6 +23,8 @@ class PickleWriter {
     const std::vector<std::shared_ptr<StorageInfo>>& storages() const { return storages_; }
 
   private:
+    /** Marks the non-empty tuples with more than one parent: only those go through the memo. */
+    void find_shared_tuples(const PyObject& root);
     void emit(const PyObject& obj);
     void emit_int(int64_t v);
     void emit_str(const std::string& s);
@@ -39,6 +42,7 @@ class PickleWriter {
     std::string out_;
     std::unordered_map<const PyObject*, uint32_t> memo_;
     std::unordered_map<std::string, uint32_t> global_memo_;
+    std::unordered_set<const PyObject*> shared_tuples_;
     uint32_t next_memo_ = 0;
     std::unordered_map<const StorageInfo*, std::string> keys_;
     std::vector<std::shared_ptr<StorageInfo>> storages_;

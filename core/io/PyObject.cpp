@@ -59,6 +59,25 @@ PyObject::~PyObject() {
     pending = nullptr;
 }
 
+uint64_t count_reachable_tensors(const PyObject& root, bool through_calls, uint64_t stop_at) {
+    uint64_t found = 0;
+    std::unordered_set<const PyObject*> seen{&root};
+    std::vector<const PyObject*> todo{&root};
+    auto visit = [&](const PyRef& child) {
+        if (child && seen.insert(child.get()).second) todo.push_back(child.get());
+    };
+    while (!todo.empty() && found < stop_at) {
+        const PyObject* n = todo.back();
+        todo.pop_back();
+        if (n->kind == PyKind::Tensor) ++found;
+        for (const auto& v : n->items) visit(v);
+        for (const auto& kv : n->entries) visit(kv.second);
+        visit(n->state);
+        if (through_calls) visit(n->args);
+    }
+    return found;
+}
+
 void check_tree_shape(const PyObject& root, const std::string& file) {
     enum : uint8_t { OnPath = 1, Done = 2 };
     std::unordered_map<const PyObject*, uint8_t> seen;

@@ -183,6 +183,13 @@ constexpr size_t kMaxTreeDepth = 200;
  */
 void check_tree_shape(const PyObject& root, const std::string& file);
 
+/**
+ * Distinct tensors reachable from `root` through items, entries and BUILD state (and, with
+ * `through_calls`, call arguments), counting up to `stop_at`. Iterative, each node visited
+ * once: a graph the memo shares costs its size, not its number of paths.
+ */
+uint64_t count_reachable_tensors(const PyObject& root, bool through_calls, uint64_t stop_at = UINT64_MAX);
+
 /** "int", "str", "dict", "OrderedDict", "argparse.Namespace"... for reports. */
 std::string type_name(const PyObject& obj);
 

@@ -16,15 +16,7 @@ namespace {
 
 constexpr uint64_t kDiffusersShard = 5'000'000'000; // huggingface_hub's default, decimal
 
-// Recursion is bounded: readers refuse trees deeper than kMaxTreeDepth.
-bool holds_tensor(const PyObject& o) {
-    if (o.kind == PyKind::Tensor) return true;
-    for (const auto& v : o.items)
-        if (holds_tensor(*v)) return true;
-    for (const auto& kv : o.entries)
-        if (holds_tensor(*kv.second)) return true;
-    return o.state && holds_tensor(*o.state);
-}
+bool holds_tensor(const PyObject& o) { return count_reachable_tensors(o, false, 1) > 0; }
 
 // The dict at dotted `path` under `top`, created as OrderedDicts on the way.
 PyObject& root_dict(const PyRef& top, const std::string& path) {

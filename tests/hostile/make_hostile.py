@@ -169,6 +169,13 @@ pt_case("pickle_deep_subclass_wrappers_are_read", PROTO2 + b"}(" + S("w") + deep
                                                              S("cpu"), I(2)) + b"Q" + I(0), T(I(2)), T(I(1)),
                                                            b"\x89", OD) + b"Nt" + b"Nt" * 50000 + b"Ru.", 0, "")
 CASES[-1]["args"] = ["--plugin", "none"]
+# A tuple holding the previous one twice, 60 deep: 2^60 paths through a small memo-shared graph.
+# Read, indexed and written as pt in linear time (the writer memoizes shared tuples).
+pt_case("pickle_shared_tuple_graph", state_dict(S("x") + b"N\x85q\x00" + b"h\x00h\x00\x86q\x00" * 60), 0, "")
+CASES[-1]["args"] = ["--plugin", "none"]
+pt_case("pickle_shared_tuple_graph_of_tensors",
+        state_dict(S("x") + tensor() + b"\x85q\x00" + b"h\x00h\x00\x86q\x00" * 60), 0, "")
+CASES[-1]["args"] = ["--plugin", "none"]
 pt_case("pickle_mark_flood", PROTO2 + b"(" * 70000 + b".", 3, "open MARKs")
 pt_case("pickle_stack_flood", PROTO2 + b"N" * 300000 + b".", 3, "pickle stack deeper than 262144 entries")
 pt_case("pickle_object_flood", PROTO2 + b"]" + b"]a" * 1_200_000 + b".", 3, "objects for a")
