@@ -38,10 +38,13 @@ struct Machine {
     uint64_t objects = 0;
     uint64_t max_objects = kBaseObjects + data.size() / 4;
 
-    PyRef mk(PyKind kind) {
+    void count_object() {
         if (++objects > max_objects)
             fail("more than " + std::to_string(max_objects) + " objects for a " + std::to_string(data.size()) +
                  "-byte pickle");
+    }
+    PyRef mk(PyKind kind) {
+        count_object();
         PyRef p = PyObject::make(kind);
         if (PyObject::is_mutable(kind)) containers.push_back(p);
         return p;
@@ -133,7 +136,7 @@ struct Machine {
     PyRef make_global(const std::string& raw_module, std::string name) {
         std::string module = python3_module(raw_module);
         if (auto why = code_execution_reason(module, name)) return unsafe("global " + *why);
-        objects++;
+        count_object();
         return PyObject::make_global(std::move(module), std::move(name));
     }
 
