@@ -8,6 +8,7 @@
 
 #include <fnmatch.h>
 
+#include <charconv>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -80,12 +81,27 @@ int run_inspect(const std::vector<std::string>& tokens) {
     }
     for (const auto& [k, v] : index.metadata) std::printf("metadata: %s = %s\n", k.c_str(), v.c_str());
     std::printf("keys:\n");
+    std::fflush(stdout);
+    // A million keys are printed through one reused buffer: no allocation per line.
+    std::string out;
+    char number[24];
     for (const auto& t : index.tensors) {
         if (!shown(t)) continue;
         const std::string& root = index.roots[t.root].path;
-        std::printf("  %s%s%s  %s %s\n", root.c_str(), root.empty() ? "" : " / ", t.key.c_str(),
-                    std::string(core::dtype_name(t.info->dtype)).c_str(), core::shape_text(t.info->shape).c_str());
+        out += "  ";
+        if (!root.empty()) out.append(root).append(" / ");
+        out.append(t.key).append("  ").append(core::dtype_name(t.info->dtype)).append(" [");
+        for (size_t d = 0; d < t.info->shape.size(); ++d) {
+            if (d) out += ", ";
+            out.append(number, std::to_chars(number, number + sizeof number, t.info->shape[d]).ptr);
+        }
+        out += "]\n";
+        if (out.size() >= (1u << 16)) {
+            std::fwrite(out.data(), 1, out.size(), stdout);
+            out.clear();
+        }
     }
+    std::fwrite(out.data(), 1, out.size(), stdout);
     return 0;
 }
 

@@ -153,14 +153,13 @@ class TreeWalker {
     void check_extent(const TensorInfo& t, const std::string& where) const {
         const uint32_t esize = element_size(t.dtype);
         if (esize == 0) throw bad_input(index_.path, "tensor '" + where + "' has an unknown dtype");
-        const std::string name = "tensor '" + where + "'";
-        const Checked math(index_.path, name + " extent");
+        const Checked math(index_.path, "tensor '", where, "' extent");
         uint64_t numel = 1;
-        uint64_t last = Checked(index_.path, name + " storage offset").non_negative(t.storage_offset);
+        uint64_t last = Checked(index_.path, "tensor '", where, "' storage offset").non_negative(t.storage_offset);
         for (size_t d = 0; d < t.shape.size(); ++d) {
-            const std::string dim = " in dimension " + std::to_string(d);
-            const uint64_t size = Checked(index_.path, name + " size" + dim).non_negative(t.shape[d]);
-            const uint64_t stride = Checked(index_.path, name + " stride" + dim).non_negative(t.stride[d]);
+            const auto dim = static_cast<int64_t>(d);
+            const uint64_t size = Checked(index_.path, "tensor '", where, "' size", dim).non_negative(t.shape[d]);
+            const uint64_t stride = Checked(index_.path, "tensor '", where, "' stride", dim).non_negative(t.stride[d]);
             numel = math.mul(numel, size);
             if (size > 0) last = math.add(last, math.mul(size - 1, stride)); // largest element index reached
         }

@@ -12,10 +12,10 @@
 namespace ckptconv::core {
 
 struct IndexedTensor {
-    std::string key;   ///< key inside its root
-    uint32_t root = 0; ///< index into CheckpointIndex::roots
+    std::string key; ///< key inside its root
     std::shared_ptr<TensorInfo> info;
     uint64_t storage_group = 0; ///< index into CheckpointIndex::storages
+    uint32_t root = 0;          ///< index into CheckpointIndex::roots
     bool shares_storage = false;
 
     uint64_t numel() const;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/index/DType.hpp"
+#include "core/index/Dims.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -21,15 +22,15 @@ using PyRef = std::shared_ptr<PyObject>;
 
 /** One storage record: the raw bytes behind one or more tensors. */
 struct StorageInfo {
-    std::string key;              ///< "0", "1"... (zip) or the legacy pointer string
-    DType dtype = DType::Invalid; ///< element type of the typed storage (U8 for untyped)
-    uint64_t numel = 0;           ///< elements (bytes for untyped storages)
-    /** Set for storages a conversion computes: writes exactly `nbytes` bytes. */
-    std::function<void(FileWriter&)> produce;
+    std::string key;   ///< "0", "1"... (zip) or the legacy pointer string
+    uint64_t numel = 0; ///< elements (bytes for untyped storages)
+    /** Set for storages a conversion computes: writes exactly `nbytes` bytes. Shared: one pointer per storage. */
+    std::shared_ptr<const std::function<void(FileWriter&)>> produce;
     // Filled by the container reader:
-    uint32_t file = 0;        ///< which mapped file (sharded inputs)
-    uint64_t data_offset = 0; ///< byte offset of the storage data in that file
-    uint64_t nbytes = 0;      ///< bytes available at data_offset
+    uint64_t data_offset = 0;     ///< byte offset of the storage data in that file
+    uint64_t nbytes = 0;          ///< bytes available at data_offset
+    DType dtype = DType::Invalid; ///< element type of the typed storage (U8 for untyped)
+    uint32_t file = 0;            ///< which mapped file (sharded inputs)
 };
 
 /** A tensor as the pickle describes it: a strided view into a storage. */
@@ -37,8 +38,8 @@ struct TensorInfo {
     std::shared_ptr<StorageInfo> storage;
     DType dtype = DType::Invalid;
     int64_t storage_offset = 0; ///< in elements
-    std::vector<int64_t> shape;
-    std::vector<int64_t> stride; ///< in elements
+    Dims shape;
+    Dims stride; ///< in elements
     bool requires_grad = false;
     bool is_parameter = false;
 };

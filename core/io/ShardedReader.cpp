@@ -2,90 +2,106 @@
 
 #include "core/io/CheckpointOpener.hpp"
 #include "core/util/Error.hpp"
+#include "core/util/JsonReader.hpp"
+#include "core/util/NameTable.hpp"
 
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <map>
-#include <set>
-#include <unordered_map>
+#include <deque>
+#include <future>
+#include <optional>
 
 namespace ckptconv::core {
 namespace fs = std::filesystem;
 
 namespace {
 
-// Collects "weight_map" (tensor -> shard file) from an index JSON, ignoring every other key,
-// in one linear pass (an index of a million tensors is read in well under a second).
-class WeightMapSax {
+// The "weight_map" of an index (tensor -> shard file), read in one linear pass
+// with every other key skipped. Names live back to back in one buffer, found
+// through a NameTable: a million entries cost ~60 MB, not a node and two
+// strings each.
+class WeightMap {
   public:
-    struct Entry {
-        uint32_t shard = 0; ///< index into `shards`
-        bool held = false;  ///< seen in that shard
-    };
-    std::unordered_map<std::string, Entry> map; ///< tensor -> shard, built in one pass
-    std::vector<std::string> shards;            ///< distinct shard names, first-seen order
-    std::string duplicate;                      ///< a tensor named twice
-    bool found = false;
-    std::string error;
+    std::vector<std::string> shards; ///< distinct shard names, first-seen order
 
-    bool null() { return value("null"); }
-    bool boolean(bool) { return value("a boolean"); }
-    bool number_integer(int64_t) { return value("a number"); }
-    bool number_unsigned(uint64_t) { return value("a number"); }
-    bool number_float(double, const std::string&) { return value("a number"); }
-    bool binary(nlohmann::json::binary_t&) { return value("binary"); }
-    bool string(std::string& v) {
-        if (!in_map()) return true;
-        auto [at, fresh] = shard_numbers_.emplace(std::move(v), static_cast<uint32_t>(shards.size()));
-        if (fresh) shards.push_back(at->first);
-        if (!map.try_emplace(std::move(key_), Entry{at->second, false}).second && duplicate.empty()) duplicate = key_;
+    /** False when the index has no "weight_map". */
+    bool read(std::string_view text) {
+        table_ = NameTable(text.size() / 64); // an entry takes at least ~64 bytes: the table never grows
+        JsonReader json(text);
+        if (json.peek() != JsonReader::Kind::Object) json.fail("not a JSON object");
+        json.begin_object();
+        std::string_view key;
+        bool found = false;
+        while (json.next_member(key)) {
+            if (key != "weight_map") {
+                json.skip_value();
+                continue;
+            }
+            if (found) json.fail("\"weight_map\" appears twice");
+            if (json.peek() != JsonReader::Kind::Object) json.fail("\"weight_map\" is not an object");
+            found = true;
+            entries(json);
+        }
+        json.finish();
+        return found;
+    }
+
+    size_t size() const { return shard_of_.size(); }
+    std::string_view name(uint32_t id) const {
+        return std::string_view(names_).substr(starts_[id], starts_[id + 1] - starts_[id]);
+    }
+    std::optional<uint32_t> find(std::string_view tensor) const {
+        return table_.find(tensor, [this](uint32_t id) { return name(id); });
+    }
+    uint32_t shard_of(uint32_t id) const { return shard_of_[id]; }
+    /** Marks the tensor seen in its shard; false if it was seen before. */
+    bool hold(uint32_t id) {
+        if (held_[id]) return false;
+        held_[id] = true;
         return true;
     }
-    bool start_object(std::size_t) { return open(true); }
-    bool end_object() { return close(); }
-    bool start_array(std::size_t) { return open(false); }
-    bool end_array() { return close(); }
-    bool key(std::string& k) {
-        key_ = std::move(k);
-        return true;
-    }
-    bool parse_error(std::size_t, const std::string&, const nlohmann::json::exception& e) {
-        error = e.what();
-        return false;
-    }
+    bool held(uint32_t id) const { return held_[id]; }
+    std::optional<std::string> duplicate; ///< a tensor named twice
 
   private:
-    bool in_map() const { return depth_ == 2 && map_open_; }
-    bool value(const char* what) {
-        if (!in_map()) return true;
-        error = "weight_map entry '" + key_ + "' is " + what + ", not a file name";
-        return false;
-    }
-    bool open(bool object) {
-        if (in_map()) return value(object ? "an object" : "an array");
-        if (depth_ == 0 && !object) {
-            error = "not a JSON object";
-            return false;
+    void entries(JsonReader& json) {
+        json.begin_object();
+        std::string_view key;
+        while (json.next_member(key)) {
+            if (shard_of_.size() >= UINT32_MAX - 1) json.fail("too many weight_map entries");
+            const auto id = static_cast<uint32_t>(shard_of_.size());
+            names_.append(key);
+            starts_.push_back(names_.size());
+            const JsonReader::Kind kind = json.peek();
+            if (kind != JsonReader::Kind::String)
+                json.fail("weight_map entry '" + std::string(key) + "' is " + kind_text(kind) + ", not a file name");
+            const std::string_view shard = json.string();
+            auto [at, fresh] = shard_numbers_.try_emplace(std::string(shard), static_cast<uint32_t>(shards.size()));
+            if (fresh) shards.push_back(at->first);
+            shard_of_.push_back(at->second);
+            if (table_.insert(name(id), id, [this](uint32_t i) { return name(i); }) != id && !duplicate)
+                duplicate = std::string(name(id));
         }
-        if (depth_ == 1 && key_ == "weight_map") {
-            if (!object || found) {
-                error = found ? "\"weight_map\" appears twice" : "\"weight_map\" is not an object";
-                return false;
-            }
-            found = map_open_ = true;
+        held_.assign(shard_of_.size(), false);
+    }
+
+    static std::string kind_text(JsonReader::Kind kind) {
+        switch (kind) {
+        case JsonReader::Kind::Object: return "an object";
+        case JsonReader::Kind::Array: return "an array";
+        case JsonReader::Kind::Number: return "a number";
+        case JsonReader::Kind::Boolean: return "a boolean";
+        default: return "null";
         }
-        ++depth_;
-        return true;
     }
-    bool close() {
-        if (--depth_ == 1) map_open_ = false;
-        return true;
-    }
-    int depth_ = 0;
-    bool map_open_ = false;
-    std::string key_;
-    std::unordered_map<std::string, uint32_t> shard_numbers_;
+
+    std::string names_;                    ///< every tensor name, back to back
+    std::vector<uint64_t> starts_{0};      ///< name i is names_[starts_[i], starts_[i+1])
+    std::vector<uint32_t> shard_of_;       ///< per name: index into `shards`
+    std::vector<bool> held_;               ///< per name: found in its shard
+    NameTable table_;
+    std::map<std::string, uint32_t> shard_numbers_;
 };
 
 // A shard name must stay inside the index's folder and name neither the index nor a folder.
@@ -101,32 +117,52 @@ void check_shard_name(const std::string& index_path, const std::string& index_na
 
 CheckpointIndex read_sharded(const fs::path& index_json, const ReadOptions& options) {
     const std::string path = index_json.string();
-    const MappedFile file(path); // regular files only: a FIFO is refused, never waited on
-    const std::string_view text = file.slice(0, file.size(), "index");
-    WeightMapSax sax;
-    sax.map.reserve(text.size() / 64); // an entry takes at least ~64 bytes: no rehashing on the way
-    if (!nlohmann::json::sax_parse(text.begin(), text.end(), &sax))
-        throw bad_input(path, "not a sharded-checkpoint index: " + (sax.error.empty() ? "invalid JSON" : sax.error));
-    if (!sax.found) throw bad_input(path, "no \"weight_map\" object: not a sharded-checkpoint index");
-
-    if (!sax.duplicate.empty()) throw bad_input(path, "weight_map names '" + sax.duplicate + "' twice");
+    WeightMap map;
+    {
+        const MappedFile file(path); // regular files only: a FIFO is refused, never waited on
+        bool found = false;
+        try {
+            found = map.read(file.slice(0, file.size(), "index"));
+        } catch (const JsonSyntaxError& e) {
+            throw bad_input(path, std::string("not a sharded-checkpoint index: ") + e.what());
+        }
+        if (!found) throw bad_input(path, "no \"weight_map\" object: not a sharded-checkpoint index");
+    }
+    if (map.duplicate) throw bad_input(path, "weight_map names '" + *map.duplicate + "' twice");
     const std::string index_name = index_json.filename().string();
-    for (const auto& shard : sax.shards) check_shard_name(path, index_name, shard);
-    std::vector<uint32_t> order(sax.shards.size()); // shards are read in name order
+    for (const auto& shard : map.shards) check_shard_name(path, index_name, shard);
+    std::vector<uint32_t> order(map.shards.size()); // shards are read in name order
     for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return sax.shards[a] < sax.shards[b]; });
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return map.shards[a] < map.shards[b]; });
 
     CheckpointIndex merged;
     merged.path = path;
     merged.also_read.push_back(path);
-    merged.tensors.reserve(sax.map.size());
-    merged.storages.reserve(sax.map.size());
+    merged.tensors.reserve(map.size());
+    merged.storages.reserve(map.size());
+    // Two shards are read at a time on their own threads while the main thread merges:
+    // each is parsed on its own and merging stays in name order, so results and errors
+    // do not depend on timing. At most three shard indexes are alive besides the merged one.
+    auto read_shard = [&](uint32_t number) {
+        const std::string& f = map.shards[number];
+        const std::string shard_path = (index_json.parent_path() / f).string();
+        return std::async(std::launch::async, [&path, &f, shard_path, &options] {
+            std::error_code ec;
+            if (!fs::exists(shard_path, ec))
+                throw bad_input(path, "shard '" + f + "' named by the weight_map is missing");
+            return open_checkpoint_file(shard_path, options); // never another index
+        });
+    };
+    constexpr size_t kReadAhead = 2; // the machines this runs on have two cores or more
+    std::deque<std::future<CheckpointIndex>> reading;
+    size_t launched = 0;
     for (const uint32_t number : order) {
-        const std::string& f = sax.shards[number];
+        while (launched < order.size() && reading.size() < kReadAhead) reading.push_back(read_shard(order[launched++]));
+        CheckpointIndex shard = reading.front().get();
+        reading.pop_front();
+        if (launched < order.size()) reading.push_back(read_shard(order[launched++]));
+        const std::string& f = map.shards[number];
         const fs::path shard_path = index_json.parent_path() / f;
-        std::error_code ec;
-        if (!fs::exists(shard_path, ec)) throw bad_input(path, "shard '" + f + "' named by the weight_map is missing");
-        CheckpointIndex shard = open_checkpoint_file(shard_path.string(), options); // never another index
         if (merged.container.empty())
             merged.container = shard.container == "safetensors" ? "safetensors-sharded" : "torch-sharded";
         const auto file_base = static_cast<uint32_t>(merged.files.size());
@@ -136,22 +172,20 @@ CheckpointIndex read_sharded(const fs::path& index_json, const ReadOptions& opti
             if (!shard.roots[t.root].path.empty())
                 throw bad_input(shard_path.string(), "shard holds tensors under '" + shard.roots[t.root].path +
                                                          "', expected a flat state dict");
-            auto it = sax.map.find(t.key);
-            if (it == sax.map.end())
-                throw bad_input(path, "tensor '" + t.key + "' in shard '" + f + "' is not in the weight_map");
-            if (it->second.shard != number)
+            const auto id = map.find(t.key);
+            if (!id) throw bad_input(path, "tensor '" + t.key + "' in shard '" + f + "' is not in the weight_map");
+            if (map.shard_of(*id) != number)
                 throw bad_input(path, "tensor '" + t.key + "' is in shard '" + f + "' but the weight_map says '" +
-                                          sax.shards[it->second.shard] + "'");
-            if (it->second.held) throw bad_input(path, "tensor '" + t.key + "' appears in two shards");
-            it->second.held = true;
+                                          map.shards[map.shard_of(*id)] + "'");
+            if (!map.hold(*id)) throw bad_input(path, "tensor '" + t.key + "' appears in two shards");
             add_flat_tensor(merged, std::move(t.key), std::move(t.info));
         }
         for (const auto& [k, v] : shard.metadata) merged.metadata[k] = v;
     }
-    for (const auto& [name, entry] : sax.map)
-        if (!entry.held)
-            throw bad_input(path, "tensor '" + name + "' is mapped to shard '" + sax.shards[entry.shard] +
-                                      "' but that shard does not hold it");
+    for (uint32_t id = 0; id < map.size(); ++id)
+        if (!map.held(id))
+            throw bad_input(path, "tensor '" + std::string(map.name(id)) + "' is mapped to shard '" +
+                                      map.shards[map.shard_of(id)] + "' but that shard does not hold it");
     finish_flat_index(merged);
     return merged;
 }

@@ -53,7 +53,7 @@ CheckpointIndex read_torch_zip(const std::string& path, const ReadOptions& optio
             s->data_offset = entry->data_offset;
             s->nbytes = entry->size;
             const uint64_t declared =
-                Checked(path, "storage '" + s->key + "' size").mul(s->numel, element_size(s->dtype));
+                Checked(path, "storage '", s->key, "' size").mul(s->numel, element_size(s->dtype));
             if (s->nbytes < declared)
                 throw bad_input(path, "storage record '" + record + "' holds " + std::to_string(s->nbytes) +
                                           " bytes but its tensors declare " + std::to_string(declared));

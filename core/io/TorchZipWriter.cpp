@@ -20,7 +20,7 @@ uint64_t write_torch_zip(const CheckpointIndex& source, const PyObject& tree, co
     for (size_t i = 0; i < storages.size(); ++i) {
         const StorageInfo& s = *storages[i];
         if (s.produce)
-            zip.add_stream(prefix + "data/" + std::to_string(i), s.nbytes, s.produce);
+            zip.add_stream(prefix + "data/" + std::to_string(i), s.nbytes, *s.produce);
         else
             zip.add_copy(prefix + "data/" + std::to_string(i), *source.files.at(s.file), s.data_offset, s.nbytes);
         bytes += s.nbytes;

@@ -75,7 +75,8 @@ std::vector<ReportFile> write_pt(const CheckpointIndex& index, const Plan& plan,
             storage->dtype = info->dtype;
             storage->nbytes = ex.nbytes(i);
             storage->numel = storage->nbytes / element_size(info->dtype);
-            storage->produce = [&ex, i](FileWriter& out) { ex.write(i, out); };
+            storage->produce = std::make_shared<const std::function<void(FileWriter&)>>(
+                [&ex, i](FileWriter& out) { ex.write(i, out); });
             info->storage = std::move(storage);
         }
         infos[i] = info;

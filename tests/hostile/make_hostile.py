@@ -337,7 +337,7 @@ st("st_nested_object", {"a": {"dtype": "F32", "shape": [{"x": 1}], "data_offsets
 st("st_missing_fields", {"a": {"dtype": "F32"}}, message="needs dtype, shape and data_offsets")
 st("st_uncovered_tail", {"a": F32([1], 0, 4)}, b"\x00" * 12, message="8 bytes not covered by any tensor")
 st("st_float_offsets", None, raw_header=b'{"a":{"dtype":"F32","shape":[1],"data_offsets":[0.5,4]}}',
-   body=b"\x00" * 4, message="a fractional number where none belongs")
+   body=b"\x00" * 4, message="a fractional number (0.5) where an integer belongs")
 
 # --- 6. sharded folders -------------------------------------------------------------------------
 

@@ -1,0 +1,39 @@
+#include "core/index/Dims.hpp"
+
+#include <gtest/gtest.h>
+
+namespace ckptconv::core {
+namespace {
+
+TEST(Dims, BehavesAsAVectorInlineAndOnTheHeap) {
+    Dims d{2, 3};
+    EXPECT_EQ(d.size(), 2u);
+    EXPECT_EQ(d, (std::vector<int64_t>{2, 3}));
+    for (int64_t v : {5, 7, 11, 13}) d.push_back(v); // past the four inline values
+    EXPECT_EQ(d, (std::vector<int64_t>{2, 3, 5, 7, 11, 13}));
+    EXPECT_EQ(d.back(), 13);
+    Dims copy = d;
+    Dims moved = std::move(d);
+    EXPECT_TRUE(d.empty()); // NOLINT: a moved-from Dims is empty and usable
+    d.push_back(1);
+    EXPECT_EQ(d, (std::vector<int64_t>{1}));
+    EXPECT_EQ(copy, moved);
+    moved = Dims{4};
+    EXPECT_EQ(moved, (std::vector<int64_t>{4}));
+    copy.erase(copy.begin());
+    copy.insert(copy.begin() + 1, 9);
+    EXPECT_EQ(copy, (std::vector<int64_t>{3, 9, 5, 7, 11, 13}));
+    const std::vector<int64_t> as_vector = copy;
+    EXPECT_EQ(as_vector.size(), 6u);
+    Dims ones(3, 1);
+    EXPECT_EQ(ones, (std::vector<int64_t>{1, 1, 1}));
+    ones.resize(5, 0);
+    EXPECT_EQ(ones, (std::vector<int64_t>{1, 1, 1, 0, 0}));
+    Dims inline_move{1, 2};
+    Dims target{7, 7, 7, 7, 7, 7};
+    target = std::move(inline_move);
+    EXPECT_EQ(target, (std::vector<int64_t>{1, 2}));
+}
+
+} // namespace
+} // namespace ckptconv::core
