@@ -36,7 +36,9 @@ PY = "/usr/bin/python3"
 
 def timed(cmd, shell=False):
     full = ["/usr/bin/time", "-v"] + (["sh", "-c", cmd] if shell else cmd)
-    r = subprocess.run(full, capture_output=True, text=True)
+    # stdout goes to /dev/null, as a user timing a command would send it: a pipe read by this
+    # script would time Python's reading too (inspect of a 1M-tensor file prints 44 MB).
+    r = subprocess.run(full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if r.returncode != 0:
         raise RuntimeError(f"{cmd} failed: {r.stderr[-500:]}")
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)", r.stderr)

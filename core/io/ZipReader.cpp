@@ -105,6 +105,7 @@ void ZipReader::parse() {
         if (lh > size || size - lh < 30 || rd(base + lh, 4) != kLocalSig)
             throw bad_input(path, "corrupt zip: local header of '" + e.name + "' not found");
         e.data_offset = lh + 30 + rd(base + lh + 26, 2) + rd(base + lh + 28, 2);
+        file_.release(lh, 30); // local headers are scattered over the whole file
         if (e.data_offset > size || e.compressed_size > size - e.data_offset)
             throw bad_input(path, "truncated zip: data of '" + e.name + "' lies outside the file");
         if (e.method != 0 && e.method != 8)

@@ -62,9 +62,11 @@ std::string_view MappedFile::slice(uint64_t offset, uint64_t length, const char*
 
 void MappedFile::release(uint64_t offset, uint64_t length) const {
     if (!data_ || offset >= size_) return;
+    constexpr uint64_t kWindow = uint64_t{2} << 20; // the PMD size: the largest folio a fault maps
     const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-    const uint64_t begin = (offset + page - 1) / page * page; // whole pages inside the range only
-    const uint64_t end = std::min(offset + length, size_) / page * page;
+    const uint64_t begin = offset / kWindow * kWindow; // the mapping starts page- (and so window-) relative at 0
+    const uint64_t last = offset + std::min(length, size_ - offset);
+    const uint64_t end = std::min((last + kWindow - 1) / kWindow * kWindow, (size_ + page - 1) / page * page);
     if (end > begin) ::madvise(const_cast<uint8_t*>(data_) + begin, end - begin, MADV_DONTNEED);
 }
 

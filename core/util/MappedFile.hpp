@@ -29,9 +29,13 @@ class MappedFile {
     std::string_view slice(uint64_t offset, uint64_t length, const char* what) const;
 
     /**
-     * Drops the pages of [offset, offset+length) from this process's resident
-     * set (they stay in the page cache); the bytes remain readable. Lets one
-     * pass over a huge file keep a bounded RSS.
+     * Drops from this process's resident set the pages of every 2 MiB window
+     * that [offset, offset+length) touches (they stay in the page cache; the
+     * bytes remain readable). A read of a few bytes maps a whole large folio of
+     * the page cache (up to 2 MiB on current kernels), so dropping only the
+     * range itself would leave a folio per small record mapped: readers and
+     * writers call this after each record they touched, and one pass over a
+     * huge file keeps a bounded RSS.
      */
     void release(uint64_t offset, uint64_t length) const;
 
