@@ -90,7 +90,11 @@ void plan_clip_vision(const ClipTower& t, const ckptconv::sdk::IndexView& index,
             "format version " + request.format_version + " was forced, but the tower under '" + t.tower + "' has the " +
             (to_hf ? "Hugging Face" : "DeepEncoder") + " layout (" +
             (to_hf ? "encoder.layers.N.self_attn.q_proj" : "transformer.layers.N.self_attn.qkv_proj") + ")");
-    const std::string ids = choice(request, "position_ids", "keep", {"keep", "create", "drop"});
+    // embeddings.position_ids is a buffer: DeepEncoder persists it (a strict load needs it), transformers
+    // >= 4.31 does not (a saved CLIPVisionModel has none). "auto" gives each target what it persists.
+    std::string ids = choice(request, "position_ids", "auto", {"auto", "keep", "create", "drop"});
+    const bool chosen = ids != "auto";
+    if (!chosen) ids = to_hf ? "drop" : "create";
     const bool post_layernorm = choice(request, "post_layernorm", "create", {"create", "omit"}) == "create";
     const std::string out_prefix = to_hf ? "vision_model." : request.option("prefix");
     const bool with_ids = ids == "create" || (ids == "keep" && t.position_ids);
@@ -116,10 +120,14 @@ void plan_clip_vision(const ClipTower& t, const ckptconv::sdk::IndexView& index,
         }
         const std::string k = key.substr(t.tower.size());
         if (k == "embeddings.position_ids") {
-            if (ids == "keep")
+            if (ids == "keep" || (ids == "create" && !chosen))
                 outputs[out_prefix + k] = plan.source(t.root, key);
-            else
+            else if (chosen)
                 plan.drop(t.root, key, "--option position_ids=" + ids + " (an arange buffer, not a weight)");
+            else
+                plan.drop(t.root, key,
+                          "a buffer transformers >= 4.31 does not persist: CLIPVisionModel's own files lack it "
+                          "(--option position_ids=keep writes it)");
             continue;
         }
         if (ckptconv::sdk::starts_with(k, "post_layernorm.")) {
@@ -153,8 +161,13 @@ void plan_clip_vision(const ClipTower& t, const ckptconv::sdk::IndexView& index,
         outputs[out_prefix + "transformer.layers." + i + ".self_attn.qkv_proj." + wb] =
             plan.cat({parts[0], parts[1], parts[2]});
     }
-    if (ids == "create" && !outputs.count(out_prefix + "embeddings.position_ids"))
+    if (ids == "create" && !outputs.count(out_prefix + "embeddings.position_ids")) {
         outputs[out_prefix + "embeddings.position_ids"] = position_ids(plan, t.positions);
+        if (!chosen)
+            plan.note(out_prefix + "embeddings.position_ids created as int64 arange(" + std::to_string(t.positions) +
+                      "): DeepEncoder persists this buffer and a strict load needs it; the source (transformers "
+                      ">= 4.31) does not save it (--option position_ids=drop omits it)");
+    }
     if (!to_hf && !with_ids)
         plan.note("no embeddings.position_ids: DeepEncoder registers it as a persistent buffer, so load with "
                   "strict=False or pass --option position_ids=create");

@@ -23,7 +23,9 @@ std::vector<ckptconv::sdk::TargetKey> tower_keys(const ClipTower& tower, TowerLa
  * DeepEncoder -> HF ("deepencoder"): qkv_proj split in three, keys under
  * vision_model., post_layernorm created as CLIPVisionModel initialises it
  * unless --option post_layernorm=omit; siblings of the tower in a DeepSeek-OCR
- * checkpoint dropped. --option position_ids=keep|create|drop (default keep).
+ * checkpoint dropped. --option position_ids=auto|keep|create|drop: auto (the
+ * default) keeps or creates it for DeepEncoder, which persists it, and drops it
+ * for transformers, which has not since 4.31.
  */
 void plan_clip_vision(const ClipTower& tower, const ckptconv::sdk::IndexView& index,
                       const ckptconv::sdk::PlanRequest& request, ckptconv::sdk::Plan& plan);

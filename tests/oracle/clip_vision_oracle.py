@@ -22,10 +22,18 @@ from oracle_cases import bits, convert_pt, detected_alone, read_safetensors, run
 HF_ORDER = ("k_proj", "v_proj", "q_proj", "out_proj")
 
 
-def to_deepencoder(sd, prefix=""):
-    """Python reference: HF CLIP state dict -> DeepEncoder keys, in DeepEncoder's module order."""
+def to_deepencoder(sd, prefix="", position_ids="auto"):
+    """Python reference: HF CLIP state dict -> DeepEncoder keys, in DeepEncoder's module order.
+
+    DeepEncoder persists embeddings.position_ids (target-loaders.md C): by default it is kept, or
+    created as int64 arange [1, positions] when the source (transformers >= 4.31) lacks it."""
     v = {k[len("vision_model."):]: t for k, t in sd.items() if k.startswith("vision_model.")}
     layers = 1 + max(int(k.split(".")[2]) for k in v if k.startswith("encoder.layers."))
+    if position_ids == "drop":
+        v.pop("embeddings.position_ids", None)
+    elif "embeddings.position_ids" not in v or position_ids == "create":
+        positions = v["embeddings.position_embedding.weight"].shape[0]
+        v["embeddings.position_ids"] = torch.arange(positions, dtype=torch.int64).unsqueeze(0)
     out = collections.OrderedDict()
     for k in ("embeddings.class_embedding", "embeddings.patch_embedding.weight",
               "embeddings.position_embedding.weight", "embeddings.position_ids", "pre_layrnorm.weight",
@@ -44,9 +52,13 @@ def to_deepencoder(sd, prefix=""):
     return out
 
 
-def to_hf(sd, tower):
-    """Python reference: DeepEncoder keys under `tower` -> HF CLIPVisionModel state dict order."""
+def to_hf(sd, tower, position_ids="auto"):
+    """Python reference: DeepEncoder keys under `tower` -> HF CLIPVisionModel state dict order.
+
+    transformers >= 4.31 does not persist embeddings.position_ids: dropped unless kept explicitly."""
     v = {k[len(tower):]: t for k, t in sd.items() if k.startswith(tower)}
+    if position_ids != "keep":
+        v.pop("embeddings.position_ids", None)
     layers = 1 + max(int(k.split(".")[2]) for k in v if k.startswith("transformer.layers."))
     out = collections.OrderedDict()
     for k in ("embeddings.class_embedding", "embeddings.patch_embedding.weight",
@@ -102,17 +114,30 @@ def check_vision_safetensors_round_trip(cli, corpus):
         fused_path, back_path = os.path.join(tmp, "fused.pt"), os.path.join(tmp, "back.pt")
         r = run_cli(cli, "convert", src, "-o", fused_path, "--report", os.path.join(tmp, "r.json"))
         assert r.returncode == 0, r.stderr
-        assert "position_ids=create" in r.stderr, "the missing buffer is named in the report"
+        assert "vision_model." not in sd or "vision_model.embeddings.position_ids" not in sd
+        assert "embeddings.position_ids created as int64 arange(" in r.stderr, "the created buffer is reported"
         fused = torch.load(fused_path)
         same_tensors(fused, to_deepencoder(sd))
+        ids = fused["embeddings.position_ids"]
+        assert ids.dtype == torch.int64 and ids.shape == (1, sd["vision_model.embeddings.position_embedding.weight"].shape[0])
         sel = detected_alone(cli, fused_path, "clip_vision")
         assert (sel["format_version"], sel["target"]) == ("deepencoder", "hf"), sel
-        back = convert_pt(cli, fused_path, back_path)
+        r = run_cli(cli, "convert", fused_path, "-o", back_path)
+        assert r.returncode == 0, r.stderr
+        assert "transformers >= 4.31 does not persist" in r.stderr, "the dropped buffer is reported"
+        back = torch.load(back_path)
         same_tensors(back, to_hf(fused, ""))
         shared = [k for k in sd if not k.startswith("vision_model.post_layernorm")]
         for k in shared:  # A -> B -> A: byte-identical where both layouts hold the tensor
             assert torch.equal(bits(back[k]), bits(sd[k])), k
         assert len(shared) == len(back) - 2 == 5 + 16 * 4
+        for choice, count in (("drop", 0), ("keep", 1)):  # the option still overrides both ways
+            out = os.path.join(tmp, choice + ".pt")
+            got = convert_pt(cli, fused_path, out, "--option", "position_ids=" + choice)
+            same_tensors(got, to_hf(fused, "", position_ids=choice))
+            assert sum(k.endswith("position_ids") for k in got) == count
+        dropped = convert_pt(cli, src, os.path.join(tmp, "noids.pt"), "--option", "position_ids=drop")
+        same_tensors(dropped, to_deepencoder(sd, position_ids="drop"))
 
 
 def check_zip_bin(cli, corpus):
@@ -149,7 +174,7 @@ def check_wrong_direction(cli, corpus):
         assert r.returncode == 5 and "qkv_proj" in r.stderr, (r.returncode, r.stderr)
         assert not os.path.exists(out)
         r = run_cli(cli, "convert", src, "-o", out, "--option", "position_ids=maybe")
-        assert r.returncode != 0 and "keep, create, drop" in r.stderr, r.stderr
+        assert r.returncode != 0 and "auto, keep, create, drop" in r.stderr, r.stderr
 
 
 if __name__ == "__main__":
@@ -157,7 +182,8 @@ if __name__ == "__main__":
     sys.exit(run_cases([
         ("CLIPModel legacy .bin -> DeepEncoder: 42 tensors bit-exact, counts", lambda: check_clip_model(cli, corpus)),
         ("--option prefix=model.vision_model.", lambda: check_prefix(cli, corpus)),
-        ("CLIPVisionModel safetensors -> DeepEncoder -> HF round trip", lambda: check_vision_safetensors_round_trip(cli, corpus)),
+        ("CLIPVisionModel safetensors -> DeepEncoder -> HF round trip, position_ids created then dropped",
+         lambda: check_vision_safetensors_round_trip(cli, corpus)),
         ("CLIPVisionModel zip-format .bin -> DeepEncoder, position_ids kept", lambda: check_zip_bin(cli, corpus)),
         ("DeepSeek-OCR checkpoint -> HF CLIPVisionModel", lambda: check_deepseek_ocr(cli, corpus)),
         ("forced wrong direction and bad options refused", lambda: check_wrong_direction(cli, corpus)),
