@@ -1,5 +1,7 @@
 #include "rules_cogvideox_sat.hpp"
 
+#include <cogvideox_family/model_values.hpp>
+
 #include <map>
 
 namespace cogvideox_sat {
@@ -172,7 +174,20 @@ void plan_cogvideox_sat(const SatTransformerShape& s, const ckptconv::sdk::Index
         if (t->key.find("freqs_sin") != std::string_view::npos) has_freqs = true;
     // The learned table is the 5B-I2V's (1.0, 32 in-channels); a 2B fine-tune's fixed sin-cos table is recomputed.
     const bool learned_pos = s.learned_pos_embedding && s.version == "1.0" && s.in_channels == 32;
-    const bool rotary = uses_rotary(s, has_freqs);
+    bool rotary = uses_rotary(s, has_freqs);
+    if (request.has_option("variant")) { // the release table decides, not the guess from widths
+        const std::string variant = request.option("variant");
+        const cogvideox_family::ModelValues* values = cogvideox_family::model_values(variant);
+        if (!values)
+            throw ckptconv::sdk::invalid_data("unknown variant '" + variant +
+                                              "': " + cogvideox_family::model_value_choices());
+        if (has_freqs && !values->rotary)
+            throw ckptconv::sdk::invalid_data("--option variant=" + variant +
+                                              " is a sin-cos model, but the checkpoint stores RoPE tables (freqs_sin)");
+        rotary = values->rotary;
+        plan.note(std::string("use_rotary_positional_embeddings: ") + (rotary ? "true" : "false") +
+                  " from --option variant=" + variant + " (release table)");
+    }
 
     const KeyPattern qkv("transformer.layers.{i}.attention.query_key_value.{wb}");
     const KeyPattern q_norm("mixins.adaln_layer.query_layernorm_list.{i}.{wb}");

@@ -97,6 +97,29 @@ def check(cli, rel, corpus, expect):
         f"report says {dropped} dropped"
 
 
+def check_variant_sets_rope(cli, corpus):
+    """--option variant= takes use_rotary_positional_embeddings from the release table (2B: sin-cos), not
+    from the width guess; a checkpoint that stores RoPE tables cannot be called a sin-cos variant."""
+    src = os.path.join(corpus, "cogvideox_sat", "1.0", "t2v_tiny.pt")
+    with tempfile.TemporaryDirectory() as tmp:
+        for variant, rotary in (("2b", False), ("5b", True), (None, True)):
+            out = os.path.join(tmp, str(variant))
+            extra = ["--option", f"variant={variant}"] if variant else []
+            r = subprocess.run([cli, "convert", src, "-o", out, *extra], capture_output=True, text=True)
+            assert r.returncode == 0, r.stderr
+            with open(os.path.join(out, "transformer", "config.json")) as f:
+                assert json.load(f)["use_rotary_positional_embeddings"] is rotary, variant
+            if variant:
+                assert f"use_rotary_positional_embeddings: {str(rotary).lower()} from --option variant={variant}" in r.stderr
+        dump = os.path.join(corpus, "cogvideox_sat", "1.0", "finetune_dump_tiny.pt")
+        out = os.path.join(tmp, "refused")
+        r = subprocess.run([cli, "convert", dump, "-o", out, "--option", "variant=2b"], capture_output=True, text=True)
+        assert r.returncode == 5 and "stores RoPE tables" in r.stderr, (r.returncode, r.stderr)
+        assert not os.path.exists(out)
+        r = subprocess.run([cli, "convert", src, "-o", out, "--option", "variant=3b"], capture_output=True, text=True)
+        assert r.returncode == 5 and "unknown variant '3b'" in r.stderr, (r.returncode, r.stderr)
+
+
 def hub_split(sizes, cap):
     """huggingface_hub's split_torch_state_dict_into_shards: greedy in state_dict() order, a new shard
     when a tensor would overflow the current one, an oversized tensor alone (cogvideox.md 7)."""
@@ -194,7 +217,9 @@ def main():
     ]
     return run_cases([(rel, lambda rel=rel, expect=expect: check(cli, rel, corpus, expect)) for rel, expect in cases] +
                      [("1.0/t2v_tiny.pt --shard-size 100KB (some tensors over it): Hub shard names, split and index",
-                       lambda: check_shards(cli, corpus))])
+                       lambda: check_shards(cli, corpus)),
+                      ("--option variant= sets the RoPE flag from the release table; RoPE tables vs 2b refused",
+                       lambda: check_variant_sets_rope(cli, corpus))])
 
 if __name__ == "__main__":
     sys.exit(main())

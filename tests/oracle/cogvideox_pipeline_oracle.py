@@ -73,6 +73,7 @@ def check_pipeline(out, transformer_src, vae_src, pipeline_class, vae_variant, s
     assert vae["scaling_factor"] == scaling and vae["invert_scale_latents"] is invert, vae
     transformer = diffusers_json(os.path.join(out, "transformer", "config.json"))
     assert transformer["in_channels"] == (32 if "ImageToVideo" in pipeline_class else 16), transformer
+    assert transformer["use_rotary_positional_embeddings"] is (vae_variant != "2b"), transformer  # release table
 
 
 def check_sat_folder_2b(cli, corpus):

@@ -24,6 +24,9 @@ TEST(CogVideoXModelValues, VariantsAndCogVideoXSatNames) {
     EXPECT_FALSE(model_values("5b-i2v")->invert_scale_latents);
     EXPECT_TRUE(model_values("1.5-5b-i2v")->invert_scale_latents);
     EXPECT_STREQ(model_values("1.5-5b")->vae_scaling_factor, "0.7");
+    EXPECT_FALSE(model_values("2b")->rotary); // 2B is sin-cos only (cogvideox.md 8)
+    EXPECT_TRUE(model_values("5b-i2v")->rotary);
+    EXPECT_TRUE(model_values("1.5")->rotary);
     EXPECT_EQ(model_values("custom"), nullptr);
     EXPECT_EQ(model_values(""), nullptr);
 }

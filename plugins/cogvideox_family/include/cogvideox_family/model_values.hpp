@@ -12,10 +12,11 @@ struct ModelValues {
     const char* vae_scaling_factor; ///< as Python's json writes it
     bool invert_scale_latents;
     const char* snr_shift_scale;
+    bool rotary; ///< the transformer's use_rotary_positional_embeddings (2B: sin-cos only)
 };
 
 inline constexpr ModelValues kModelValues[] = {
-    {"2b", "1.15258426", false, "3.0"}, {"5b", "0.7", false, "1.0"}, {"1.5", "0.7", true, "1.0"}};
+    {"2b", "1.15258426", false, "3.0", false}, {"5b", "0.7", false, "1.0", true}, {"1.5", "0.7", true, "1.0", true}};
 
 /** The values for `variant`: 2b, 5b, 1.5, or one of cogvideox_sat's detected variant names; nullptr if neither. */
 inline const ModelValues* model_values(const std::string& variant) {
