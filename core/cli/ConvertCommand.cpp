@@ -14,6 +14,7 @@
 #include "core/util/Progress.hpp"
 
 #include <cstdio>
+#include <filesystem>
 #include <unistd.h>
 
 namespace ckptconv::cli {
@@ -51,9 +52,10 @@ int run_convert(const std::vector<std::string>& tokens) {
     const core::Config& config = session->config();
     const std::string file = (*vm)["file"].as<std::string>();
     const std::string output = (*vm)["output"].as<std::string>();
-    const std::string to =
-        one_of("to", vm->count("to") ? (*vm)["to"].as<std::string>() : config.output_format.value_or(""),
-               {"", "pt", "safetensors", "diffusers"});
+    std::string to = one_of("to", vm->count("to") ? (*vm)["to"].as<std::string>() : config.output_format.value_or(""),
+                            {"", "pt", "safetensors", "diffusers"});
+    // A name ending in .safetensors asks for that container: a zip written under it would mislead every reader.
+    if (to.empty() && std::filesystem::path(output).extension() == ".safetensors") to = "safetensors";
     const ConversionChoices choices = read_conversion_choices(*vm, config);
     const std::string& dtype = choices.dtype;
     const std::optional<std::string> shard_text =

@@ -132,6 +132,10 @@ int32_t svc_note(ckptconv_call* c, const char* note) {
     return status_op(c, [&](PlanBuilder& p) { p.note(text(note)); });
 }
 
+int32_t svc_value(ckptconv_call* c, const char* key, const char* json) {
+    return status_op(c, [&](PlanBuilder& p) { p.value(text(key), text(json)); });
+}
+
 } // namespace
 
 const ckptconv_host_v1* host_services() {
@@ -157,7 +161,8 @@ const ckptconv_host_v1* host_services() {
                                            svc_target,
                                            svc_keep_extras,
                                            svc_rules,
-                                           svc_note};
+                                           svc_note,
+                                           svc_value};
     return &table;
 }
 

@@ -1,6 +1,7 @@
 #include "core/plan/ConversionWriter.hpp"
 
 #include "core/io/PickleAllowList.hpp"
+#include "core/io/PyFromJson.hpp"
 #include "core/io/SafetensorsWriter.hpp"
 #include "core/io/TensorBytes.hpp"
 #include "core/io/TorchZipWriter.hpp"
@@ -54,6 +55,13 @@ std::vector<ReportFile> write_pt(const CheckpointIndex& index, const Plan& plan,
     } else if (!index.extras.empty()) {
         notes.push_back(std::to_string(index.extras.size()) +
                         " non-tensor entries of the source were not kept (the plan drops them)");
+    }
+    // The plugin's own entries (a fairseq envelope) replace same-named extras of the source.
+    for (const auto& v : plan.values) {
+        const SanitizedTree safe = sanitize_for_output(py_from_json(v.json));
+        if (!safe.dropped.empty())
+            throw Error(ExitCode::Internal, "the plan's value '" + v.key + "' names a global off the allow-list");
+        top->dict_set(PyObject::make_str(v.key), safe.tree);
     }
     std::vector<std::shared_ptr<TensorInfo>> infos(plan.outputs.size());
     for (size_t i = 0; i < plan.outputs.size(); ++i) {
@@ -123,6 +131,12 @@ std::vector<ReportFile> write_conversion(const CheckpointIndex& index, const Pla
                                          const ConversionOutput& output, OutputTransaction& tx,
                                          std::vector<std::string>& notes) {
     if (output.format == "pt") return write_pt(index, plan, executor, output, tx, notes);
+    if (!plan.values.empty()) {
+        std::string keys;
+        for (const auto& v : plan.values) keys += (keys.empty() ? "" : ", ") + v.key;
+        notes.push_back("the plugin's non-tensor entries (" + keys + ") need a pt output; " + output.format +
+                        " cannot hold them, so the target's loader may not open this file (--to pt)");
+    }
     if (!index.extras.empty())
         notes.push_back(std::to_string(index.extras.size()) +
                         " non-tensor entries cannot be stored in safetensors and were left out");

@@ -51,12 +51,19 @@ struct PlanFile {
     std::string content;
 };
 
+/** A non-tensor top-level entry of a pt output (a fairseq envelope's `args`), as JSON (see PyFromJson). */
+struct PlanValue {
+    std::string key;
+    std::string json;
+};
+
 struct Plan {
     std::vector<PlanNode> nodes;
     std::vector<PlanOutput> outputs;
     std::vector<PlanDrop> drops;
     std::vector<PlanExpectation> expected;
     std::vector<PlanFile> files;
+    std::vector<PlanValue> values;
     std::vector<std::string> notes; ///< the plugin's lines for the report
     std::string target_name;
     std::string component_dir;

@@ -1,5 +1,7 @@
 #include "core/plan/PlanBuilder.hpp"
 
+#include "core/io/PyFromJson.hpp"
+
 #include <algorithm>
 #include <numeric>
 
@@ -249,6 +251,19 @@ void PlanBuilder::file(const std::string& path, std::string content) {
     for (const auto& f : plan_.files)
         if (f.path == path) throw PlanOpError("file '" + path + "' is written twice");
     plan_.files.push_back(PlanFile{path, std::move(content)});
+}
+
+void PlanBuilder::value(const std::string& key, std::string json) {
+    if (key.empty() || key.find('.') != std::string::npos)
+        throw PlanOpError("value key '" + key + "' must be one top-level name");
+    for (const auto& v : plan_.values)
+        if (v.key == key) throw PlanOpError("value '" + key + "' is set twice");
+    try {
+        (void)py_from_json(json); // refuse now what the writer could not pickle
+    } catch (const std::exception& e) {
+        throw PlanOpError("value '" + key + "': " + e.what());
+    }
+    plan_.values.push_back(PlanValue{key, std::move(json)});
 }
 
 void PlanBuilder::target(const std::string& target_name, const std::string& component_dir) {

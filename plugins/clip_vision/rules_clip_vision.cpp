@@ -13,17 +13,6 @@ using ckptconv::sdk::TargetKey;
 
 const std::array<const char*, 3> kQkv = {"q_proj", "k_proj", "v_proj"}; // qkv_proj rows, in this order
 
-std::string choice(const ckptconv::sdk::PlanRequest& request, const char* key, const std::string& fallback,
-                   std::initializer_list<const char*> allowed) {
-    const std::string value = request.option(key, fallback);
-    for (const char* a : allowed)
-        if (value == a) return value;
-    std::string list;
-    for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-    throw ckptconv::sdk::Error(CKPTCONV_E_INVALID_ARGUMENT,
-                               std::string("--option ") + key + "=" + value + ": expected one of " + list);
-}
-
 /** Why a key of a CLIP checkpoint outside the vision tower is not converted. */
 std::string outside_reason(const std::string& relative) {
     if (ckptconv::sdk::starts_with(relative, "text_model.")) return "CLIP text tower: not part of the vision tower";
@@ -92,10 +81,10 @@ void plan_clip_vision(const ClipTower& t, const ckptconv::sdk::IndexView& index,
             (to_hf ? "encoder.layers.N.self_attn.q_proj" : "transformer.layers.N.self_attn.qkv_proj") + ")");
     // embeddings.position_ids is a buffer: DeepEncoder persists it (a strict load needs it), transformers
     // >= 4.31 does not (a saved CLIPVisionModel has none). "auto" gives each target what it persists.
-    std::string ids = choice(request, "position_ids", "auto", {"auto", "keep", "create", "drop"});
+    std::string ids = request.one_of("position_ids", "auto", {"auto", "keep", "create", "drop"});
     const bool chosen = ids != "auto";
     if (!chosen) ids = to_hf ? "drop" : "create";
-    const bool post_layernorm = choice(request, "post_layernorm", "create", {"create", "omit"}) == "create";
+    const bool post_layernorm = request.one_of("post_layernorm", "create", {"create", "omit"}) == "create";
     const std::string out_prefix = to_hf ? "vision_model." : request.option("prefix");
     const bool with_ids = ids == "create" || (ids == "keep" && t.position_ids);
 

@@ -1,5 +1,7 @@
 #include "rules_xlmr_hf.hpp"
 
+#include <fairseq_family/envelope.hpp>
+
 #include <map>
 
 namespace xlmr_hf {
@@ -69,6 +71,57 @@ void linear(std::vector<TargetKey>& k, const std::string& name, int64_t out, int
 void norm(std::vector<TargetKey>& k, const std::string& name, int64_t D) {
     k.push_back({name + ".weight", {D}});
     k.push_back({name + ".bias", {D}});
+}
+
+// The envelope of a released RoBERTa / XLM-R model.pt (target-loaders.md B.3, B.6): `args` as the
+// Namespace fairseq builds the model from, every size read from the weights, heads by the shared rule.
+void emit_fairseq_envelope(const XlmrShape& s, const ckptconv::sdk::PlanRequest& request, ckptconv::sdk::Plan& plan) {
+    using ckptconv::sdk::Value;
+    const bool xlmr = ckptconv::sdk::starts_with(s.variant, "xlmr");
+    const bool roberta = ckptconv::sdk::starts_with(s.variant, "roberta");
+    const bool large = s.hidden == 1024 && s.layers == 24;
+    const int64_t preset = xlmr || roberta ? (large ? 16 : 12) : 0;
+    const int64_t heads = fairseq_family::attention_heads(request, preset, s.hidden, s.variant);
+    const std::string bpe = request.one_of("bpe", roberta ? "gpt2" : "sentencepiece", {"sentencepiece", "gpt2"});
+    if (!xlmr && !roberta && !request.has_option("bpe"))
+        plan.note("args.bpe = sentencepiece (XLM-R's); pass --option bpe=gpt2 for a RoBERTa vocabulary");
+    const int64_t positions = s.positions - 2; // fairseq's learned positions keep padding_idx + 1 rows in front
+    plan.value("args", Value::ns({{"arch", large ? "roberta_large" : "roberta_base"},
+                                  {"task", xlmr ? "multilingual_masked_lm" : "masked_lm"},
+                                  {"criterion", "masked_lm"},
+                                  {"data", "."},
+                                  {"bpe", bpe},
+                                  {"encoder_layers", s.layers},
+                                  {"encoder_embed_dim", s.hidden},
+                                  {"encoder_ffn_embed_dim", s.ffn},
+                                  {"encoder_attention_heads", heads},
+                                  {"max_positions", positions},
+                                  {"tokens_per_sample", positions},
+                                  {"max_source_positions", positions},
+                                  {"encoder_normalize_before", false},
+                                  {"layernorm_embedding", true},
+                                  {"untie_weights_roberta", false},
+                                  {"encoder_learned_pos", true},
+                                  {"no_scale_embedding", true},
+                                  {"activation_fn", "gelu"},
+                                  {"pooler_activation_fn", "tanh"},
+                                  {"dropout", 0.1},
+                                  {"attention_dropout", 0.1},
+                                  {"activation_dropout", 0.0},
+                                  {"pooler_dropout", 0.0},
+                                  {"encoder_layerdrop", 0.0},
+                                  {"encoder_layers_to_keep", Value()},
+                                  {"quant_noise_pq", 0.0},
+                                  {"quant_noise_pq_block_size", 8},
+                                  {"quant_noise_scalar", 0.0},
+                                  {"spectral_norm_classification_head", false},
+                                  {"seed", 1}}));
+    plan.value("optimizer_history", fairseq_family::optimizer_history("MaskedLmLoss"));
+    plan.value("extra_state", fairseq_family::extra_state());
+    plan.note("fairseq envelope: args (arch " + std::string(large ? "roberta_large" : "roberta_base") + ", " +
+              std::to_string(heads) + " heads" + (request.has_option("heads") ? " from --option heads" : "") +
+              "), optimizer_history, extra_state; beside it fairseq wants dict.txt" +
+              (bpe == "sentencepiece" ? " and sentencepiece.bpe.model" : ", encoder.json and vocab.bpe"));
 }
 
 } // namespace
@@ -185,6 +238,7 @@ void plan_xlmr_hf(const XlmrShape& s, const ckptconv::sdk::IndexView& index, con
         if (!s.lm_head)
             plan.note("no lm_head in the input (a base model): fairseq's RobertaModel expects encoder.lm_head.*");
         ckptconv::sdk::emit_in_target_order(plan, "model", fairseq_keys(s), std::move(outputs), aliases);
+        emit_fairseq_envelope(s, request, plan);
         plan.target("fairseq");
     } else {
         outputs["roberta.embeddings.token_type_embeddings.weight"] = plan.zeros({1, s.hidden}, s.dtype);

@@ -17,6 +17,9 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 from oracle_cases import bits, convert_pt, detected_alone, read_safetensors, run_cases, run_cli, same_tensors  # noqa: E402
+from fairseq_loader import load_roberta_strictly  # noqa: E402
+
+HEADS = ("--option", "heads=2")  # the fixtures' head count (tests/corpus/families/xlmr_hf.py): no weight tells it
 
 LAYER = [("attention.self.query", "self_attn.q_proj"), ("attention.self.key", "self_attn.k_proj"),
          ("attention.self.value", "self_attn.v_proj"), ("attention.output.dense", "self_attn.out_proj"),
@@ -79,7 +82,8 @@ def check_hf_to_fairseq_and_back(cli, corpus):
     assert (sel["plugin"], sel["score"], sel["format_version"]) == ("xlmr_hf", 100, "hf"), sel
     hf = torch.load(src)
     with tempfile.TemporaryDirectory() as tmp:
-        out = convert_pt(cli, src, os.path.join(tmp, "fs.pt"))
+        out = convert_pt(cli, src, os.path.join(tmp, "fs.pt"), *HEADS)
+        check_envelope(os.path.join(tmp, "fs.pt"), heads=2, positions=hf["roberta.embeddings.position_embeddings.weight"].shape[0])
         model = out["model"]
         assert len(model) == 4 + 16 * 12 + 6 + 1, len(model)  # + version buffer
         same_tensors(model, hf_to_fairseq(hf), ordered=False)
@@ -101,7 +105,8 @@ def check_fairseq_2019_to_hf(cli, corpus):
         hf = convert_pt(cli, src, os.path.join(tmp, "hf.pt"))
         assert len(hf) == 5 + 16 * 12 + 7, len(hf)  # no pooler; lm_head.decoder.bias tied to lm_head.bias
         same_tensors(hf, fairseq_to_hf(upgrade_raw(raw)), ordered=False)
-        again = convert_pt(cli, os.path.join(tmp, "hf.pt"), os.path.join(tmp, "fs.pt"))["model"]
+        again = convert_pt(cli, os.path.join(tmp, "hf.pt"), os.path.join(tmp, "fs.pt"), *HEADS)["model"]
+        load_roberta_strictly(os.path.join(tmp, "fs.pt"))
         expected = upgrade_raw(raw)
         expected["encoder.sentence_encoder.version"] = torch.tensor([3.0])
         same_tensors(again, expected, ordered=False)
@@ -111,16 +116,57 @@ def check_base_model_safetensors(cli, corpus):
     src = os.path.join(corpus, "xlmr_hf", "xlmr_base_model.safetensors")
     sd, _ = read_safetensors(src)
     with tempfile.TemporaryDirectory() as tmp:
-        r = run_cli(cli, "convert", src, "-o", os.path.join(tmp, "fs.pt"))
+        r = run_cli(cli, "convert", src, "-o", os.path.join(tmp, "fs.pt"), *HEADS)
         assert r.returncode == 0, r.stderr
         assert "no lm_head" in r.stderr, r.stderr
         same_tensors(torch.load(os.path.join(tmp, "fs.pt"))["model"], hf_to_fairseq(sd), ordered=False)
+        try:  # the note is true: RobertaModel's strict load misses exactly the LM head
+            load_roberta_strictly(os.path.join(tmp, "fs.pt"))
+            raise AssertionError("a model without lm_head loaded strictly")
+        except RuntimeError as e:
+            assert "missing ['encoder.lm_head." in str(e) and "unexpected []" in str(e), e
+
+
+def check_envelope(path, heads, positions):
+    """fairseq's loader opens the file and builds the model from its args (target-loaders.md B.2, B.6)."""
+    state = load_roberta_strictly(path)
+    args = state["args"]
+    model = state["model"]
+    d = model["encoder.sentence_encoder.embed_tokens.weight"].shape[1]
+    layers = 1 + max(int(k.split(".")[3]) for k in model if ".layers." in k)
+    assert (args.arch, args.encoder_layers, args.encoder_embed_dim, args.encoder_attention_heads) == \
+        ("roberta_base", layers, d, heads), args
+    assert args.encoder_ffn_embed_dim == model["encoder.sentence_encoder.layers.0.fc1.weight"].shape[0]
+    assert args.max_positions == args.tokens_per_sample == positions - 2, args
+    assert (args.encoder_normalize_before, args.layernorm_embedding, args.untie_weights_roberta) == (False, True, False)
+    assert state["optimizer_history"] == [{"criterion_name": "MaskedLmLoss", "optimizer_name": "FairseqAdam",
+                                           "lr_scheduler_state": {"best": None}, "num_updates": 0}]
+    assert state["extra_state"]["train_iterator"] == {"epoch": 1, "iterations_in_epoch": 0}
+    assert list(state) == ["args", "optimizer_history", "extra_state", "model"], list(state)
+
+
+def check_heads_needed(cli, corpus):
+    """No weight tells the head count: a custom size without --option heads is refused, never guessed."""
+    src = os.path.join(corpus, "xlmr_hf", "xlmr_mlm_legacy.bin")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "fs.pt")
+        r = run_cli(cli, "convert", src, "-o", out)
+        assert r.returncode == 5 and "--option heads=N" in r.stderr, (r.returncode, r.stderr)
+        r = run_cli(cli, "convert", src, "-o", out, "--option", "heads=3")
+        assert r.returncode == 5 and "does not divide the width 16" in r.stderr, (r.returncode, r.stderr)
+        assert not os.path.exists(out)
+        r = run_cli(cli, "convert", src, "-o", os.path.join(tmp, "fs.safetensors"), *HEADS)
+        assert r.returncode == 0 and "need a pt output" in r.stderr, r.stderr
 
 
 if __name__ == "__main__":
     cli, corpus = sys.argv[1:3]
     sys.exit(run_cases([
-        ("HF MaskedLM (legacy .bin) -> fairseq -> HF, ties kept", lambda: check_hf_to_fairseq_and_back(cli, corpus)),
+        ("HF MaskedLM (legacy .bin) -> fairseq (envelope opened by fairseq's loader, model loads strictly) -> HF, "
+         "ties kept", lambda: check_hf_to_fairseq_and_back(cli, corpus)),
         ("fairseq 2019 model.pt (args Namespace, in_proj) -> HF -> fairseq", lambda: check_fairseq_2019_to_hf(cli, corpus)),
-        ("HF base model safetensors -> fairseq (no lm_head noted)", lambda: check_base_model_safetensors(cli, corpus)),
+        ("HF base model safetensors -> fairseq (no lm_head noted, and the strict load misses it)",
+         lambda: check_base_model_safetensors(cli, corpus)),
+        ("heads: refused without --option heads on a custom size, or when it does not divide the width",
+         lambda: check_heads_needed(cli, corpus)),
     ]))

@@ -49,7 +49,7 @@ extern "C" {
 /* ---------------------------------------------------------------- versions */
 
 #define CKPTCONV_ABI_MAJOR 1
-#define CKPTCONV_ABI_MINOR 2
+#define CKPTCONV_ABI_MINOR 3
 /** (major << 16) | minor, as stored in ckptconv_plugin_v1::abi_version. */
 #define CKPTCONV_ABI_VERSION ((uint32_t)((CKPTCONV_ABI_MAJOR << 16) | CKPTCONV_ABI_MINOR))
 #define CKPTCONV_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
@@ -305,6 +305,18 @@ typedef struct ckptconv_host_v1 {
      * the model this conversion could not supply. Not an error.
      */
     int32_t (*plan_note)(ckptconv_call* call, const char* text);
+
+    /* Since ABI 1.3. */
+
+    /**
+     * A non-tensor top-level entry `key` of a pt output, e.g. the `args` of a
+     * fairseq envelope, as JSON text: null, booleans, integers, floats,
+     * strings, arrays (Python lists) and objects (dicts with str keys); an
+     * object whose only member is "__namespace__" becomes an
+     * argparse.Namespace of that member's fields. Only allow-listed globals
+     * are pickled. Other containers cannot hold it; the report says so.
+     */
+    int32_t (*plan_value)(ckptconv_call* call, const char* key, const char* json);
 } ckptconv_host_v1;
 
 /* ------------------------------------------------------------ descriptor */

@@ -34,7 +34,10 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <regex>
@@ -472,6 +475,72 @@ struct Expr {
     ckptconv_expr handle = -1;
 };
 
+/**
+ * A Python value for a non-tensor entry of a pt output (Plan::value): None,
+ * bool, int, float, str, list, dict with str keys in insertion order, or an
+ * argparse.Namespace. Built in code and passed to the host as JSON, so a
+ * plugin needs no JSON library.
+ */
+class Value {
+  public:
+    Value() : json_("null") {}
+    Value(bool b) : json_(b ? "true" : "false") {}   // NOLINT: implicit by design
+    Value(int v) : json_(std::to_string(v)) {}       // NOLINT
+    Value(int64_t v) : json_(std::to_string(v)) {}   // NOLINT
+    Value(double v) : json_(float_text(v)) {}        // NOLINT
+    Value(const char* s) : json_(quote(s)) {}        // NOLINT
+    Value(const std::string& s) : json_(quote(s)) {} // NOLINT
+    using Members = std::vector<std::pair<std::string, Value>>;
+    static Value list(const std::vector<Value>& items) {
+        std::string j = "[";
+        for (size_t i = 0; i < items.size(); ++i) j += (i ? "," : "") + items[i].json_;
+        return raw(j + "]");
+    }
+    static Value dict(const Members& members) {
+        std::string j = "{";
+        for (size_t i = 0; i < members.size(); ++i)
+            j += (i ? "," : "") + quote(members[i].first) + ":" + members[i].second.json_;
+        return raw(j + "}");
+    }
+    /** argparse.Namespace(**members), as fairseq's `args` and legacy `cfg.model` are. */
+    static Value ns(const Members& members) { return raw("{\"__namespace__\":" + dict(members).json_ + "}"); }
+    const std::string& json() const { return json_; }
+
+  private:
+    static Value raw(std::string j) {
+        Value v;
+        v.json_ = std::move(j);
+        return v;
+    }
+    static std::string float_text(double v) { // the shortest text that reads back as `v`, as Python prints it
+        char buf[32];
+        for (int digits = 15; digits <= 17; ++digits) {
+            std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+            if (std::strtod(buf, nullptr) == v) break;
+        }
+        std::string t = buf;
+        if (t.find_first_of(".eEn") == std::string::npos) t += ".0"; // stays a float in Python
+        return t;
+    }
+    static std::string quote(std::string_view s) {
+        std::string q = "\"";
+        for (const char c : s) {
+            if (c == '"' || c == '\\') {
+                q += '\\';
+                q += c;
+            } else if (static_cast<unsigned char>(c) < 0x20) {
+                char esc[8];
+                std::snprintf(esc, sizeof esc, "\\u%04x", c);
+                q += esc;
+            } else {
+                q += c;
+            }
+        }
+        return q + "\"";
+    }
+    std::string json_;
+};
+
 /** What the user asked plan() for. */
 struct PlanRequest {
     std::string format_version;
@@ -494,6 +563,17 @@ struct PlanRequest {
             throw Error(CKPTCONV_E_INVALID_ARGUMENT,
                         "--option " + std::string(key) + "=" + v + ": expected a positive whole number");
         return std::stoll(v);
+    }
+    /** --option `key` when it is one of `allowed`, `fallback` when absent; invalid-argument error otherwise. */
+    std::string one_of(std::string_view key, const std::string& fallback,
+                       std::initializer_list<const char*> allowed) const {
+        const std::string value = option(key, fallback);
+        for (const char* a : allowed)
+            if (value == a) return value;
+        std::string list;
+        for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+        throw Error(CKPTCONV_E_INVALID_ARGUMENT,
+                    "--option " + std::string(key) + "=" + value + ": expected one of " + list);
     }
     bool has_option(std::string_view key) const {
         return std::any_of(options.begin(), options.end(), [&](const auto& kv) { return kv.first == key; });
@@ -570,6 +650,12 @@ class Plan {
         if (host_->struct_size < offsetof(ckptconv_host_v1, plan_rules) + sizeof host_->plan_rules)
             throw Error(CKPTCONV_E_UNSUPPORTED, "this ckptconv host predates rule files (ABI 1.1)");
         status(host_->plan_rules(call_, name.c_str()));
+    }
+    /** A non-tensor entry of a pt output (see Value); a host older than ABI 1.3 cannot write it. */
+    void value(const std::string& key, const Value& v) {
+        if (host_->struct_size < offsetof(ckptconv_host_v1, plan_value) + sizeof host_->plan_value)
+            throw Error(CKPTCONV_E_UNSUPPORTED, "this ckptconv host predates non-tensor outputs (ABI 1.3)");
+        status(host_->plan_value(call_, key.c_str(), v.json().c_str()));
     }
     /** A line for the user in the conversion report; dropped silently by a host older than ABI 1.2. */
     void note(const std::string& text) {

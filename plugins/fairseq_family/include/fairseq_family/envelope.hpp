@@ -1,0 +1,46 @@
+// What every fairseq checkpoint carries besides `model` (target-loaders.md B.2, B.6): the keys
+// fairseq's load_checkpoint_to_cpu requires, and the attention-head rule both fairseq plugins use.
+#pragma once
+
+#include <ckptconv/sdk.hpp>
+
+#include <string>
+
+namespace fairseq_family {
+
+/** One optimizer_history entry, as a trainer that never stepped would leave it: what _upgrade_state_dict reads. */
+inline ckptconv::sdk::Value optimizer_history(const std::string& criterion_name) {
+    using ckptconv::sdk::Value;
+    return Value::list({Value::dict({{"criterion_name", criterion_name},
+                                     {"optimizer_name", "FairseqAdam"},
+                                     {"lr_scheduler_state", Value::dict({{"best", Value()}})},
+                                     {"num_updates", 0}})});
+}
+
+/** extra_state with the train_iterator fairseq would otherwise create on load. */
+inline ckptconv::sdk::Value extra_state() {
+    using ckptconv::sdk::Value;
+    return Value::dict({{"train_iterator", Value::dict({{"epoch", 1}, {"iterations_in_epoch", 0}})}});
+}
+
+/**
+ * Attention heads, which no weight tells (q/k/v are [D, D] for any count):
+ * --option heads=N, else the release table's `preset` (0 when the detected
+ * size is not a release). Without either the conversion is refused naming the
+ * choice; never a guess.
+ */
+inline int64_t attention_heads(const ckptconv::sdk::PlanRequest& request, int64_t preset, int64_t hidden,
+                               const std::string& variant) {
+    const int64_t heads = request.positive_option("heads", preset);
+    if (heads == 0)
+        throw ckptconv::sdk::invalid_data("the attention head count is not in the weights and this " + variant +
+                                          " model (width " + std::to_string(hidden) +
+                                          ") is no release size: pass --option heads=N (a divisor of " +
+                                          std::to_string(hidden) + ")");
+    if (hidden % heads != 0)
+        throw ckptconv::sdk::invalid_data("--option heads=" + std::to_string(heads) + " does not divide the width " +
+                                          std::to_string(hidden));
+    return heads;
+}
+
+} // namespace fairseq_family

@@ -1,0 +1,77 @@
+"""fairseq's checkpoint loading as target-loaders.md B.2-B.3 describes it, written from the spec (fairseq itself is
+not a Debian package): what load_checkpoint_to_cpu requires of the file, and the state-dict keys and shapes of the
+RobertaModel that load_model_ensemble_and_task builds from the stored args, for its strict load_state_dict."""
+import argparse
+
+import torch
+
+
+def load_checkpoint_to_cpu(path):
+    """torch.load as fairseq does it, then _upgrade_state_dict's requirements; raises KeyError where fairseq would."""
+    state = torch.load(path, map_location="cpu")  # fairseq passes weights_only=False: Namespaces must load
+    if state.get("args") is None and state.get("cfg") is None:
+        raise RuntimeError("Neither args nor cfg exist in state keys = " + str(list(state)))
+    if "optimizer_history" not in state:
+        state["optimizer_history"] = [{"criterion_name": "CrossEntropyCriterion", "best_loss": state["best_loss"]}]
+        state["last_optimizer_state"] = state["optimizer"]
+    history = state["optimizer_history"]
+    assert isinstance(history, list) and history and all(isinstance(h, dict) for h in history), history
+    if "lr_scheduler_state" not in history[-1]:
+        history[-1]["lr_scheduler_state"] = {"best": history[-1]["best_loss"]}
+    history[-1].setdefault("optimizer_name", "FairseqNAG")
+    history[-1].setdefault("num_updates", 0)
+    if "extra_state" not in state:
+        state["extra_state"] = {"epoch": state["epoch"], "batch_offset": state["batch_offset"],
+                                "val_loss": state["val_loss"]}
+    assert isinstance(state["extra_state"], dict), state["extra_state"]
+    state["extra_state"].setdefault("train_iterator", {"epoch": 1, "iterations_in_epoch": 0})
+    args = state.get("args")
+    if args is not None:
+        assert isinstance(args, argparse.Namespace), type(args)
+        if not hasattr(args, "task"):
+            args.task = "translation"
+    return state
+
+
+def roberta_expected_shapes(args, vocab):
+    """RobertaModel's state_dict() from `args` (base_architecture fills what args lack), names and shapes."""
+    get = lambda name, default: getattr(args, name, default)  # noqa: E731  (fairseq's safe_getattr)
+    layers, d = get("encoder_layers", 12), get("encoder_embed_dim", 768)
+    ffn, heads = get("encoder_ffn_embed_dim", 3072), get("encoder_attention_heads", 12)
+    assert d % heads == 0, f"MultiheadAttention: embed_dim {d} must be divisible by num_heads {heads}"
+    positions = get("max_positions", get("tokens_per_sample", 512))
+    p = "encoder.sentence_encoder."
+    shapes = {p + "version": (1,), p + "embed_tokens.weight": (vocab, d)}
+    if get("encoder_learned_pos", True):
+        shapes[p + "embed_positions.weight"] = (positions + 2, d)  # padding_idx + 1 rows in front
+    if get("layernorm_embedding", True):
+        shapes.update({p + "layernorm_embedding.weight": (d,), p + "layernorm_embedding.bias": (d,)})
+    for i in range(layers):
+        b = f"{p}layers.{i}."
+        for proj in ("k_proj", "v_proj", "q_proj", "out_proj"):
+            shapes.update({f"{b}self_attn.{proj}.weight": (d, d), f"{b}self_attn.{proj}.bias": (d,)})
+        for norm in ("self_attn_layer_norm", "final_layer_norm"):
+            shapes.update({f"{b}{norm}.weight": (d,), f"{b}{norm}.bias": (d,)})
+        shapes.update({f"{b}fc1.weight": (ffn, d), f"{b}fc1.bias": (ffn,), f"{b}fc2.weight": (d, ffn),
+                       f"{b}fc2.bias": (d,)})
+    if get("encoder_normalize_before", False):
+        shapes.update({p + "layer_norm.weight": (d,), p + "layer_norm.bias": (d,)})
+    shapes.update({"encoder.lm_head.weight": (vocab, d), "encoder.lm_head.bias": (vocab,),
+                   "encoder.lm_head.dense.weight": (d, d), "encoder.lm_head.dense.bias": (d,),
+                   "encoder.lm_head.layer_norm.weight": (d,), "encoder.lm_head.layer_norm.bias": (d,)})
+    return shapes
+
+
+def load_roberta_strictly(path):
+    """load_checkpoint_to_cpu, then the model built from args loads the state strictly; returns the state."""
+    state = load_checkpoint_to_cpu(path)
+    model = state["model"]
+    vocab = model["encoder.sentence_encoder.embed_tokens.weight"].shape[0]  # dict.txt rows (+ <mask>) in fairseq
+    expected = roberta_expected_shapes(state["args"], vocab)
+    missing, unexpected = sorted(set(expected) - set(model)), sorted(set(model) - set(expected))
+    if missing or unexpected:
+        raise RuntimeError(f"Error(s) in loading state_dict for RobertaModel: missing {missing[:4]}, "
+                           f"unexpected {unexpected[:4]}")
+    for k, shape in expected.items():
+        assert tuple(model[k].shape) == shape, f"size mismatch for {k}: {tuple(model[k].shape)} vs {shape}"
+    return state
