@@ -1,5 +1,7 @@
 #include "rules_deltalm_fairseq.hpp"
 
+#include <fairseq_family/envelope.hpp>
+
 #include <map>
 
 namespace deltalm_fairseq {
@@ -58,6 +60,82 @@ class KeyList {
 Expr resize_rows(ckptconv::sdk::Plan& plan, Expr x, int64_t rows, int64_t wanted) {
     if (wanted == rows) return x;
     return wanted < rows ? plan.narrow(x, 0, 0, wanted) : plan.pad(x, 0, wanted);
+}
+
+// The envelope a DeltaLM fine-tune's fairseq writes (target-loaders.md B.4, B.6): `args` None, `cfg` a plain
+// dict whose `model` is the legacy Namespace fairseq builds DeltaLMModel from. deltalm_base/_large *assign*
+// their sizes, so only those sizes can name them; any other size needs the user's own registered arch.
+void emit_fairseq_envelope(const DeltaLmShape& s, int64_t positions, bool shared,
+                           const ckptconv::sdk::PlanRequest& request, ckptconv::sdk::Plan& plan) {
+    using ckptconv::sdk::Value;
+    const bool release = s.variant == "base" || s.variant == "large";
+    if (!release && !request.has_option("arch"))
+        throw ckptconv::sdk::invalid_data(
+            "fairseq's deltalm_base and deltalm_large assign their sizes, so this custom DeltaLM (" +
+            std::to_string(s.encoder_layers) + "+" + std::to_string(s.decoder_layers) + " layers, width " +
+            std::to_string(s.hidden) +
+            ") can only be built by an arch of your own: pass --option arch=NAME "
+            "(registered with fairseq) and --option heads=N");
+    const std::string arch = request.option("arch", "deltalm_" + s.variant);
+    const int64_t preset = release ? (s.variant == "large" ? 16 : 12) : 0;
+    const int64_t heads = fairseq_family::attention_heads(request, preset, s.hidden, s.variant);
+    const int64_t max_positions = positions - 2; // learned positions keep padding_idx + 1 rows in front
+    const Value model = Value::ns({{"_name", arch},
+                                   {"arch", arch},
+                                   {"share_all_embeddings", shared},
+                                   {"share_decoder_input_output_embed", true},
+                                   {"encoder_embed_dim", s.hidden},
+                                   {"encoder_ffn_embed_dim", s.ffn},
+                                   {"encoder_layers", s.encoder_layers},
+                                   {"encoder_attention_heads", heads},
+                                   {"decoder_embed_dim", s.hidden},
+                                   {"decoder_ffn_embed_dim", s.ffn},
+                                   {"decoder_layers", s.decoder_layers},
+                                   {"decoder_attention_heads", heads},
+                                   {"max_source_positions", max_positions},
+                                   {"max_target_positions", max_positions},
+                                   {"encoder_learned_pos", true},
+                                   {"decoder_learned_pos", true},
+                                   {"layernorm_embedding", s.embedding_layer_norm},
+                                   {"encoder_normalize_before", false},
+                                   {"decoder_normalize_before", false},
+                                   {"no_scale_embedding", true},
+                                   {"activation_fn", "gelu"},
+                                   {"dropout", 0.1},
+                                   {"attention_dropout", 0.0},
+                                   {"activation_dropout", 0.0},
+                                   {"pretrained_deltalm_checkpoint", ""},
+                                   {"encoder_layers_to_keep", Value()},
+                                   {"decoder_layers_to_keep", Value()}});
+    // Task dataclasses interpolate ${common.seed} and ${dataset.*}: those groups must exist.
+    const Value cfg = Value::dict(
+        {{"_name", Value()},
+         {"common", Value::dict({{"seed", 1}, {"fp16", false}, {"cpu", false}})},
+         {"dataset", Value::dict({{"train_subset", "train"},
+                                  {"valid_subset", "valid"},
+                                  {"dataset_impl", Value()},
+                                  {"required_seq_len_multiple", 1},
+                                  {"max_tokens", Value()},
+                                  {"batch_size", Value()}})},
+         {"model", model},
+         {"task",
+          Value::dict({{"_name", "translation"}, {"data", "."}, {"source_lang", Value()}, {"target_lang", Value()}})},
+         {"criterion", Value()},
+         {"optimizer", Value()},
+         {"lr_scheduler", Value()},
+         {"generation", Value::dict({{"beam", 5}})},
+         {"bpe", Value()},
+         {"tokenizer", Value()}});
+    plan.value("args", Value());
+    plan.value("cfg", cfg);
+    plan.value("criterion", Value());
+    plan.value("optimizer_history", fairseq_family::optimizer_history("LabelSmoothedCrossEntropyCriterion"));
+    plan.value("task_state", Value::dict({}));
+    plan.value("extra_state", fairseq_family::extra_state());
+    plan.note("fairseq envelope: cfg.model " + arch + " (" + std::to_string(heads) + " heads" +
+              (request.has_option("heads") ? " from --option heads" : "") +
+              "), task translation with data '.': fairseq wants dict.SRC.txt and dict.TGT.txt (DeltaLM's dict.txt) "
+              "beside it, and source_lang/target_lang set when they are not in the file names");
 }
 
 } // namespace
@@ -186,6 +264,7 @@ void plan_deltalm_fairseq(const DeltaLmShape& s, const ckptconv::sdk::IndexView&
         for (const char* version : {"encoder.version", "decoder.version"})
             outputs[version] = plan.full({1}, CKPTCONV_DTYPE_F32, 3.0); // the buffer fairseq's DeltaLM registers
         aliases["decoder.output_projection.weight"] = shared ? embed : tied_embed;
+        emit_fairseq_envelope(s, positions, shared, request, plan);
     }
     ckptconv::sdk::emit_in_target_order(plan, to_fairseq ? "model" : "weights",
                                         to_fairseq ? fairseq_keys(s, vocab, positions)

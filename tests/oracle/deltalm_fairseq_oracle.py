@@ -20,6 +20,11 @@ sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "corpus"))
 from families.deltalm_fairseq import fairseq_model  # noqa: E402
 from oracle_cases import bits, convert_pt, detected_alone, run_cases, run_cli, same_tensors  # noqa: E402
+from fairseq_loader import load_deltalm_strictly  # noqa: E402
+
+# The fixtures are reduced sizes, which fairseq's deltalm_base/_large would overwrite: a user's own arch, 2 heads.
+ARCH = ("--option", "arch=deltalm_tiny", "--option", "heads=2")
+TINY = ("deltalm_base", "deltalm_large", "deltalm_tiny")
 
 RENAMES = [(".ffn_1.fc1", ".fc3"), (".ffn_1.fc2", ".fc4"), (".ffn_2", ""), (".ffn.", "."),
            ("emb_layer_norm", "layernorm_embedding")]
@@ -63,8 +68,16 @@ def check_base_to_fairseq(cli, corpus):
     assert (sel["plugin"], sel["score"], sel["format_version"]) == ("deltalm_fairseq", 100, "pretrained"), sel
     w = torch.load(src)["weights"]
     with tempfile.TemporaryDirectory() as tmp:
-        out = convert_pt(cli, src, os.path.join(tmp, "ft.pt"), "--option", "vocab_size=37")
-        assert list(out) == ["model"], list(out)
+        out = convert_pt(cli, src, os.path.join(tmp, "ft.pt"), "--option", "vocab_size=37", *ARCH)
+        assert list(out) == ["args", "cfg", "criterion", "optimizer_history", "task_state", "extra_state", "model"], \
+            list(out)
+        state = load_deltalm_strictly(os.path.join(tmp, "ft.pt"), TINY)
+        m = state["cfg"]["model"]
+        assert (m.arch, m.encoder_layers, m.decoder_layers, m.encoder_embed_dim, m.encoder_attention_heads) == \
+            ("deltalm_tiny", 12, 6, 16, 2), m
+        assert (m.max_source_positions, m.share_all_embeddings, m.layernorm_embedding) == \
+            (w["src_embedding.embed_positions.weight"].shape[0] - 2, False, True), m
+        assert state["optimizer_history"][-1]["criterion_name"] == "LabelSmoothedCrossEntropyCriterion"
         model = out["model"]
         assert len(model) == 395, len(model)
         same_tensors(model, expected_fairseq(w, vocab=37))
@@ -76,7 +89,9 @@ def check_large_shared_embeddings(cli, corpus):
     src = os.path.join(corpus, "deltalm_fairseq", "deltalm_large_tiny.pt")
     w = torch.load(src)["weights"]
     with tempfile.TemporaryDirectory() as tmp:
-        model = convert_pt(cli, src, os.path.join(tmp, "ft.pt"))["model"]
+        model = convert_pt(cli, src, os.path.join(tmp, "ft.pt"), *ARCH)["model"]
+        state = load_deltalm_strictly(os.path.join(tmp, "ft.pt"), TINY)
+        assert state["cfg"]["model"].share_all_embeddings is True and state["cfg"]["model"].layernorm_embedding is False
         assert len(model) == 4 + 16 * 24 + 32 * 12 + 3 == 775, len(model)
         same_tensors(model, expected_fairseq(w))
         ptrs = {model[k].data_ptr() for k in ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight",
@@ -88,7 +103,9 @@ def check_padding(cli, corpus):
     src = os.path.join(corpus, "deltalm_fairseq", "deltalm_base_tiny.pt")
     w = torch.load(src)["weights"]
     with tempfile.TemporaryDirectory() as tmp:
-        model = convert_pt(cli, src, os.path.join(tmp, "ft.pt"), "--option", "vocab_size=45", "--option", "positions=12")["model"]
+        model = convert_pt(cli, src, os.path.join(tmp, "ft.pt"), "--option", "vocab_size=45", "--option", "positions=12",
+                           *ARCH)["model"]
+        load_deltalm_strictly(os.path.join(tmp, "ft.pt"), TINY)
         e = model["encoder.embed_tokens.weight"]
         assert e.shape == (45, 16) and torch.equal(e[:40], w["src_embedding.embed_tokens.weight"])
         assert not e[40:].any(), "rows past the pretrained ones are zeros"
@@ -113,7 +130,8 @@ def check_finetuned_to_pretrained_and_back(cli, corpus):
             assert torch.equal(bits(back[key]), bits(t)), key
         assert "optimizer state" in open(os.path.join(tmp, "r.json")).read()
         # And forward again: the fine-tuned model's tensors, byte for byte.
-        again = convert_pt(cli, os.path.join(tmp, "pre.pt"), os.path.join(tmp, "ft.pt"))["model"]
+        again = convert_pt(cli, os.path.join(tmp, "pre.pt"), os.path.join(tmp, "ft.pt"), *ARCH)["model"]
+        load_deltalm_strictly(os.path.join(tmp, "ft.pt"), TINY)
         same_tensors(again, model)
 
 
@@ -121,11 +139,29 @@ def check_round_trip_pretrained(cli, corpus):
     src = os.path.join(corpus, "deltalm_fairseq", "deltalm_base_tiny.pt")
     w = torch.load(src)["weights"]
     with tempfile.TemporaryDirectory() as tmp:
-        convert_pt(cli, src, os.path.join(tmp, "ft.pt"))
+        convert_pt(cli, src, os.path.join(tmp, "ft.pt"), *ARCH)
         back = convert_pt(cli, os.path.join(tmp, "ft.pt"), os.path.join(tmp, "pre.pt"))["weights"]
         assert set(back) == set(w), sorted(set(back) ^ set(w))[:4]
         for k, t in w.items():
             assert torch.equal(bits(back[k]), bits(t)), k
+
+
+def check_custom_size_needs_an_arch(cli, corpus):
+    """deltalm_base/_large assign their sizes: a reduced model named after them would not load; refused instead."""
+    src = os.path.join(corpus, "deltalm_fairseq", "deltalm_base_tiny.pt")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "ft.pt")
+        r = run_cli(cli, "convert", src, "-o", out)
+        assert r.returncode == 5 and "--option arch=NAME" in r.stderr, (r.returncode, r.stderr)
+        r = run_cli(cli, "convert", src, "-o", out, "--option", "arch=deltalm_tiny")
+        assert r.returncode == 5 and "--option heads=N" in r.stderr, (r.returncode, r.stderr)
+        assert not os.path.exists(out)
+        convert_pt(cli, src, out, "--option", "arch=deltalm_base", "--option", "heads=2")
+        try:  # what the refusal prevents: fairseq's deltalm_base overwrites the sizes and the strict load fails
+            load_deltalm_strictly(out)
+            raise AssertionError("a reduced model loaded under deltalm_base")
+        except (RuntimeError, AssertionError) as e:
+            assert "size mismatch" in str(e) or "missing" in str(e), e
 
 
 def check_bad_option(cli, corpus):
@@ -139,10 +175,12 @@ def check_bad_option(cli, corpus):
 if __name__ == "__main__":
     cli, corpus = sys.argv[1:3]
     sys.exit(run_cases([
-        ("base pretrained -> fairseq {model}: 395 tensors, vocab cut to 37, projection tied", lambda: check_base_to_fairseq(cli, corpus)),
+        ("base pretrained -> fairseq envelope (cfg path, opened by fairseq's loader, DeltaLMModel loads strictly): "
+         "395 tensors, vocab cut to 37, projection tied", lambda: check_base_to_fairseq(cli, corpus)),
         ("large pretrained (no embedding LayerNorm, one embedding storage) -> 775 tensors", lambda: check_large_shared_embeddings(cli, corpus)),
         ("vocab_size/positions past the pretrained rows: zero rows", lambda: check_padding(cli, corpus)),
         ("fine-tuned fairseq -> pretrained -> fairseq", lambda: check_finetuned_to_pretrained_and_back(cli, corpus)),
         ("pretrained -> fairseq -> pretrained is byte-identical", lambda: check_round_trip_pretrained(cli, corpus)),
         ("bad --option refused, nothing written", lambda: check_bad_option(cli, corpus)),
+        ("a custom size needs --option arch and heads; deltalm_base on it would not load", lambda: check_custom_size_needs_an_arch(cli, corpus)),
     ]))

@@ -75,3 +75,79 @@ def load_roberta_strictly(path):
     for k, shape in expected.items():
         assert tuple(model[k].shape) == shape, f"size mismatch for {k}: {tuple(model[k].shape)} vs {shape}"
     return state
+
+
+# DeltaLM's archs assign (not default) their sizes (target-loaders.md B.4).
+DELTALM_ARCHS = {
+    "deltalm_base": dict(encoder_embed_dim=768, encoder_ffn_embed_dim=3072, encoder_layers=12, encoder_attention_heads=12,
+                         decoder_embed_dim=768, decoder_ffn_embed_dim=3072, decoder_layers=6, decoder_attention_heads=12,
+                         layernorm_embedding=True),
+    "deltalm_large": dict(encoder_embed_dim=1024, encoder_ffn_embed_dim=4096, encoder_layers=24,
+                          encoder_attention_heads=16, decoder_embed_dim=1024, decoder_ffn_embed_dim=4096,
+                          decoder_layers=12, decoder_attention_heads=16, layernorm_embedding=False),
+}
+
+
+def deltalm_expected_shapes(m, vocab):
+    """DeltaLMModel's state_dict() (families.md A.4) from the model config after its arch function ran."""
+    d, f = m.encoder_embed_dim, m.encoder_ffn_embed_dim
+    for side in ("encoder", "decoder"):
+        assert getattr(m, side + "_embed_dim") % getattr(m, side + "_attention_heads") == 0, f"{side}: heads"
+    shapes = {"encoder.version": (1,), "encoder.embed_tokens.weight": (vocab, d),
+              "encoder.embed_positions.weight": (m.max_source_positions + 2, d)}
+    norm = lambda name: {name + ".weight": (d,), name + ".bias": (d,)}  # noqa: E731
+    linear = lambda name, o, i: {name + ".weight": (o, i), name + ".bias": (o,)}  # noqa: E731
+    if m.layernorm_embedding:
+        shapes.update(norm("encoder.layernorm_embedding"))
+    for i in range(m.encoder_layers):
+        b = f"encoder.layers.{i}."
+        for proj in ("k_proj", "v_proj", "q_proj", "out_proj"):
+            shapes.update(linear(b + "self_attn." + proj, d, d))
+        shapes.update({**norm(b + "self_attn_layer_norm"), **linear(b + "fc1", f, d), **linear(b + "fc2", d, f),
+                       **norm(b + "final_layer_norm")})
+    shapes.update({"decoder.version": (1,), "decoder.embed_tokens.weight": (vocab, d),
+                   "decoder.embed_positions.weight": (m.max_target_positions + 2, d)})
+    if m.layernorm_embedding:
+        shapes.update(norm("decoder.layernorm_embedding"))
+    for i in range(m.decoder_layers):
+        b = f"decoder.layers.{i}."
+        for attn in ("self_attn", "encoder_attn"):
+            for proj in ("k_proj", "v_proj", "q_proj", "out_proj"):
+                shapes.update(linear(f"{b}{attn}.{proj}", d, d))
+            shapes.update(norm(f"{b}{attn}_layer_norm"))
+        shapes.update({**linear(b + "fc1", f, d), **linear(b + "fc2", d, f), **linear(b + "fc3", f, d),
+                       **linear(b + "fc4", d, f), **norm(b + "ffn_layer_norm"), **norm(b + "final_layer_norm")})
+    shapes["decoder.output_projection.weight"] = (vocab, d)
+    return shapes
+
+
+def load_deltalm_strictly(path, registered=("deltalm_base", "deltalm_large")):
+    """load_checkpoint_to_cpu, setup_task and build_model from cfg, then the strict load; `registered` are the arch
+    names fairseq knows (the user's own arch applies cfg values unchanged)."""
+    state = load_checkpoint_to_cpu(path)
+    assert state["args"] is None and isinstance(state["cfg"], dict), "a cfg-path envelope"
+    cfg = state["cfg"]
+    for group in ("common", "dataset"):  # the task dataclass interpolates ${common.seed} and ${dataset.*}
+        assert isinstance(cfg[group], dict), group
+    task = cfg["task"]
+    assert isinstance(task, dict) and task["_name"] == "translation" and "data" in task, task
+    m = cfg["model"]
+    assert isinstance(m, argparse.Namespace), type(m)
+    arch = m._name
+    assert arch == m.arch and arch in registered, f"unknown arch {arch}"
+    m = argparse.Namespace(**vars(m))
+    for k, v in DELTALM_ARCHS.get(arch, {}).items():
+        setattr(m, k, v)
+    assert m.pretrained_deltalm_checkpoint == "", "building the model would read pretrained_deltalm_checkpoint"
+    model = state["model"]
+    vocab = model["encoder.embed_tokens.weight"].shape[0]
+    if m.share_all_embeddings:
+        assert model["decoder.embed_tokens.weight"].shape[0] == vocab, "--share-all-embeddings needs one dictionary"
+    expected = deltalm_expected_shapes(m, vocab)
+    missing, unexpected = sorted(set(expected) - set(model)), sorted(set(model) - set(expected))
+    if missing or unexpected:
+        raise RuntimeError(f"Error(s) in loading state_dict for DeltaLMModel: missing {missing[:4]}, "
+                           f"unexpected {unexpected[:4]}")
+    for k, shape in expected.items():
+        assert tuple(model[k].shape) == shape, f"size mismatch for {k}: {tuple(model[k].shape)} vs {shape}"
+    return state
