@@ -80,33 +80,25 @@ void emit_fairseq_envelope(const DeltaLmShape& s, int64_t positions, bool shared
     const int64_t preset = release ? (s.variant == "large" ? 16 : 12) : 0;
     const int64_t heads = fairseq_family::attention_heads(request, preset, s.hidden, s.variant);
     const int64_t max_positions = positions - 2; // learned positions keep padding_idx + 1 rows in front
-    const Value model = Value::ns({{"_name", arch},
-                                   {"arch", arch},
-                                   {"share_all_embeddings", shared},
-                                   {"share_decoder_input_output_embed", true},
-                                   {"encoder_embed_dim", s.hidden},
-                                   {"encoder_ffn_embed_dim", s.ffn},
-                                   {"encoder_layers", s.encoder_layers},
-                                   {"encoder_attention_heads", heads},
-                                   {"decoder_embed_dim", s.hidden},
-                                   {"decoder_ffn_embed_dim", s.ffn},
-                                   {"decoder_layers", s.decoder_layers},
-                                   {"decoder_attention_heads", heads},
-                                   {"max_source_positions", max_positions},
-                                   {"max_target_positions", max_positions},
-                                   {"encoder_learned_pos", true},
-                                   {"decoder_learned_pos", true},
-                                   {"layernorm_embedding", s.embedding_layer_norm},
-                                   {"encoder_normalize_before", false},
-                                   {"decoder_normalize_before", false},
-                                   {"no_scale_embedding", true},
-                                   {"activation_fn", "gelu"},
-                                   {"dropout", 0.1},
-                                   {"attention_dropout", 0.0},
-                                   {"activation_dropout", 0.0},
-                                   {"pretrained_deltalm_checkpoint", ""},
-                                   {"encoder_layers_to_keep", Value()},
-                                   {"decoder_layers_to_keep", Value()}});
+    using fairseq_family::join;
+    using fairseq_family::transformer_side;
+    const Value model = Value::ns(join(join(transformer_side("encoder", s.encoder_layers, s.hidden, s.ffn, heads),
+                                            transformer_side("decoder", s.decoder_layers, s.hidden, s.ffn, heads)),
+                                       {{"_name", arch},
+                                        {"arch", arch},
+                                        {"share_all_embeddings", shared},
+                                        {"share_decoder_input_output_embed", true},
+                                        {"max_source_positions", max_positions},
+                                        {"max_target_positions", max_positions},
+                                        {"layernorm_embedding", s.embedding_layer_norm},
+                                        {"no_scale_embedding", true},
+                                        {"activation_fn", "gelu"},
+                                        {"dropout", 0.1},
+                                        {"attention_dropout", 0.0},
+                                        {"activation_dropout", 0.0},
+                                        {"pretrained_deltalm_checkpoint", ""},
+                                        {"encoder_layers_to_keep", Value()},
+                                        {"decoder_layers_to_keep", Value()}}));
     // Task dataclasses interpolate ${common.seed} and ${dataset.*}: those groups must exist.
     const Value cfg = Value::dict(
         {{"_name", Value()},

@@ -62,18 +62,21 @@ def roberta_expected_shapes(args, vocab):
     return shapes
 
 
+def strict_load(cls, model, expected):
+    """torch's load_state_dict(strict=True) for `cls`: the same names, then the same shapes."""
+    missing, unexpected = sorted(set(expected) - set(model)), sorted(set(model) - set(expected))
+    if missing or unexpected:
+        raise RuntimeError(f"Error(s) in loading state_dict for {cls}: missing {missing[:4]}, unexpected {unexpected[:4]}")
+    for k, shape in expected.items():
+        assert tuple(model[k].shape) == shape, f"size mismatch for {k}: {tuple(model[k].shape)} vs {shape}"
+
+
 def load_roberta_strictly(path):
     """load_checkpoint_to_cpu, then the model built from args loads the state strictly; returns the state."""
     state = load_checkpoint_to_cpu(path)
     model = state["model"]
     vocab = model["encoder.sentence_encoder.embed_tokens.weight"].shape[0]  # dict.txt rows (+ <mask>) in fairseq
-    expected = roberta_expected_shapes(state["args"], vocab)
-    missing, unexpected = sorted(set(expected) - set(model)), sorted(set(model) - set(expected))
-    if missing or unexpected:
-        raise RuntimeError(f"Error(s) in loading state_dict for RobertaModel: missing {missing[:4]}, "
-                           f"unexpected {unexpected[:4]}")
-    for k, shape in expected.items():
-        assert tuple(model[k].shape) == shape, f"size mismatch for {k}: {tuple(model[k].shape)} vs {shape}"
+    strict_load("RobertaModel", model, roberta_expected_shapes(state["args"], vocab))
     return state
 
 
@@ -143,11 +146,5 @@ def load_deltalm_strictly(path, registered=("deltalm_base", "deltalm_large")):
     vocab = model["encoder.embed_tokens.weight"].shape[0]
     if m.share_all_embeddings:
         assert model["decoder.embed_tokens.weight"].shape[0] == vocab, "--share-all-embeddings needs one dictionary"
-    expected = deltalm_expected_shapes(m, vocab)
-    missing, unexpected = sorted(set(expected) - set(model)), sorted(set(model) - set(expected))
-    if missing or unexpected:
-        raise RuntimeError(f"Error(s) in loading state_dict for DeltaLMModel: missing {missing[:4]}, "
-                           f"unexpected {unexpected[:4]}")
-    for k, shape in expected.items():
-        assert tuple(model[k].shape) == shape, f"size mismatch for {k}: {tuple(model[k].shape)} vs {shape}"
+    strict_load("DeltaLMModel", model, deltalm_expected_shapes(m, vocab))
     return state

@@ -24,6 +24,23 @@ inline ckptconv::sdk::Value extra_state() {
 }
 
 /**
+ * The sizes fairseq's transformer args carry for one side ("encoder" or
+ * "decoder"): layers, width, FFN width, heads, learned positions, post-norm.
+ */
+inline ckptconv::sdk::Value::Members transformer_side(const std::string& side, int64_t layers, int64_t dim, int64_t ffn,
+                                                      int64_t heads) {
+    return {{side + "_layers", layers},         {side + "_embed_dim", dim},    {side + "_ffn_embed_dim", ffn},
+            {side + "_attention_heads", heads}, {side + "_learned_pos", true}, {side + "_normalize_before", false}};
+}
+
+/** `members` followed by `more`: one Namespace from shared and model-specific fields. */
+inline ckptconv::sdk::Value::Members join(ckptconv::sdk::Value::Members members,
+                                          const ckptconv::sdk::Value::Members& more) {
+    members.insert(members.end(), more.begin(), more.end());
+    return members;
+}
+
+/**
  * Attention heads, which no weight tells (q/k/v are [D, D] for any count):
  * --option heads=N, else the release table's `preset` (0 when the detected
  * size is not a release). Without either the conversion is refused naming the
