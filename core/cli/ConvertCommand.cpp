@@ -21,7 +21,7 @@ namespace ckptconv::cli {
 int run_convert(const std::vector<std::string>& tokens) {
     CommandSpec spec{
         "convert",
-        "FILE -o OUT [--plugin ID[@VER]|none] [--format-version V] [--to pt|safetensors|diffusers] "
+        "FILE -o OUT [--plugin ID[@VER]|none] [--format-version V] [--to pt|safetensors|diffusers|hf] "
         "[--dtype keep|fp32|fp16|bf16] [--shard-size 5GB] [--option K=V]... [--component NAME]... [--dry-run] "
         "[--report R.json] [--force] [--drop-unsafe]",
         "Detect the checkpoint's family and convert it with the plugin's rules (--plugin none: only change "
@@ -34,7 +34,7 @@ int run_convert(const std::vector<std::string>& tokens) {
         "output,o", po::value<std::string>()->required(), "output file (shards are written beside it)")(
         "plugin", po::value<std::string>(), "ID[@VERSION] to skip detection, or none for a pure change of container")(
         "format-version", po::value<std::string>(), "override the detected format version")(
-        "to", po::value<std::string>(), "pt, safetensors or diffusers")("dtype", po::value<std::string>(),
+        "to", po::value<std::string>(), "pt, safetensors, diffusers or hf (a transformers model folder)")("dtype", po::value<std::string>(),
                                                                         "keep (default), fp32, fp16 or bf16")(
         "shard-size", po::value<std::string>(), "largest safetensors shard, e.g. 5GB (decimal, as the Hub)")(
         "option", po::value<std::vector<std::string>>()->composing(), "plugin option K=V; repeatable")(
@@ -53,9 +53,11 @@ int run_convert(const std::vector<std::string>& tokens) {
     const std::string file = (*vm)["file"].as<std::string>();
     const std::string output = (*vm)["output"].as<std::string>();
     std::string to = one_of("to", vm->count("to") ? (*vm)["to"].as<std::string>() : config.output_format.value_or(""),
-                            {"", "pt", "safetensors", "diffusers"});
-    // A name ending in .safetensors asks for that container: a zip written under it would mislead every reader.
-    if (to.empty() && std::filesystem::path(output).extension() == ".safetensors") to = "safetensors";
+                            {"", "pt", "safetensors", "diffusers", "hf"});
+    // A checkpoint file's name asks for its container: a folder written under NAME.pt, or a zip under
+    // NAME.safetensors, would mislead every reader. Other names take the plugin's target (a folder).
+    if (const std::string ext = std::filesystem::path(output).extension().string(); to.empty())
+        to = ext == ".safetensors" ? "safetensors" : ext == ".pt" || ext == ".bin" || ext == ".pth" ? "pt" : "";
     const ConversionChoices choices = read_conversion_choices(*vm, config);
     const std::string& dtype = choices.dtype;
     const std::optional<std::string> shard_text =
@@ -137,7 +139,7 @@ int run_convert(const std::vector<std::string>& tokens) {
         return 0;
     }
     core::OutputTransaction tx(force, inputs);
-    if (conversion.format() == "diffusers") tx.require_empty_folder(output);
+    if (conversion.format() == "diffusers" || conversion.format() == "hf") tx.require_empty_folder(output);
     core::progress_start(conversion.planned_bytes(), show_progress);
     conversion.write(tx, output, shard_size);
     core::progress_finish();

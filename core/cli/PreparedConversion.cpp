@@ -13,7 +13,9 @@ PreparedConversion::PreparedConversion(core::CheckpointIndex index, const Plugin
     const core::AbiIndex abi(index_);
     const core::Candidate c = choices.use_rules ? core::Candidate{} : *chosen.chosen;
     // The plugin's own target (e.g. diffusers) unless the user chose a container; rules write pt.
-    format_ = !to.empty() ? to : (c.target == "diffusers" || c.target == "safetensors" ? c.target : "pt");
+    format_ = !to.empty() ? to
+              : c.target == "diffusers" || c.target == "safetensors" || c.target == "hf" ? c.target
+                                                                                         : "pt";
     plan_ = plan_conversion(choices, config, index_, abi, chosen, format_);
     core::check_plan(index_, plan_, choices.dtype != "keep");
     executor_.emplace(index_, plan_, core::dtype_option_target(choices.dtype));

@@ -16,6 +16,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr uint64_t kDiffusersShard = 5'000'000'000; // huggingface_hub's default, decimal
+constexpr uint64_t kTransformersShard = 5'000'000'000; // save_pretrained's max_shard_size "5GB"
 
 bool holds_tensor(const PyObject& o) { return count_reachable_tensors(o, false, 1) > 0; }
 
@@ -141,13 +142,21 @@ std::vector<ReportFile> write_conversion(const CheckpointIndex& index, const Pla
         notes.push_back(std::to_string(index.extras.size()) +
                         " non-tensor entries cannot be stored in safetensors and were left out");
     if (output.format == "safetensors") return write_st(plan, executor, tx, output.path, output.shard_size);
-    if (output.format != "diffusers") throw Error(ExitCode::Usage, "unknown output format " + output.format);
-    if (plan.component_dir.empty())
-        throw Error(ExitCode::Usage,
-                    "--to diffusers: this plugin's plan names no component folder; use --to pt or safetensors");
-    tx.make_dirs(output.path / plan.component_dir);
-    auto files = write_st(plan, executor, tx, output.path / plan.component_dir / "diffusion_pytorch_model.safetensors",
-                          output.shard_size ? output.shard_size : kDiffusersShard);
+    std::vector<ReportFile> files;
+    if (output.format == "hf") { // a transformers model folder: weights beside config.json, as save_pretrained
+        tx.make_dirs(output.path);
+        files = write_st(plan, executor, tx, output.path / "model.safetensors",
+                         output.shard_size ? output.shard_size : kTransformersShard);
+    } else if (output.format == "diffusers") {
+        if (plan.component_dir.empty())
+            throw Error(ExitCode::Usage,
+                        "--to diffusers: this plugin's plan names no component folder; use --to pt or safetensors");
+        tx.make_dirs(output.path / plan.component_dir);
+        files = write_st(plan, executor, tx, output.path / plan.component_dir / "diffusion_pytorch_model.safetensors",
+                         output.shard_size ? output.shard_size : kDiffusersShard);
+    } else {
+        throw Error(ExitCode::Usage, "unknown output format " + output.format);
+    }
     for (const auto& f : plan.files) {
         const fs::path target = output.path / f.path;
         tx.make_dirs(target.parent_path());

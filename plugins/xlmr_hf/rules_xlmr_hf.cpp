@@ -120,6 +120,39 @@ void emit_fairseq_envelope(const XlmrShape& s, const ckptconv::sdk::PlanRequest&
               (bpe == "sentencepiece" ? " and sentencepiece.bpe.model" : ", encoder.json and vocab.bpe"));
 }
 
+// config.json of the transformers model folder (--to hf): every size from the weights, heads by the shared
+// rule, the special-token ids and norms of XLMRobertaConfig / RobertaConfig as released.
+std::string transformers_config(const XlmrShape& s, const ckptconv::sdk::PlanRequest& request) {
+    using ckptconv::sdk::json_array;
+    using ckptconv::sdk::json_string;
+    const bool roberta = ckptconv::sdk::starts_with(s.variant, "roberta");
+    const bool release = roberta || ckptconv::sdk::starts_with(s.variant, "xlmr");
+    const bool large = s.hidden == 1024 && s.layers == 24;
+    const int64_t heads =
+        fairseq_family::attention_heads(request, release ? (large ? 16 : 12) : 0, s.hidden, s.variant);
+    const std::string family = roberta ? "Roberta" : "XLMRoberta";
+    const std::string architecture = family + (s.lm_head ? "ForMaskedLM" : "Model");
+    return ckptconv::sdk::json_object({{"architectures", json_array({json_string(architecture)})},
+                                       {"attention_probs_dropout_prob", "0.1"},
+                                       {"bos_token_id", "0"},
+                                       {"eos_token_id", "2"},
+                                       {"hidden_act", json_string("gelu")},
+                                       {"hidden_dropout_prob", "0.1"},
+                                       {"hidden_size", std::to_string(s.hidden)},
+                                       {"initializer_range", "0.02"},
+                                       {"intermediate_size", std::to_string(s.ffn)},
+                                       {"layer_norm_eps", "1e-05"},
+                                       {"max_position_embeddings", std::to_string(s.positions)},
+                                       {"model_type", json_string(roberta ? "roberta" : "xlm-roberta")},
+                                       {"num_attention_heads", std::to_string(heads)},
+                                       {"num_hidden_layers", std::to_string(s.layers)},
+                                       {"pad_token_id", "1"},
+                                       {"position_embedding_type", json_string("absolute")},
+                                       {"type_vocab_size", "1"},
+                                       {"use_cache", "true"},
+                                       {"vocab_size", std::to_string(s.vocab)}});
+}
+
 } // namespace
 
 std::vector<TargetKey> fairseq_keys(const XlmrShape& s) {
@@ -240,6 +273,11 @@ void plan_xlmr_hf(const XlmrShape& s, const ckptconv::sdk::IndexView& index, con
         outputs["roberta.embeddings.token_type_embeddings.weight"] = plan.zeros({1, s.hidden}, s.dtype);
         if (s.lm_head) aliases["lm_head.decoder.bias"] = "lm_head.bias";
         ckptconv::sdk::emit_in_target_order(plan, "", hf_keys(s), std::move(outputs), aliases);
+        if (request.output_format == "hf") {
+            plan.file("config.json", transformers_config(s, request));
+            plan.note("transformers model folder: config.json and model.safetensors; from_pretrained also wants the "
+                      "tokenizer: copy sentencepiece.bpe.model (or the GPT-2 vocab.json and merges.txt) beside them");
+        }
         plan.target("hf");
     }
     plan.keep_extras(false);

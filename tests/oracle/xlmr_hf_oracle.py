@@ -9,6 +9,7 @@ fairseq -> HF is that converter: 2019 names upgraded, in_proj split in thirds (q
 copied unchanged, token_type_embeddings zeros. Tied embedding/LM-head pairs must share storage.
 """
 import collections
+import json
 import os
 import sys
 import tempfile
@@ -145,6 +146,68 @@ def check_envelope(path, heads, positions):
     assert list(state) == ["args", "optimizer_history", "extra_state", "model"], list(state)
 
 
+def hf_expected_shapes(config, lm_head=True):
+    """XLMRobertaForMaskedLM's persistent state (transformers >= 4.31: no position_ids / token_type_ids buffers)."""
+    d, inter, v = config["hidden_size"], config["intermediate_size"], config["vocab_size"]
+    assert d % config["num_attention_heads"] == 0, "hidden_size must be a multiple of num_attention_heads"
+    e = "roberta.embeddings."
+    shapes = {e + "word_embeddings.weight": (v, d), e + "position_embeddings.weight": (config["max_position_embeddings"], d),
+              e + "token_type_embeddings.weight": (config["type_vocab_size"], d), e + "LayerNorm.weight": (d,),
+              e + "LayerNorm.bias": (d,)}
+    for i in range(config["num_hidden_layers"]):
+        b = f"roberta.encoder.layer.{i}."
+        for name, o, n in (("attention.self.query", d, d), ("attention.self.key", d, d), ("attention.self.value", d, d),
+                           ("attention.output.dense", d, d), ("intermediate.dense", inter, d), ("output.dense", d, inter)):
+            shapes.update({f"{b}{name}.weight": (o, n), f"{b}{name}.bias": (o,)})
+        for norm in ("attention.output.LayerNorm", "output.LayerNorm"):
+            shapes.update({f"{b}{norm}.weight": (d,), f"{b}{norm}.bias": (d,)})
+    if lm_head:
+        shapes.update({"lm_head.dense.weight": (d, d), "lm_head.dense.bias": (d,), "lm_head.layer_norm.weight": (d,),
+                       "lm_head.layer_norm.bias": (d,), "lm_head.decoder.weight": (v, d), "lm_head.bias": (v,),
+                       "lm_head.decoder.bias": (v,)})
+    return shapes
+
+
+def check_fairseq_to_hf_folder_and_back(cli, corpus):
+    """fairseq -> transformers model folder (config.json + model.safetensors, what from_pretrained reads) -> fairseq:
+    every tensor back bit for bit, and the sizes the same in config.json and both envelopes."""
+    src = os.path.join(corpus, "xlmr_hf", "xlmr_fairseq_2019.pt")
+    source = torch.load(src)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = os.path.join(tmp, "hf")
+        r = run_cli(cli, "convert", src, "-o", folder, *HEADS)
+        assert r.returncode == 0, r.stderr
+        assert sorted(os.listdir(folder)) == ["config.json", "model.safetensors"], os.listdir(folder)
+        assert "sentencepiece.bpe.model" in r.stderr, "the report says which tokenizer file to add"
+        with open(os.path.join(folder, "config.json")) as f:
+            text = f.read()
+        config = json.loads(text)
+        assert text == json.dumps(config, indent=2, sort_keys=True) + "\n", "not laid out as save_pretrained does"
+        args = source["args"]
+        assert (config["architectures"], config["model_type"]) == (["XLMRobertaForMaskedLM"], "xlm-roberta"), config
+        assert (config["num_hidden_layers"], config["hidden_size"], config["intermediate_size"],
+                config["num_attention_heads"], config["max_position_embeddings"]) == \
+            (args.encoder_layers, args.encoder_embed_dim, args.encoder_ffn_embed_dim, args.encoder_attention_heads,
+             args.max_positions + 2), config
+        sd, _ = read_safetensors(os.path.join(folder, "model.safetensors"))
+        expected = hf_expected_shapes(config)
+        tied = {"lm_head.decoder.weight", "lm_head.decoder.bias"}  # from_pretrained ties them to their sources
+        assert set(sd) - set(expected) == set() and set(expected) - set(sd) <= tied, (set(sd) ^ set(expected))
+        for k, t in sd.items():
+            assert tuple(t.shape) == expected[k], k
+        same_tensors(sd, {k: v for k, v in fairseq_to_hf(upgrade_raw(source["model"])).items() if k in sd},
+                     ordered=False)
+        back = os.path.join(tmp, "fs.pt")
+        convert_pt(cli, os.path.join(folder, "model.safetensors"), back, *HEADS)
+        state = load_roberta_strictly(back)
+        expected_fs = upgrade_raw(source["model"])
+        expected_fs["encoder.sentence_encoder.version"] = torch.tensor([3.0])
+        same_tensors(state["model"], expected_fs, ordered=False)
+        for field in ("encoder_layers", "encoder_embed_dim", "encoder_ffn_embed_dim", "encoder_attention_heads",
+                      "max_positions"):
+            assert getattr(state["args"], field) == getattr(args, field), field
+
+
 def check_heads_needed(cli, corpus):
     """No weight tells the head count: a custom size without --option heads is refused, never guessed."""
     src = os.path.join(corpus, "xlmr_hf", "xlmr_mlm_legacy.bin")
@@ -167,6 +230,8 @@ if __name__ == "__main__":
         ("fairseq 2019 model.pt (args Namespace, in_proj) -> HF -> fairseq", lambda: check_fairseq_2019_to_hf(cli, corpus)),
         ("HF base model safetensors -> fairseq (no lm_head noted, and the strict load misses it)",
          lambda: check_base_model_safetensors(cli, corpus)),
+        ("fairseq 2019 -> transformers model folder (config.json + model.safetensors) -> fairseq, sizes kept",
+         lambda: check_fairseq_to_hf_folder_and_back(cli, corpus)),
         ("heads: refused without --option heads on a custom size, or when it does not divide the width",
          lambda: check_heads_needed(cli, corpus)),
     ]))
