@@ -27,6 +27,39 @@ Expr position_ids(ckptconv::sdk::Plan& plan, int64_t positions) {
     return plan.constant({1, positions}, CKPTCONV_DTYPE_I64, values.data(), values.size() * sizeof(int64_t));
 }
 
+// config.json of a transformers CLIPVisionModel folder (--to hf): sizes from the weights, heads from the
+// release table (ViT-B 12, ViT-L 16; DeepEncoder's tower is a CLIP-L) or --option heads, image size from
+// the position rows (one per patch plus the class token).
+std::string transformers_config(const ClipTower& t, const ckptconv::sdk::PlanRequest& request, bool post_layernorm) {
+    using ckptconv::sdk::json_string;
+    const int64_t preset = t.hidden == 1024 ? 16 : t.hidden == 768 ? 12 : 0;
+    const int64_t heads =
+        ckptconv::sdk::attention_heads(request, t.variant == "custom" ? 0 : preset, t.hidden, t.variant);
+    int64_t side = 0;
+    while ((side + 1) * (side + 1) <= t.positions - 1) ++side;
+    if (side * side != t.positions - 1)
+        throw ckptconv::sdk::invalid_data(std::to_string(t.positions) +
+                                          " position rows are no square grid of patches plus the class token");
+    if (!post_layernorm)
+        throw ckptconv::sdk::invalid_data(
+            "a transformers CLIPVisionModel always has post_layernorm: --option post_layernorm=omit needs --to pt");
+    return ckptconv::sdk::json_object({{"architectures", ckptconv::sdk::json_array({json_string("CLIPVisionModel")})},
+                                       {"attention_dropout", "0.0"},
+                                       {"dropout", "0.0"},
+                                       {"hidden_act", json_string("quick_gelu")},
+                                       {"hidden_size", std::to_string(t.hidden)},
+                                       {"image_size", std::to_string(side * t.patch)},
+                                       {"initializer_factor", "1.0"},
+                                       {"initializer_range", "0.02"},
+                                       {"intermediate_size", std::to_string(t.mlp)},
+                                       {"layer_norm_eps", "1e-05"},
+                                       {"model_type", json_string("clip_vision_model")},
+                                       {"num_attention_heads", std::to_string(heads)},
+                                       {"num_channels", std::to_string(t.channels)},
+                                       {"num_hidden_layers", std::to_string(t.layers)},
+                                       {"patch_size", std::to_string(t.patch)}});
+}
+
 } // namespace
 
 std::vector<TargetKey> tower_keys(const ClipTower& t, TowerLayout layout, const std::string& prefix,
@@ -170,6 +203,11 @@ void plan_clip_vision(const ClipTower& t, const ckptconv::sdk::IndexView& index,
                                         tower_keys(t, to_hf ? TowerLayout::HuggingFace : TowerLayout::DeepEncoder,
                                                    out_prefix, with_ids, post_layernorm),
                                         std::move(outputs));
+    if (to_hf && request.output_format == "hf") {
+        plan.file("config.json", transformers_config(t, request, post_layernorm));
+        plan.note("transformers model folder: config.json and model.safetensors; CLIPVisionModel.from_pretrained "
+                  "needs nothing else (an image processor's preprocessor_config.json is separate)");
+    }
     plan.target(to_hf ? "hf" : "deepencoder");
     plan.keep_extras(false);
 }

@@ -78,7 +78,7 @@ void emit_fairseq_envelope(const DeltaLmShape& s, int64_t positions, bool shared
             "(registered with fairseq) and --option heads=N");
     const std::string arch = request.option("arch", "deltalm_" + s.variant);
     const int64_t preset = release ? (s.variant == "large" ? 16 : 12) : 0;
-    const int64_t heads = fairseq_family::attention_heads(request, preset, s.hidden, s.variant);
+    const int64_t heads = ckptconv::sdk::attention_heads(request, preset, s.hidden, s.variant);
     const int64_t max_positions = positions - 2; // learned positions keep padding_idx + 1 rows in front
     using fairseq_family::join;
     using fairseq_family::transformer_side;

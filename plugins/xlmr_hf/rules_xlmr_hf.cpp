@@ -81,7 +81,7 @@ void emit_fairseq_envelope(const XlmrShape& s, const ckptconv::sdk::PlanRequest&
     const bool roberta = ckptconv::sdk::starts_with(s.variant, "roberta");
     const bool large = s.hidden == 1024 && s.layers == 24;
     const int64_t preset = xlmr || roberta ? (large ? 16 : 12) : 0;
-    const int64_t heads = fairseq_family::attention_heads(request, preset, s.hidden, s.variant);
+    const int64_t heads = ckptconv::sdk::attention_heads(request, preset, s.hidden, s.variant);
     const std::string bpe = request.one_of("bpe", roberta ? "gpt2" : "sentencepiece", {"sentencepiece", "gpt2"});
     if (!xlmr && !roberta && !request.has_option("bpe"))
         plan.note("args.bpe = sentencepiece (XLM-R's); pass --option bpe=gpt2 for a RoBERTa vocabulary");
@@ -129,7 +129,7 @@ std::string transformers_config(const XlmrShape& s, const ckptconv::sdk::PlanReq
     const bool release = roberta || ckptconv::sdk::starts_with(s.variant, "xlmr");
     const bool large = s.hidden == 1024 && s.layers == 24;
     const int64_t heads =
-        fairseq_family::attention_heads(request, release ? (large ? 16 : 12) : 0, s.hidden, s.variant);
+        ckptconv::sdk::attention_heads(request, release ? (large ? 16 : 12) : 0, s.hidden, s.variant);
     const std::string family = roberta ? "Roberta" : "XLMRoberta";
     const std::string architecture = family + (s.lm_head ? "ForMaskedLM" : "Model");
     return ckptconv::sdk::json_object({{"architectures", json_array({json_string(architecture)})},

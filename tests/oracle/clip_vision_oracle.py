@@ -166,6 +166,54 @@ def check_deepseek_ocr(cli, corpus):
         assert list(omitted) == list(got)[:-2]
 
 
+def clip_vision_expected_shapes(config):
+    """CLIPVisionModel's persistent state from config.json (transformers >= 4.31: no position_ids buffer)."""
+    d, inter, p, c = config["hidden_size"], config["intermediate_size"], config["patch_size"], config["num_channels"]
+    assert d % config["num_attention_heads"] == 0, "hidden_size must be a multiple of num_attention_heads"
+    positions = (config["image_size"] // p) ** 2 + 1
+    v = "vision_model."
+    shapes = {v + "embeddings.class_embedding": (d,), v + "embeddings.patch_embedding.weight": (d, c, p, p),
+              v + "embeddings.position_embedding.weight": (positions, d), v + "pre_layrnorm.weight": (d,),
+              v + "pre_layrnorm.bias": (d,), v + "post_layernorm.weight": (d,), v + "post_layernorm.bias": (d,)}
+    for i in range(config["num_hidden_layers"]):
+        b = f"{v}encoder.layers.{i}."
+        for name, o, n in (("self_attn.k_proj", d, d), ("self_attn.v_proj", d, d), ("self_attn.q_proj", d, d),
+                           ("self_attn.out_proj", d, d), ("mlp.fc1", inter, d), ("mlp.fc2", d, inter)):
+            shapes.update({f"{b}{name}.weight": (o, n), f"{b}{name}.bias": (o,)})
+        for norm in ("layer_norm1", "layer_norm2"):
+            shapes.update({f"{b}{norm}.weight": (d,), f"{b}{norm}.bias": (d,)})
+    return shapes
+
+
+def check_hf_folder(cli, corpus):
+    """DeepEncoder -> a transformers CLIPVisionModel folder: config.json from the weights, model.safetensors that
+    CLIPVisionModel loads strictly; heads are asked for, never guessed, on a custom width."""
+    src = os.path.join(corpus, "clip_vision", "deepseek_ocr_tiny.pt")
+    sd = torch.load(src)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = os.path.join(tmp, "hf")
+        r = run_cli(cli, "convert", src, "-o", folder)
+        assert r.returncode == 5 and "--option heads=N" in r.stderr and not os.path.exists(folder), r.stderr
+        r = run_cli(cli, "convert", src, "-o", folder, "--option", "heads=2")
+        assert r.returncode == 0, r.stderr
+        assert sorted(os.listdir(folder)) == ["config.json", "model.safetensors"], os.listdir(folder)
+        with open(os.path.join(folder, "config.json")) as f:
+            text = f.read()
+        config = json.loads(text)
+        assert text == json.dumps(config, indent=2, sort_keys=True) + "\n"
+        assert (config["architectures"], config["model_type"], config["num_attention_heads"]) == \
+            (["CLIPVisionModel"], "clip_vision_model", 2), config
+        got, _ = read_safetensors(os.path.join(folder, "model.safetensors"))
+        expected = clip_vision_expected_shapes(config)
+        assert set(got) == set(expected), set(got) ^ set(expected)
+        for k, t in got.items():
+            assert tuple(t.shape) == expected[k], k
+        same_tensors(got, to_hf(sd, "model.vision_model."), ordered=False)
+        r = run_cli(cli, "convert", src, "-o", os.path.join(tmp, "omit"), "--option", "heads=2", "--option",
+                    "post_layernorm=omit")
+        assert r.returncode == 5 and "always has post_layernorm" in r.stderr, r.stderr
+
+
 def check_wrong_direction(cli, corpus):
     src = os.path.join(corpus, "clip_vision", "deepseek_ocr_tiny.pt")
     with tempfile.TemporaryDirectory() as tmp:
@@ -187,4 +235,6 @@ if __name__ == "__main__":
         ("CLIPVisionModel zip-format .bin -> DeepEncoder, position_ids kept", lambda: check_zip_bin(cli, corpus)),
         ("DeepSeek-OCR checkpoint -> HF CLIPVisionModel", lambda: check_deepseek_ocr(cli, corpus)),
         ("forced wrong direction and bad options refused", lambda: check_wrong_direction(cli, corpus)),
+        ("DeepSeek-OCR checkpoint -> transformers CLIPVisionModel folder (config.json + model.safetensors)",
+         lambda: check_hf_folder(cli, corpus)),
     ]))

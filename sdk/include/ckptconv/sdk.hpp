@@ -581,6 +581,24 @@ struct PlanRequest {
 };
 
 /**
+ * Attention heads, which no weight tells (q/k/v are [D, D] for any count):
+ * --option heads=N, else the release table's `preset` (0 when the detected
+ * size is no release). Without either the conversion is refused naming the
+ * choice: never a guess.
+ */
+inline int64_t attention_heads(const PlanRequest& request, int64_t preset, int64_t hidden, const std::string& variant) {
+    const int64_t heads = request.positive_option("heads", preset);
+    if (heads == 0)
+        throw invalid_data("the attention head count is not in the weights and this " + variant + " model (width " +
+                           std::to_string(hidden) + ") is no release size: pass --option heads=N (a divisor of " +
+                           std::to_string(hidden) + ")");
+    if (hidden % heads != 0)
+        throw invalid_data("--option heads=" + std::to_string(heads) + " does not divide the width " +
+                           std::to_string(hidden));
+    return heads;
+}
+
+/**
  * The plan DSL: each method forwards to a host plan_* service. A refused op
  * throws Error(CKPTCONV_E_PLAN) after the host has recorded the message.
  */

@@ -1,5 +1,5 @@
 // What every fairseq checkpoint carries besides `model` (target-loaders.md B.2, B.6): the keys
-// fairseq's load_checkpoint_to_cpu requires, and the attention-head rule both fairseq plugins use.
+// fairseq's load_checkpoint_to_cpu requires, and the size fields both fairseq plugins write.
 #pragma once
 
 #include <ckptconv/sdk.hpp>
@@ -38,26 +38,6 @@ inline ckptconv::sdk::Value::Members join(ckptconv::sdk::Value::Members members,
                                           const ckptconv::sdk::Value::Members& more) {
     members.insert(members.end(), more.begin(), more.end());
     return members;
-}
-
-/**
- * Attention heads, which no weight tells (q/k/v are [D, D] for any count):
- * --option heads=N, else the release table's `preset` (0 when the detected
- * size is not a release). Without either the conversion is refused naming the
- * choice; never a guess.
- */
-inline int64_t attention_heads(const ckptconv::sdk::PlanRequest& request, int64_t preset, int64_t hidden,
-                               const std::string& variant) {
-    const int64_t heads = request.positive_option("heads", preset);
-    if (heads == 0)
-        throw ckptconv::sdk::invalid_data("the attention head count is not in the weights and this " + variant +
-                                          " model (width " + std::to_string(hidden) +
-                                          ") is no release size: pass --option heads=N (a divisor of " +
-                                          std::to_string(hidden) + ")");
-    if (hidden % heads != 0)
-        throw ckptconv::sdk::invalid_data("--option heads=" + std::to_string(heads) + " does not divide the width " +
-                                          std::to_string(hidden));
-    return heads;
 }
 
 } // namespace fairseq_family
