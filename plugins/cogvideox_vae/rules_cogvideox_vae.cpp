@@ -148,6 +148,16 @@ void plan_cogvideox_vae(const SatVaeShape& s, const ckptconv::sdk::IndexView& in
                                                    " model, which does not tell the VAE's scaling factor") +
                 ": " + cogvideox_family::model_value_choices());
 
+    // diffusers builds every GroupNorm with norm_num_groups = 32: narrower or odd widths convert, but no
+    // AutoencoderKLCogVideoX can be built to load them.
+    std::string unbuildable;
+    for (const int64_t c : s.block_channels)
+        if (c % 32 != 0) unbuildable += (unbuildable.empty() ? "" : ", ") + std::to_string(c);
+    if (!unbuildable.empty())
+        plan.note("block widths " + unbuildable +
+                  " are not multiples of norm_num_groups 32: diffusers cannot build "
+                  "an AutoencoderKLCogVideoX to load this VAE (a real CogVideoX VAE has 128, 256, 256, 512)");
+
     const KeyPattern up_level("decoder.up.{n}.{*rest}");
     const int64_t levels = static_cast<int64_t>(s.block_channels.size());
     std::map<std::string, Expr> outputs;
