@@ -4,6 +4,8 @@
 #include "core/plan/ConversionWriter.hpp"
 #include "core/plan/PlanChecker.hpp"
 
+#include <nlohmann/json.hpp>
+
 namespace ckptconv::cli {
 
 PreparedConversion::PreparedConversion(core::CheckpointIndex index, const PluginChoice& chosen,
@@ -13,7 +15,7 @@ PreparedConversion::PreparedConversion(core::CheckpointIndex index, const Plugin
     const core::AbiIndex abi(index_);
     const core::Candidate c = choices.use_rules ? core::Candidate{} : *chosen.chosen;
     // The plugin's own target (e.g. diffusers) unless the user chose a container; rules write pt.
-    format_ = !to.empty() ? to
+    format_ = !to.empty()                                                                ? to
               : c.target == "diffusers" || c.target == "safetensors" || c.target == "hf" ? c.target
                                                                                          : "pt";
     plan_ = plan_conversion(choices, config, index_, abi, chosen, format_);
@@ -29,6 +31,21 @@ PreparedConversion::PreparedConversion(core::CheckpointIndex index, const Plugin
     report_.target = plan_.target_name.empty() ? format_ : plan_.target_name;
     report_.roots = core::count_roots(index_, plan_);
     report_.notes = plan_.notes;
+
+    // Provenance (target-loaders.md E.3): strings only, under a "ckptconv." namespace no loader reads.
+    nlohmann::ordered_json options = nlohmann::ordered_json::object();
+    for (const auto& [k, v] : choices.options) options[k] = v;
+    nlohmann::ordered_json sources = nlohmann::ordered_json::array();
+    for (const auto& f : index_.files)
+        sources.push_back({std::filesystem::path(f->path()).filename().string(), f->size()});
+    provenance_ = {
+        {"ckptconv.version", CKPTCONV_VERSION},
+        {"ckptconv.plugin", report_.plugin + (report_.plugin_version.empty() ? "" : "@" + report_.plugin_version)},
+        {"ckptconv.source_format", report_.format_version},
+        {"ckptconv.variant", report_.variant},
+        {"ckptconv.target", report_.target},
+        {"ckptconv.options", options.dump()},
+        {"ckptconv.sources", sources.dump()}};
 }
 
 std::vector<std::filesystem::path> PreparedConversion::inputs() const {
@@ -45,8 +62,8 @@ uint64_t PreparedConversion::planned_bytes() const {
 }
 
 void PreparedConversion::write(core::OutputTransaction& tx, const std::filesystem::path& target, uint64_t shard_size) {
-    auto files = core::write_conversion(index_, plan_, *executor_, core::ConversionOutput{format_, target, shard_size},
-                                        tx, report_.notes);
+    auto files = core::write_conversion(
+        index_, plan_, *executor_, core::ConversionOutput{format_, target, shard_size, provenance_}, tx, report_.notes);
     report_.files.insert(report_.files.end(), files.begin(), files.end());
 }
 

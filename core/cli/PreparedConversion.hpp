@@ -9,6 +9,7 @@
 #include "core/report/ConversionReport.hpp"
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,6 +50,7 @@ class PreparedConversion {
     std::string format_;
     std::optional<core::PlanExecutor> executor_;
     core::ConversionReport report_;
+    std::map<std::string, std::string> provenance_; ///< what the outputs record about how they were made
 };
 
 } // namespace ckptconv::cli

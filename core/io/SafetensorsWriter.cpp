@@ -115,7 +115,8 @@ std::vector<SafetensorsFileReport> write_safetensors(OutputTransaction& transact
                                                      const std::filesystem::path& target,
                                                      const std::vector<SafetensorsEntry>& entries,
                                                      const SafetensorsOptions& options) {
-    std::map<std::string, std::string> metadata{{"format", "pt"}};
+    std::map<std::string, std::string> metadata = options.metadata;
+    metadata["format"] = "pt"; // transformers refuses a file without it
     for (const auto& [removed, kept] : options.aliases) metadata[removed] = kept;
 
     // Greedy split in the given order, as huggingface_hub's split_torch_state_dict_into_shards does:
@@ -166,6 +167,7 @@ std::vector<SafetensorsFileReport> write_safetensors(OutputTransaction& transact
     }
     nlohmann::json index; // keys sorted: "metadata" before "weight_map"
     index["metadata"] = {{"total_size", total}};
+    for (const auto& [k, v] : options.metadata) index["metadata"][k] = v;
     index["weight_map"] = std::move(weight_map);
     const auto temp = transaction.stage(index_path);
     FileWriter out(temp.string());

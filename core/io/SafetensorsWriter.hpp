@@ -31,6 +31,8 @@ struct SafetensorsFileReport {
 struct SafetensorsOptions {
     /** Shard cap in bytes of tensor data; 0 = one file. */
     uint64_t shard_size = 0;
+    /** String entries for __metadata__ and the index's "metadata" (provenance); loaders ignore them. */
+    std::map<std::string, std::string> metadata;
     /** Names recorded as tied to a kept one (not written): removed -> kept, into __metadata__. */
     std::map<std::string, std::string> aliases;
 };

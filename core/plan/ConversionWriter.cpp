@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr uint64_t kDiffusersShard = 5'000'000'000; // huggingface_hub's default, decimal
+constexpr uint64_t kDiffusersShard = 5'000'000'000;    // huggingface_hub's default, decimal
 constexpr uint64_t kTransformersShard = 5'000'000'000; // save_pretrained's max_shard_size "5GB"
 
 bool holds_tensor(const PyObject& o) { return count_reachable_tensors(o, false, 1) > 0; }
@@ -62,6 +62,12 @@ std::vector<ReportFile> write_pt(const CheckpointIndex& index, const Plan& plan,
         const SanitizedTree safe = sanitize_for_output(py_from_json(v.json));
         if (!safe.dropped.empty())
             throw Error(ExitCode::Internal, "the plan's value '" + v.key + "' names a global off the allow-list");
+        if (v.key == "extra_state" && safe.tree->kind == PyKind::Dict && !output.provenance.empty()) {
+            auto record = PyObject::make(PyKind::Dict); // fairseq's loader ignores extra_state's contents
+            for (const auto& [k, text] : output.provenance)
+                record->dict_set(PyObject::make_str(k), PyObject::make_str(text));
+            safe.tree->dict_set(PyObject::make_str("ckptconv"), record);
+        }
         top->dict_set(PyObject::make_str(v.key), safe.tree);
     }
     std::vector<std::shared_ptr<TensorInfo>> infos(plan.outputs.size());
@@ -100,13 +106,15 @@ std::vector<ReportFile> write_pt(const CheckpointIndex& index, const Plan& plan,
 }
 
 std::vector<ReportFile> write_st(const Plan& plan, const PlanExecutor& ex, OutputTransaction& tx,
-                                 const fs::path& target, uint64_t shard_size) {
+                                 const fs::path& target, uint64_t shard_size,
+                                 const std::map<std::string, std::string>& provenance) {
     std::set<std::string> roots;
     for (const auto& o : plan.outputs) roots.insert(o.root);
     auto name_of = [&](const PlanOutput& o) { return roots.size() > 1 ? dotted_name(o.root, o.key) : o.key; };
     std::vector<SafetensorsEntry> entries;
     SafetensorsOptions opts;
     opts.shard_size = shard_size;
+    opts.metadata = provenance;
     for (size_t i = 0; i < plan.outputs.size(); ++i) {
         const PlanOutput& o = plan.outputs[i];
         if (o.alias_of) {
@@ -141,19 +149,20 @@ std::vector<ReportFile> write_conversion(const CheckpointIndex& index, const Pla
     if (!index.extras.empty())
         notes.push_back(std::to_string(index.extras.size()) +
                         " non-tensor entries cannot be stored in safetensors and were left out");
-    if (output.format == "safetensors") return write_st(plan, executor, tx, output.path, output.shard_size);
+    if (output.format == "safetensors")
+        return write_st(plan, executor, tx, output.path, output.shard_size, output.provenance);
     std::vector<ReportFile> files;
     if (output.format == "hf") { // a transformers model folder: weights beside config.json, as save_pretrained
         tx.make_dirs(output.path);
         files = write_st(plan, executor, tx, output.path / "model.safetensors",
-                         output.shard_size ? output.shard_size : kTransformersShard);
+                         output.shard_size ? output.shard_size : kTransformersShard, output.provenance);
     } else if (output.format == "diffusers") {
         if (plan.component_dir.empty())
             throw Error(ExitCode::Usage,
                         "--to diffusers: this plugin's plan names no component folder; use --to pt or safetensors");
         tx.make_dirs(output.path / plan.component_dir);
         files = write_st(plan, executor, tx, output.path / plan.component_dir / "diffusion_pytorch_model.safetensors",
-                         output.shard_size ? output.shard_size : kDiffusersShard);
+                         output.shard_size ? output.shard_size : kDiffusersShard, output.provenance);
     } else {
         throw Error(ExitCode::Usage, "unknown output format " + output.format);
     }

@@ -6,15 +6,19 @@
 #include "core/report/ConversionReport.hpp"
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
 namespace ckptconv::core {
 
 struct ConversionOutput {
-    std::string format;         ///< "pt", "safetensors" or "diffusers"
-    std::filesystem::path path; ///< a file (pt, safetensors) or a folder (diffusers)
-    uint64_t shard_size = 0;    ///< safetensors cap; diffusers defaults to 5 GB
+    std::string format;         ///< "pt", "safetensors", "diffusers" or "hf"
+    std::filesystem::path path; ///< a file (pt, safetensors) or a folder (diffusers, hf)
+    uint64_t shard_size = 0;    ///< safetensors cap; diffusers and hf default to 5 GB
+    /// What produced the output ("ckptconv.version", "ckptconv.plugin", ...): recorded where each target's
+    /// loader ignores it (safetensors __metadata__ and the index's metadata, a fairseq envelope's extra_state).
+    std::map<std::string, std::string> provenance;
 };
 
 /**

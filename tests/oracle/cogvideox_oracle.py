@@ -22,7 +22,7 @@ import tempfile
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from oracle_cases import bits, read_safetensors, run_cases, substring_renames  # noqa: E402
+from oracle_cases import bits, check_metadata, read_safetensors, run_cases, substring_renames  # noqa: E402
 
 PREFIX = "model.diffusion_model."
 RENAMES = [("transformer.final_layernorm", "norm_final"), ("transformer", "transformer_blocks"), ("attention", "attn1"),
@@ -177,7 +177,7 @@ def check_shards(cli, corpus):
         for name in names:
             path = os.path.join(folder, name)
             tensors, meta = read_safetensors(path)
-            assert meta == {"format": "pt"}, meta
+            check_metadata(meta, "cogvideox_sat")
             got.update(tensors)
         n = len(names)
         assert n > 2 and names == [f"diffusion_pytorch_model-{k:05d}-of-{n:05d}.safetensors" for k in range(1, n + 1)], names
@@ -186,6 +186,9 @@ def check_shards(cli, corpus):
         assert [index["weight_map"][s[0]] for s in expected] == names, "shard boundaries differ from the Hub's split"
         assert all(index["weight_map"][k] == names[i] for i, shard in enumerate(expected) for k in shard)
         assert index["metadata"]["total_size"] == sum(b for _, b in sizes)
+        # The index's metadata carries the same provenance beside total_size (loaders read only weight_map).
+        provenance = {k: v for k, v in index["metadata"].items() if k != "total_size"}
+        check_metadata(dict(provenance, format="pt"), "cogvideox_sat")
         assert not os.path.exists(os.path.join(folder, "diffusion_pytorch_model.safetensors"))
     assert set(got) == set(ref)
     for k, t in ref.items():

@@ -17,7 +17,7 @@ import tempfile
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from oracle_cases import bits, read_safetensors, run_cases, substring_renames  # noqa: E402
+from oracle_cases import bits, check_metadata, read_safetensors, run_cases, substring_renames  # noqa: E402
 
 RENAMES = [("block.", "resnets."), ("down.", "down_blocks."), ("downsample", "downsamplers.0"),
            ("upsample", "upsamplers.0"), ("nin_shortcut", "conv_shortcut"),
@@ -48,7 +48,7 @@ def convert(cli, src, out, *extra):
 def check_against_reference(got_dir, source_sd, prefix=""):
     expected = reference(source_sd, prefix)
     got, meta = read_safetensors(os.path.join(got_dir, "vae", "diffusion_pytorch_model.safetensors"))
-    assert meta == {"format": "pt"}, meta
+    check_metadata(meta, "cogvideox_vae")
     assert len(got) == len(expected) == 436, (len(got), len(expected))
     assert set(got) == set(expected), sorted(set(got) ^ set(expected))[:6]
     for k, v in expected.items():

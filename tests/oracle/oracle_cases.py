@@ -99,3 +99,19 @@ def run_cases(cases):
             failed += 1
     print(f"{passed} passed, {failed} failed")
     return 1 if failed or not passed else 0
+
+
+PROVENANCE_KEYS = {"ckptconv.version", "ckptconv.plugin", "ckptconv.source_format", "ckptconv.variant",
+                   "ckptconv.target", "ckptconv.options", "ckptconv.sources"}
+
+
+def check_metadata(meta, plugin=None):
+    """A written __metadata__: format "pt" (transformers refuses a file without it) and ckptconv's provenance, every
+    value a string as the format requires (target-loaders.md E.2, E.3); other keys are tied names (removed -> kept)."""
+    assert meta.get("format") == "pt", meta
+    assert {k for k in meta if k.startswith("ckptconv.")} == PROVENANCE_KEYS, sorted(meta)
+    assert all(isinstance(v, str) for v in meta.values()), meta
+    assert meta["ckptconv.plugin"].startswith((plugin or "") + ("@" if plugin else "")), meta["ckptconv.plugin"]
+    sources = json.loads(meta["ckptconv.sources"])
+    assert sources and all(isinstance(name, str) and "/" not in name and size > 0 for name, size in sources), sources
+    assert isinstance(json.loads(meta["ckptconv.options"]), dict)

@@ -17,7 +17,8 @@ import tempfile
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from oracle_cases import bits, convert_pt, detected_alone, read_safetensors, run_cases, run_cli, same_tensors  # noqa: E402
+from oracle_cases import (bits, check_metadata, convert_pt, detected_alone, read_safetensors, run_cases,  # noqa: E402
+                          run_cli, same_tensors)
 from fairseq_loader import load_roberta_strictly  # noqa: E402
 
 HEADS = ("--option", "heads=2")  # the fixtures' head count (tests/corpus/families/xlmr_hf.py): no weight tells it
@@ -143,6 +144,9 @@ def check_envelope(path, heads, positions):
     assert state["optimizer_history"] == [{"criterion_name": "MaskedLmLoss", "optimizer_name": "FairseqAdam",
                                            "lr_scheduler_state": {"best": None}, "num_updates": 0}]
     assert state["extra_state"]["train_iterator"] == {"epoch": 1, "iterations_in_epoch": 0}
+    record = state["extra_state"]["ckptconv"]  # provenance where fairseq's loader ignores it
+    check_metadata(dict(record, format="pt"), "xlmr_hf")
+    assert json.loads(record["ckptconv.options"]) == {"heads": str(heads)}, record
     assert list(state) == ["args", "optimizer_history", "extra_state", "model"], list(state)
 
 
@@ -189,7 +193,10 @@ def check_fairseq_to_hf_folder_and_back(cli, corpus):
                 config["num_attention_heads"], config["max_position_embeddings"]) == \
             (args.encoder_layers, args.encoder_embed_dim, args.encoder_ffn_embed_dim, args.encoder_attention_heads,
              args.max_positions + 2), config
-        sd, _ = read_safetensors(os.path.join(folder, "model.safetensors"))
+        sd, meta = read_safetensors(os.path.join(folder, "model.safetensors"))
+        check_metadata(meta, "xlmr_hf")
+        assert meta["ckptconv.target"] == "hf" and json.loads(meta["ckptconv.sources"]) == \
+            [["xlmr_fairseq_2019.pt", os.path.getsize(src)]], meta
         expected = hf_expected_shapes(config)
         tied = {"lm_head.decoder.weight", "lm_head.decoder.bias"}  # from_pretrained ties them to their sources
         assert set(sd) - set(expected) == set() and set(expected) - set(sd) <= tied, (set(sd) ^ set(expected))
