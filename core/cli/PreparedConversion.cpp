@@ -34,7 +34,8 @@ PreparedConversion::PreparedConversion(core::CheckpointIndex index, const Plugin
 
     // Provenance (target-loaders.md E.3): strings only, under a "ckptconv." namespace no loader reads.
     nlohmann::ordered_json options = nlohmann::ordered_json::object();
-    for (const auto& [k, v] : choices.options) options[k] = v;
+    for (const auto& [k, v] : choices.options)
+        if (k.rfind("pipeline.", 0) != 0) options[k] = v; // the user's options, not the host's plumbing
     nlohmann::ordered_json sources = nlohmann::ordered_json::array();
     for (const auto& f : index_.files)
         sources.push_back({std::filesystem::path(f->path()).filename().string(), f->size()});

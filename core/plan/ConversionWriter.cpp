@@ -1,5 +1,6 @@
 #include "core/plan/ConversionWriter.hpp"
 
+#include "core/io/ConfigProvenance.hpp"
 #include "core/io/PickleAllowList.hpp"
 #include "core/io/PyFromJson.hpp"
 #include "core/io/SafetensorsWriter.hpp"
@@ -168,9 +169,14 @@ std::vector<ReportFile> write_conversion(const CheckpointIndex& index, const Pla
     }
     for (const auto& f : plan.files) {
         const fs::path target = output.path / f.path;
+        // diffusers drops underscore keys of its configs; transformers keeps unknown keys as attributes, so its
+        // config.json stays as the plugin wrote it.
+        const std::string content = output.format == "diffusers" && target.extension() == ".json"
+                                        ? with_config_provenance(f.content, output.provenance)
+                                        : f.content;
         tx.make_dirs(target.parent_path());
-        tx.write_text(target, f.content);
-        files.push_back({target, 0, f.content.size()});
+        tx.write_text(target, content);
+        files.push_back({target, 0, content.size()});
     }
     return files;
 }

@@ -43,6 +43,9 @@ def diffusers_json(path):
         text = f.read()
     value = json.loads(text)
     assert text == json.dumps(value, indent=2, sort_keys=True) + "\n", f"{path}: not laid out as diffusers writes it"
+    stamp = value.pop("_ckptconv")  # provenance: diffusers drops underscore keys (target-loaders.md E.3)
+    check_metadata(dict(stamp, format="pt"))
+    assert "pipeline." not in stamp["ckptconv.options"], stamp
     return value
 
 
