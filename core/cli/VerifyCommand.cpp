@@ -66,6 +66,8 @@ ExpectedTensors expected_from_plan(const core::Plan& plan, const core::PlanExecu
 struct Findings {
     size_t checked = 0;
     std::vector<std::string> missing, unexpected, different;
+    /// What each written file records about its making (its "ckptconv.*" metadata), by component label.
+    std::map<std::string, std::map<std::string, std::string>> produced_by;
     bool ok() const { return missing.empty() && unexpected.empty() && different.empty(); }
 };
 
@@ -73,6 +75,8 @@ struct Findings {
 void compare_tensors(const ExpectedTensors& expected, const std::string& written_path, const std::string& format,
                      const std::string& label, Findings& findings) {
     const core::CheckpointIndex written = core::open_checkpoint(written_path);
+    for (const auto& [key, value] : written.metadata)
+        if (key.rfind("ckptconv.", 0) == 0) findings.produced_by[label][key] = value;
     std::map<std::string, const core::IndexedTensor*> actual;
     for (const auto& t : written.tensors) actual[name_in(format, written, t)] = &t;
     // Tied names recorded by our safetensors writer point at the tensor written once.
@@ -197,7 +201,8 @@ int run_verify(const std::vector<std::string>& tokens) {
                                  {"ok", ok},
                                  {"missing", findings.missing},
                                  {"unexpected", findings.unexpected},
-                                 {"different", findings.different}};
+                                 {"different", findings.different},
+                                 {"produced_by", findings.produced_by}};
         std::cout << j.dump(2) << "\n";
     } else {
         std::printf("%s: %zu tensors and files checked against %s: %s\n", out.c_str(), findings.checked, file.c_str(),
@@ -205,6 +210,16 @@ int run_verify(const std::vector<std::string>& tokens) {
         for (const auto& n : findings.missing) std::printf("  missing:    %s\n", n.c_str());
         for (const auto& n : findings.unexpected) std::printf("  unexpected: %s\n", n.c_str());
         for (const auto& n : findings.different) std::printf("  different:  %s\n", n.c_str());
+        for (const auto& [label, p] : findings.produced_by) {
+            auto field = [&p = p](const char* key) {
+                const auto it = p.find(std::string("ckptconv.") + key);
+                return it == p.end() ? std::string("?") : it->second;
+            };
+            std::printf("  made by:    %sckptconv %s, plugin %s (format %s, variant %s, options %s) from %s\n",
+                        label.c_str(), field("version").c_str(), field("plugin").c_str(),
+                        field("source_format").c_str(), field("variant").c_str(), field("options").c_str(),
+                        field("sources").c_str());
+        }
     }
     return ok ? 0 : static_cast<int>(core::ExitCode::VerifyMismatch);
 }

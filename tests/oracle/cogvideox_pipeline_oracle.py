@@ -108,6 +108,10 @@ def check_verify(cli, folder, out, *extra):
                   for c in ("transformer", "vae"))
     code, j = verify(cli, folder, out, *extra)
     assert code == 0 and j["ok"] and j["checked"] == tensors + 4, (code, j)  # + the four JSON files
+    made = j["produced_by"]  # what each component's file records about its making
+    assert sorted(made) == ["transformer/", "vae/"], made
+    assert made["transformer/"]["ckptconv.plugin"].startswith("cogvideox_sat@"), made
+    assert made["vae/"]["ckptconv.plugin"].startswith("cogvideox_vae@"), made
     weights = os.path.join(out, "vae", "diffusion_pytorch_model.safetensors")
     with open(weights, "r+b") as f:
         f.seek(-1, os.SEEK_END)
