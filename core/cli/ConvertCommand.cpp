@@ -34,8 +34,8 @@ int run_convert(const std::vector<std::string>& tokens) {
         "output,o", po::value<std::string>()->required(), "output file (shards are written beside it)")(
         "plugin", po::value<std::string>(), "ID[@VERSION] to skip detection, or none for a pure change of container")(
         "format-version", po::value<std::string>(), "override the detected format version")(
-        "to", po::value<std::string>(), "pt, safetensors, diffusers or hf (a transformers model folder)")("dtype", po::value<std::string>(),
-                                                                        "keep (default), fp32, fp16 or bf16")(
+        "to", po::value<std::string>(), "pt, safetensors, diffusers or hf (a transformers model folder)")(
+        "dtype", po::value<std::string>(), "keep (default), fp32, fp16 or bf16")(
         "shard-size", po::value<std::string>(), "largest safetensors shard, e.g. 5GB (decimal, as the Hub)")(
         "option", po::value<std::vector<std::string>>()->composing(), "plugin option K=V; repeatable")(
         "component", po::value<std::vector<std::string>>()->composing(),

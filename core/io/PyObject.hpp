@@ -22,7 +22,7 @@ using PyRef = std::shared_ptr<PyObject>;
 
 /** One storage record: the raw bytes behind one or more tensors. */
 struct StorageInfo {
-    std::string key;   ///< "0", "1"... (zip) or the legacy pointer string
+    std::string key;    ///< "0", "1"... (zip) or the legacy pointer string
     uint64_t numel = 0; ///< elements (bytes for untyped storages)
     /** Set for storages a conversion computes: writes exactly `nbytes` bytes. Shared: one pointer per storage. */
     std::shared_ptr<const std::function<void(FileWriter&)>> produce;

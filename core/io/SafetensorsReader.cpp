@@ -111,7 +111,8 @@ class HeaderParser {
                 while (json_.next_element()) {
                     if (json_.peek() != JsonReader::Kind::Number) unexpected(json_.peek(), "shape");
                     const uint64_t v = json_.unsigned_integer();
-                    if (v > static_cast<uint64_t>(INT64_MAX)) json_.fail("shape entry " + std::to_string(v) + " is too large");
+                    if (v > static_cast<uint64_t>(INT64_MAX))
+                        json_.fail("shape entry " + std::to_string(v) + " is too large");
                     info->shape.push_back(static_cast<int64_t>(v));
                 }
                 has_shape = true;
@@ -134,7 +135,8 @@ class HeaderParser {
             }
         }
         auto fail = [&](const std::string& what) { return bad_input(index_.path, "tensor '" + name + "': " + what); };
-        if (!has_dtype || !has_shape || !has_offsets) throw fail("needs dtype, shape and data_offsets (two unsigned integers)");
+        if (!has_dtype || !has_shape || !has_offsets)
+            throw fail("needs dtype, shape and data_offsets (two unsigned integers)");
         if (names_.insert(name, id, [&](uint32_t i) -> std::string_view { return index_.tensors[i].key; }) != id)
             throw bad_input(index_.path, "tensor '" + name + "' appears twice");
 

@@ -5,11 +5,10 @@
 #include "core/util/JsonReader.hpp"
 #include "core/util/NameTable.hpp"
 
-
 #include <algorithm>
-#include <map>
 #include <deque>
 #include <future>
+#include <map>
 #include <optional>
 
 namespace ckptconv::core {
@@ -96,10 +95,10 @@ class WeightMap {
         }
     }
 
-    std::string names_;                    ///< every tensor name, back to back
-    std::vector<uint64_t> starts_{0};      ///< name i is names_[starts_[i], starts_[i+1])
-    std::vector<uint32_t> shard_of_;       ///< per name: index into `shards`
-    std::vector<bool> held_;               ///< per name: found in its shard
+    std::string names_;               ///< every tensor name, back to back
+    std::vector<uint64_t> starts_{0}; ///< name i is names_[starts_[i], starts_[i+1])
+    std::vector<uint32_t> shard_of_;  ///< per name: index into `shards`
+    std::vector<bool> held_;          ///< per name: found in its shard
     NameTable table_;
     std::map<std::string, uint32_t> shard_numbers_;
 };

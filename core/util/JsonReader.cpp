@@ -114,8 +114,8 @@ std::string_view JsonReader::read_string(std::string& scratch) {
         uint64_t w;
         std::memcpy(&w, text_.data() + pos_, 8);
         const uint64_t quote = w ^ (kOnes * '"'), backslash = w ^ (kOnes * '\\');
-        const uint64_t special = ((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash) |
-                                 (w - kOnes * 0x20) | w;
+        const uint64_t special =
+            ((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash) | (w - kOnes * 0x20) | w;
         if (special & kHighs) break;
         pos_ += 8;
     }
@@ -233,7 +233,8 @@ uint64_t JsonReader::unsigned_integer() {
     uint64_t v = 0;
     for (const char d : number) {
         const auto digit = static_cast<uint64_t>(d - '0');
-        if (v > (UINT64_MAX - digit) / 10) throw JsonSyntaxError(start, "number " + std::string(number) + " exceeds 64 bits");
+        if (v > (UINT64_MAX - digit) / 10)
+            throw JsonSyntaxError(start, "number " + std::string(number) + " exceeds 64 bits");
         v = v * 10 + digit;
     }
     return v;

@@ -13,7 +13,9 @@ namespace ckptconv::core {
 
 class NameTable {
   public:
-    explicit NameTable(size_t expected = 0) { rebuild(capacity_for(expected), [](uint32_t) { return std::string_view(); }); }
+    explicit NameTable(size_t expected = 0) {
+        rebuild(capacity_for(expected), [](uint32_t) { return std::string_view(); });
+    }
 
     /**
      * Adds `name` (ids below 2^32 - 1) under `id` unless it is already there; returns the id that

@@ -128,8 +128,7 @@ std::string transformers_config(const XlmrShape& s, const ckptconv::sdk::PlanReq
     const bool roberta = ckptconv::sdk::starts_with(s.variant, "roberta");
     const bool release = roberta || ckptconv::sdk::starts_with(s.variant, "xlmr");
     const bool large = s.hidden == 1024 && s.layers == 24;
-    const int64_t heads =
-        ckptconv::sdk::attention_heads(request, release ? (large ? 16 : 12) : 0, s.hidden, s.variant);
+    const int64_t heads = ckptconv::sdk::attention_heads(request, release ? (large ? 16 : 12) : 0, s.hidden, s.variant);
     const std::string family = roberta ? "Roberta" : "XLMRoberta";
     const std::string architecture = family + (s.lm_head ? "ForMaskedLM" : "Model");
     return ckptconv::sdk::json_object({{"architectures", json_array({json_string(architecture)})},

@@ -46,7 +46,8 @@ TEST(Safetensors, OrdersTensorsByOffsetAndUnescapesNames) {
                                                5);
     const CheckpointIndex index = read_safetensors(path);
     ASSERT_EQ(index.tensors.size(), 2u);
-    EXPECT_EQ(index.tensors[0].key, "gr\xc3\xb6\xc3\x9f" "e");
+    EXPECT_EQ(index.tensors[0].key, "gr\xc3\xb6\xc3\x9f"
+                                    "e");
     EXPECT_EQ(index.tensors[1].key, "z");
     for (size_t i = 0; i < 2; ++i) {
         EXPECT_EQ(index.tensors[i].storage_group, i);
