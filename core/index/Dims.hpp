@@ -58,10 +58,6 @@ class Dims {
     const int64_t* end() const { return data() + size_; }
     int64_t& operator[](size_t i) { return data()[i]; }
     int64_t operator[](size_t i) const { return data()[i]; }
-    int64_t& front() { return data()[0]; }
-    int64_t front() const { return data()[0]; }
-    int64_t& back() { return data()[size_ - 1]; }
-    int64_t back() const { return data()[size_ - 1]; }
 
     void reserve(size_t n) {
         if (n <= capacity()) return;
@@ -90,16 +86,6 @@ class Dims {
         clear();
         reserve(static_cast<size_t>(std::distance(first, last)));
         for (; first != last; ++first) data()[size_++] = *first;
-    }
-    void erase(int64_t* at) {
-        std::copy(at + 1, end(), at);
-        --size_;
-    }
-    void insert(int64_t* at, int64_t v) {
-        const auto i = static_cast<size_t>(at - begin());
-        push_back(0);
-        std::copy_backward(begin() + i, end() - 1, end());
-        data()[i] = v;
     }
 
     friend bool operator==(const Dims& a, const Dims& b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); }
@@ -133,5 +119,12 @@ class Dims {
     uint32_t size_ = 0;
     uint32_t heap_capacity_ = 0; ///< 0: the values are inline
 };
+
+/** The strides of a row-major (contiguous) tensor of `shape`; a 0-size dimension steps as 1, as torch's do. */
+inline Dims contiguous_strides(const Dims& shape) {
+    Dims stride(shape.size(), 1);
+    for (size_t d = shape.size(); d-- > 1;) stride[d - 1] = stride[d] * std::max<int64_t>(shape[d], 1);
+    return stride;
+}
 
 } // namespace ckptconv::core

@@ -21,18 +21,6 @@ uint64_t header_length(std::string_view data) {
     return n;
 }
 
-const char* kind_name(JsonReader::Kind kind) {
-    switch (kind) {
-    case JsonReader::Kind::Object: return "object";
-    case JsonReader::Kind::Array: return "array";
-    case JsonReader::Kind::String: return "string";
-    case JsonReader::Kind::Number: return "number";
-    case JsonReader::Kind::Boolean: return "boolean";
-    case JsonReader::Kind::Null: return "null";
-    }
-    return "value";
-}
-
 // Reads the header JSON straight into the index, one tensor entry at a time:
 // linear in the header's size, with nothing kept per tensor but the index
 // entry itself (a DOM of a 1M-tensor header costs gigabytes).
@@ -68,7 +56,7 @@ class HeaderParser {
 
   private:
     [[noreturn]] void unexpected(JsonReader::Kind kind, const std::string& field) {
-        json_.fail(std::string("unexpected ") + kind_name(kind) + " in " + field);
+        json_.fail(std::string("unexpected ") + JsonReader::kind_name(kind) + " in " + field);
     }
 
     void metadata() {
@@ -101,7 +89,7 @@ class HeaderParser {
             if (field == "dtype") {
                 if (kind != JsonReader::Kind::String || has_dtype) unexpected(kind, "dtype");
                 const std::string_view text = json_.string();
-                const auto dtype = dtype_from_safetensors(std::string(text));
+                const auto dtype = dtype_from_safetensors(text);
                 if (!dtype) json_.fail("unsupported dtype " + std::string(text));
                 info->dtype = *dtype;
                 has_dtype = true;
@@ -144,9 +132,7 @@ class HeaderParser {
         uint64_t numel = 1;
         for (const int64_t v : info->shape) numel = math.mul(numel, static_cast<uint64_t>(v));
         const uint64_t nbytes = math.mul(numel, element_size(info->dtype));
-        info->stride.assign(info->shape.size(), 1);
-        for (size_t i = info->shape.size(); i-- > 1;)
-            info->stride[i - 1] = info->stride[i] * std::max<int64_t>(info->shape[i], 1); // <= numel: fits
+        info->stride = contiguous_strides(info->shape); // each <= numel: fits
         const auto [begin, end] = offsets;
         if (end < begin || end > buffer_size_)
             throw fail("data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) + "] outside the " +
@@ -168,7 +154,7 @@ class HeaderParser {
         const uint64_t parsed = 8 + json_.offset();
         if (parsed - released_ < (8u << 20)) return;
         file_.release(released_, parsed - released_);
-        released_ = parsed / 4096 * 4096;
+        released_ = parsed;
     }
 
     CheckpointIndex& index_;

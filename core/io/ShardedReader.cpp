@@ -74,7 +74,11 @@ class WeightMap {
             starts_.push_back(names_.size());
             const JsonReader::Kind kind = json.peek();
             if (kind != JsonReader::Kind::String)
-                json.fail("weight_map entry '" + std::string(key) + "' is " + kind_text(kind) + ", not a file name");
+                json.fail("weight_map entry '" + std::string(key) + "' is " +
+                          (kind == JsonReader::Kind::Null                                        ? std::string()
+                           : kind == JsonReader::Kind::Object || kind == JsonReader::Kind::Array ? "an "
+                                                                                                 : "a ") +
+                          JsonReader::kind_name(kind) + ", not a file name");
             const std::string_view shard = json.string();
             auto [at, fresh] = shard_numbers_.try_emplace(std::string(shard), static_cast<uint32_t>(shards.size()));
             if (fresh) shards.push_back(at->first);
@@ -83,16 +87,6 @@ class WeightMap {
                 duplicate = std::string(name(id));
         }
         held_.assign(shard_of_.size(), false);
-    }
-
-    static std::string kind_text(JsonReader::Kind kind) {
-        switch (kind) {
-        case JsonReader::Kind::Object: return "an object";
-        case JsonReader::Kind::Array: return "an array";
-        case JsonReader::Kind::Number: return "a number";
-        case JsonReader::Kind::Boolean: return "a boolean";
-        default: return "null";
-        }
     }
 
     std::string names_;               ///< every tensor name, back to back

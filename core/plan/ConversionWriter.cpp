@@ -2,7 +2,6 @@
 
 #include "core/io/ConfigProvenance.hpp"
 #include "core/io/PickleAllowList.hpp"
-#include "core/io/PyFromJson.hpp"
 #include "core/io/SafetensorsWriter.hpp"
 #include "core/io/TensorBytes.hpp"
 #include "core/io/TorchZipWriter.hpp"
@@ -60,16 +59,21 @@ std::vector<ReportFile> write_pt(const CheckpointIndex& index, const Plan& plan,
     }
     // The plugin's own entries (a fairseq envelope) replace same-named extras of the source.
     for (const auto& v : plan.values) {
-        const SanitizedTree safe = sanitize_for_output(py_from_json(v.json));
+        const SanitizedTree safe = sanitize_for_output(v.value);
         if (!safe.dropped.empty())
             throw Error(ExitCode::Internal, "the plan's value '" + v.key + "' names a global off the allow-list");
-        if (v.key == "extra_state" && safe.tree->kind == PyKind::Dict && !output.provenance.empty()) {
+        PyRef value = safe.tree;
+        if (v.key == "extra_state" && value->kind == PyKind::Dict && !output.provenance.empty()) {
+            auto copy = PyObject::make(PyKind::Dict); // the plan's value stays as the plugin set it
+            copy->ordered = value->ordered;
+            for (const auto& [k, e] : value->entries) copy->dict_set(k, e);
+            value = copy;
             auto record = PyObject::make(PyKind::Dict); // fairseq's loader ignores extra_state's contents
             for (const auto& [k, text] : output.provenance)
                 record->dict_set(PyObject::make_str(k), PyObject::make_str(text));
-            safe.tree->dict_set(PyObject::make_str("ckptconv"), record);
+            value->dict_set(PyObject::make_str("ckptconv"), record);
         }
-        top->dict_set(PyObject::make_str(v.key), safe.tree);
+        top->dict_set(PyObject::make_str(v.key), value);
     }
     std::vector<std::shared_ptr<TensorInfo>> infos(plan.outputs.size());
     for (size_t i = 0; i < plan.outputs.size(); ++i) {
@@ -84,9 +88,7 @@ std::vector<ReportFile> write_pt(const CheckpointIndex& index, const Plan& plan,
             info = std::make_shared<TensorInfo>();
             info->dtype = ex.dtype(i);
             info->shape = ex.shape(i);
-            info->stride.assign(info->shape.size(), 1);
-            for (size_t d = info->shape.size(); d-- > 1;)
-                info->stride[d - 1] = info->stride[d] * std::max<int64_t>(info->shape[d], 1);
+            info->stride = contiguous_strides(info->shape);
             auto storage = std::make_shared<StorageInfo>();
             storage->dtype = info->dtype;
             storage->nbytes = ex.nbytes(i);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "core/index/DType.hpp"
+#include "core/io/PyObject.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -51,10 +52,10 @@ struct PlanFile {
     std::string content;
 };
 
-/** A non-tensor top-level entry of a pt output (a fairseq envelope's `args`), as JSON (see PyFromJson). */
+/** A non-tensor top-level entry of a pt output (a fairseq envelope's `args`), built from the plugin's JSON. */
 struct PlanValue {
     std::string key;
-    std::string json;
+    PyRef value; ///< what PyFromJson made of it; shared by every output written from the plan
 };
 
 struct Plan {

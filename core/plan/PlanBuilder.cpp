@@ -253,17 +253,16 @@ void PlanBuilder::file(const std::string& path, std::string content) {
     plan_.files.push_back(PlanFile{path, std::move(content)});
 }
 
-void PlanBuilder::value(const std::string& key, std::string json) {
+void PlanBuilder::value(const std::string& key, const std::string& json) {
     if (key.empty() || key.find('.') != std::string::npos)
         throw PlanOpError("value key '" + key + "' must be one top-level name");
     for (const auto& v : plan_.values)
         if (v.key == key) throw PlanOpError("value '" + key + "' is set twice");
     try {
-        (void)py_from_json(json); // refuse now what the writer could not pickle
+        plan_.values.push_back(PlanValue{key, py_from_json(json)}); // what the writer could not pickle is refused now
     } catch (const std::exception& e) {
         throw PlanOpError("value '" + key + "': " + e.what());
     }
-    plan_.values.push_back(PlanValue{key, std::move(json)});
 }
 
 void PlanBuilder::target(const std::string& target_name, const std::string& component_dir) {

@@ -38,7 +38,7 @@ class PlanBuilder {
     void expect(const std::string& root, const std::string& key, const Shape& shape);
     void file(const std::string& path, std::string content);
     /** A non-tensor top-level entry of a pt output; `json` is checked here (PyFromJson's rules). */
-    void value(const std::string& key, std::string json);
+    void value(const std::string& key, const std::string& json);
     void target(const std::string& name, const std::string& component_dir);
     void keep_extras(bool keep);
     void note(std::string text) { plan_.notes.push_back(std::move(text)); }

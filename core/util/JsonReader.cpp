@@ -35,6 +35,18 @@ void append_utf8(std::string& out, uint32_t cp) {
 
 } // namespace
 
+const char* JsonReader::kind_name(Kind kind) {
+    switch (kind) {
+    case Kind::Object: return "object";
+    case Kind::Array: return "array";
+    case Kind::String: return "string";
+    case Kind::Number: return "number";
+    case Kind::Boolean: return "boolean";
+    case Kind::Null: return "null";
+    }
+    return "value";
+}
+
 void JsonReader::skip_space() {
     while (pos_ < text_.size() && is_space(text_[pos_])) ++pos_;
 }

