@@ -17,7 +17,8 @@ import tempfile
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from oracle_cases import bits, convert_pt, detected_alone, read_safetensors, run_cases, run_cli, same_tensors  # noqa: E402
+from oracle_cases import (bits, convert_pt, detected_alone, expect_refused, read_model_folder,  # noqa: E402
+                          read_safetensors, run_cases, run_cli, same_tensors, strict_load)
 
 HF_ORDER = ("k_proj", "v_proj", "q_proj", "out_proj")
 
@@ -192,26 +193,16 @@ def check_hf_folder(cli, corpus):
     sd = torch.load(src)
     with tempfile.TemporaryDirectory() as tmp:
         folder = os.path.join(tmp, "hf")
-        r = run_cli(cli, "convert", src, "-o", folder)
-        assert r.returncode == 5 and "--option heads=N" in r.stderr and not os.path.exists(folder), r.stderr
+        expect_refused(cli, src, folder, "--option heads=N")
         r = run_cli(cli, "convert", src, "-o", folder, "--option", "heads=2")
         assert r.returncode == 0, r.stderr
-        assert sorted(os.listdir(folder)) == ["config.json", "model.safetensors"], os.listdir(folder)
-        with open(os.path.join(folder, "config.json")) as f:
-            text = f.read()
-        config = json.loads(text)
-        assert text == json.dumps(config, indent=2, sort_keys=True) + "\n"
+        config, got, _ = read_model_folder(folder)
         assert (config["architectures"], config["model_type"], config["num_attention_heads"]) == \
             (["CLIPVisionModel"], "clip_vision_model", 2), config
-        got, _ = read_safetensors(os.path.join(folder, "model.safetensors"))
-        expected = clip_vision_expected_shapes(config)
-        assert set(got) == set(expected), set(got) ^ set(expected)
-        for k, t in got.items():
-            assert tuple(t.shape) == expected[k], k
+        strict_load("CLIPVisionModel", got, clip_vision_expected_shapes(config))
         same_tensors(got, to_hf(sd, "model.vision_model."), ordered=False)
-        r = run_cli(cli, "convert", src, "-o", os.path.join(tmp, "omit"), "--option", "heads=2", "--option",
-                    "post_layernorm=omit")
-        assert r.returncode == 5 and "always has post_layernorm" in r.stderr, r.stderr
+        expect_refused(cli, src, os.path.join(tmp, "omit"), "always has post_layernorm", "--option", "heads=2",
+                       "--option", "post_layernorm=omit")
 
 
 def check_wrong_direction(cli, corpus):

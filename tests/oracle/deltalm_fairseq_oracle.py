@@ -19,7 +19,7 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "corpus"))
 from families.deltalm_fairseq import fairseq_model  # noqa: E402
-from oracle_cases import bits, convert_pt, detected_alone, run_cases, run_cli, same_tensors  # noqa: E402
+from oracle_cases import bits, convert_pt, detected_alone, expect_refused, run_cases, run_cli, same_tensors  # noqa: E402
 from fairseq_loader import load_deltalm_strictly  # noqa: E402
 
 # The fixtures are reduced sizes, which fairseq's deltalm_base/_large would overwrite: a user's own arch, 2 heads.
@@ -151,11 +151,8 @@ def check_custom_size_needs_an_arch(cli, corpus):
     src = os.path.join(corpus, "deltalm_fairseq", "deltalm_base_tiny.pt")
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "ft.pt")
-        r = run_cli(cli, "convert", src, "-o", out)
-        assert r.returncode == 5 and "--option arch=NAME" in r.stderr, (r.returncode, r.stderr)
-        r = run_cli(cli, "convert", src, "-o", out, "--option", "arch=deltalm_tiny")
-        assert r.returncode == 5 and "--option heads=N" in r.stderr, (r.returncode, r.stderr)
-        assert not os.path.exists(out)
+        expect_refused(cli, src, out, "--option arch=NAME")
+        expect_refused(cli, src, out, "--option heads=N", "--option", "arch=deltalm_tiny")
         convert_pt(cli, src, out, "--option", "arch=deltalm_base", "--option", "heads=2")
         try:  # what the refusal prevents: fairseq's deltalm_base overwrites the sizes and the strict load fails
             load_deltalm_strictly(out)

@@ -5,6 +5,8 @@ import argparse
 
 import torch
 
+from oracle_cases import strict_load
+
 
 def load_checkpoint_to_cpu(path):
     """torch.load as fairseq does it, then _upgrade_state_dict's requirements; raises KeyError where fairseq would."""
@@ -60,15 +62,6 @@ def roberta_expected_shapes(args, vocab):
                    "encoder.lm_head.dense.weight": (d, d), "encoder.lm_head.dense.bias": (d,),
                    "encoder.lm_head.layer_norm.weight": (d,), "encoder.lm_head.layer_norm.bias": (d,)})
     return shapes
-
-
-def strict_load(cls, model, expected):
-    """torch's load_state_dict(strict=True) for `cls`: the same names, then the same shapes."""
-    missing, unexpected = sorted(set(expected) - set(model)), sorted(set(model) - set(expected))
-    if missing or unexpected:
-        raise RuntimeError(f"Error(s) in loading state_dict for {cls}: missing {missing[:4]}, unexpected {unexpected[:4]}")
-    for k, shape in expected.items():
-        assert tuple(model[k].shape) == shape, f"size mismatch for {k}: {tuple(model[k].shape)} vs {shape}"
 
 
 def load_roberta_strictly(path):

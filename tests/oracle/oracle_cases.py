@@ -2,6 +2,7 @@
 comparing state dicts, and the case runner."""
 import collections
 import json
+import os
 import struct
 import subprocess
 
@@ -115,3 +116,33 @@ def check_metadata(meta, plugin=None):
     sources = json.loads(meta["ckptconv.sources"])
     assert sources and all(isinstance(name, str) and "/" not in name and size > 0 for name, size in sources), sources
     assert isinstance(json.loads(meta["ckptconv.options"]), dict)
+
+
+def strict_load(cls, model, expected, tied=()):
+    """torch's load_state_dict(strict=True) for `cls`: the same names, then the same shapes. `tied` names may be
+    missing (from_pretrained ties them to their sources)."""
+    missing = sorted(set(expected) - set(model) - set(tied))
+    unexpected = sorted(set(model) - set(expected))
+    if missing or unexpected:
+        raise RuntimeError(f"Error(s) in loading state_dict for {cls}: missing {missing[:4]}, unexpected {unexpected[:4]}")
+    for k, t in model.items():
+        assert tuple(t.shape) == expected[k], f"size mismatch for {k}: {tuple(t.shape)} vs {expected[k]}"
+
+
+def read_model_folder(folder):
+    """A transformers model folder as from_pretrained reads it: exactly config.json and model.safetensors, the
+    config laid out as save_pretrained writes it. Returns (config, tensors, __metadata__)."""
+    assert sorted(os.listdir(folder)) == ["config.json", "model.safetensors"], os.listdir(folder)
+    with open(os.path.join(folder, "config.json")) as f:
+        text = f.read()
+    config = json.loads(text)
+    assert text == json.dumps(config, indent=2, sort_keys=True) + "\n", "not laid out as save_pretrained does"
+    tensors, meta = read_safetensors(os.path.join(folder, "model.safetensors"))
+    return config, tensors, meta
+
+
+def expect_refused(cli, src, out, message, *extra, code=5):
+    """`ckptconv convert` must exit `code` naming `message` in stderr, and write nothing."""
+    r = run_cli(cli, "convert", src, "-o", out, *extra)
+    assert r.returncode == code and message in r.stderr, (r.returncode, r.stderr)
+    assert not os.path.exists(out), out

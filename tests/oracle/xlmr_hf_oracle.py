@@ -8,7 +8,6 @@ upgrade applied (encoder.sentence_encoder, layernorm_embedding, split q/k/v) and
 fairseq -> HF is that converter: 2019 names upgraded, in_proj split in thirds (q, k, v), positions
 copied unchanged, token_type_embeddings zeros. Tied embedding/LM-head pairs must share storage.
 """
-import collections
 import json
 import os
 import sys
@@ -17,8 +16,8 @@ import tempfile
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from oracle_cases import (bits, check_metadata, convert_pt, detected_alone, read_safetensors, run_cases,  # noqa: E402
-                          run_cli, same_tensors)
+from oracle_cases import (bits, check_metadata, convert_pt, detected_alone, expect_refused,  # noqa: E402
+                          read_model_folder, read_safetensors, run_cases, run_cli, same_tensors, strict_load)
 from fairseq_loader import load_roberta_strictly  # noqa: E402
 
 HEADS = ("--option", "heads=2")  # the fixtures' head count (tests/corpus/families/xlmr_hf.py): no weight tells it
@@ -181,27 +180,19 @@ def check_fairseq_to_hf_folder_and_back(cli, corpus):
         folder = os.path.join(tmp, "hf")
         r = run_cli(cli, "convert", src, "-o", folder, *HEADS)
         assert r.returncode == 0, r.stderr
-        assert sorted(os.listdir(folder)) == ["config.json", "model.safetensors"], os.listdir(folder)
         assert "sentencepiece.bpe.model" in r.stderr, "the report says which tokenizer file to add"
-        with open(os.path.join(folder, "config.json")) as f:
-            text = f.read()
-        config = json.loads(text)
-        assert text == json.dumps(config, indent=2, sort_keys=True) + "\n", "not laid out as save_pretrained does"
+        config, sd, meta = read_model_folder(folder)
         args = source["args"]
         assert (config["architectures"], config["model_type"]) == (["XLMRobertaForMaskedLM"], "xlm-roberta"), config
         assert (config["num_hidden_layers"], config["hidden_size"], config["intermediate_size"],
                 config["num_attention_heads"], config["max_position_embeddings"]) == \
             (args.encoder_layers, args.encoder_embed_dim, args.encoder_ffn_embed_dim, args.encoder_attention_heads,
              args.max_positions + 2), config
-        sd, meta = read_safetensors(os.path.join(folder, "model.safetensors"))
         check_metadata(meta, "xlmr_hf")
         assert meta["ckptconv.target"] == "hf" and json.loads(meta["ckptconv.sources"]) == \
             [["xlmr_fairseq_2019.pt", os.path.getsize(src)]], meta
-        expected = hf_expected_shapes(config)
-        tied = {"lm_head.decoder.weight", "lm_head.decoder.bias"}  # from_pretrained ties them to their sources
-        assert set(sd) - set(expected) == set() and set(expected) - set(sd) <= tied, (set(sd) ^ set(expected))
-        for k, t in sd.items():
-            assert tuple(t.shape) == expected[k], k
+        strict_load("XLMRobertaForMaskedLM", sd, hf_expected_shapes(config),
+                    tied={"lm_head.decoder.weight", "lm_head.decoder.bias"})
         same_tensors(sd, {k: v for k, v in fairseq_to_hf(upgrade_raw(source["model"])).items() if k in sd},
                      ordered=False)
         back = os.path.join(tmp, "fs.pt")
@@ -220,11 +211,8 @@ def check_heads_needed(cli, corpus):
     src = os.path.join(corpus, "xlmr_hf", "xlmr_mlm_legacy.bin")
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "fs.pt")
-        r = run_cli(cli, "convert", src, "-o", out)
-        assert r.returncode == 5 and "--option heads=N" in r.stderr, (r.returncode, r.stderr)
-        r = run_cli(cli, "convert", src, "-o", out, "--option", "heads=3")
-        assert r.returncode == 5 and "does not divide the width 16" in r.stderr, (r.returncode, r.stderr)
-        assert not os.path.exists(out)
+        expect_refused(cli, src, out, "--option heads=N")
+        expect_refused(cli, src, out, "does not divide the width 16", "--option", "heads=3")
         r = run_cli(cli, "convert", src, "-o", os.path.join(tmp, "fs.safetensors"), *HEADS)
         assert r.returncode == 0 and "need a pt output" in r.stderr, r.stderr
 
