@@ -73,6 +73,14 @@ void norm(std::vector<TargetKey>& k, const std::string& name, int64_t D) {
     k.push_back({name + ".bias", {D}});
 }
 
+// Attention heads by the shared rule: the release table (base 12, large 16) for a released size.
+int64_t attention_heads(const XlmrShape& s, const ckptconv::sdk::PlanRequest& request) {
+    const bool release =
+        ckptconv::sdk::starts_with(s.variant, "xlmr") || ckptconv::sdk::starts_with(s.variant, "roberta");
+    const int64_t preset = release ? (s.hidden == 1024 && s.layers == 24 ? 16 : 12) : 0;
+    return ckptconv::sdk::attention_heads(request, preset, s.hidden, s.variant);
+}
+
 // The envelope of a released RoBERTa / XLM-R model.pt (target-loaders.md B.3, B.6): `args` as the
 // Namespace fairseq builds the model from, every size read from the weights, heads by the shared rule.
 void emit_fairseq_envelope(const XlmrShape& s, const ckptconv::sdk::PlanRequest& request, ckptconv::sdk::Plan& plan) {
@@ -80,8 +88,7 @@ void emit_fairseq_envelope(const XlmrShape& s, const ckptconv::sdk::PlanRequest&
     const bool xlmr = ckptconv::sdk::starts_with(s.variant, "xlmr");
     const bool roberta = ckptconv::sdk::starts_with(s.variant, "roberta");
     const bool large = s.hidden == 1024 && s.layers == 24;
-    const int64_t preset = xlmr || roberta ? (large ? 16 : 12) : 0;
-    const int64_t heads = ckptconv::sdk::attention_heads(request, preset, s.hidden, s.variant);
+    const int64_t heads = attention_heads(s, request);
     const std::string bpe = request.one_of("bpe", roberta ? "gpt2" : "sentencepiece", {"sentencepiece", "gpt2"});
     if (!xlmr && !roberta && !request.has_option("bpe"))
         plan.note("args.bpe = sentencepiece (XLM-R's); pass --option bpe=gpt2 for a RoBERTa vocabulary");
@@ -126,9 +133,7 @@ std::string transformers_config(const XlmrShape& s, const ckptconv::sdk::PlanReq
     using ckptconv::sdk::json_array;
     using ckptconv::sdk::json_string;
     const bool roberta = ckptconv::sdk::starts_with(s.variant, "roberta");
-    const bool release = roberta || ckptconv::sdk::starts_with(s.variant, "xlmr");
-    const bool large = s.hidden == 1024 && s.layers == 24;
-    const int64_t heads = ckptconv::sdk::attention_heads(request, release ? (large ? 16 : 12) : 0, s.hidden, s.variant);
+    const int64_t heads = attention_heads(s, request);
     const std::string family = roberta ? "Roberta" : "XLMRoberta";
     const std::string architecture = family + (s.lm_head ? "ForMaskedLM" : "Model");
     return ckptconv::sdk::json_object({{"architectures", json_array({json_string(architecture)})},
