@@ -339,6 +339,22 @@ st("st_uncovered_tail", {"a": F32([1], 0, 4)}, b"\x00" * 12, message="8 bytes no
 st("st_float_offsets", None, raw_header=b'{"a":{"dtype":"F32","shape":[1],"data_offsets":[0.5,4]}}',
    body=b"\x00" * 4, message="a fractional number (0.5) where an integer belongs")
 
+# The strict JSON reader under the header: escapes decoded before the duplicate check, UTF-8 checked,
+# integers past 64 bits and deep nesting refused without recursion.
+st("st_duplicate_by_escape", None, raw_header=b'{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},'
+                                             b'"\\u0061":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}',
+   body=b"\x00" * 2, message="tensor 'a' appears twice")
+st("st_name_invalid_utf8", None, raw_header=b'{"\xc0\x80":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}',
+   body=b"\x00", message="invalid UTF-8 in a string")
+st("st_name_lone_surrogate", None, raw_header=b'{"\\ud800":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}',
+   body=b"\x00", message="high surrogate without its low half")
+st("st_offset_past_64_bits", None,
+   raw_header=b'{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,18446744073709551616]}}', body=b"\x00",
+   message="exceeds 64 bits")
+st("st_deep_nesting_in_field", None,
+   raw_header=b'{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":' + b"[" * 100000 + b"]" * 100000 + b"}}",
+   body=b"\x00", message="unexpected array in field 'x'")
+
 # --- 6. sharded folders -------------------------------------------------------------------------
 
 def good_shard(path, name="a"):
@@ -370,6 +386,8 @@ CASES[-1]["input"] = os.path.join(CASES[-1]["input"], "model.safetensors.index.j
 sharded("sharded_weight_map_not_object", None, raw=b'{"weight_map": [1, 2]}', message="is not an object")
 sharded("sharded_value_not_string", None, raw=b'{"weight_map": {"a": 5}}', message="is a number, not a file name")
 sharded("sharded_index_not_json", None, raw=b'{"weight_map": {', message="not a sharded-checkpoint index")
+sharded("sharded_deep_nesting_unterminated", None, raw=b'{"metadata": ' + b"[" * 200000 + b'], "weight_map": {}}',
+        message="not a sharded-checkpoint index")
 sharded("sharded_missing_tensor", {"a": "model-00001-of-00001.safetensors", "b": "model-00001-of-00001.safetensors"},
         message="tensor 'b' is mapped to shard")
 
