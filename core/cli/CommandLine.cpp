@@ -18,8 +18,8 @@ po::options_description global_options() {
 
 GlobalOptions read_global_options(const po::variables_map& vm) {
     GlobalOptions g;
-    if (vm.count("plugin-path")) g.plugin_paths = vm["plugin-path"].as<std::vector<std::string>>();
-    if (vm.count("config")) g.config = vm["config"].as<std::string>();
+    if (vm.count("plugin-path")) g.session.plugin_paths = vm["plugin-path"].as<std::vector<std::string>>();
+    if (vm.count("config")) g.session.config = vm["config"].as<std::string>();
     g.verbose = vm.count("verbose") && vm["verbose"].as<bool>();
     g.quiet = vm.count("quiet") && vm["quiet"].as<bool>();
     return g;
@@ -54,7 +54,7 @@ std::unique_ptr<Session> open_session(const po::variables_map& vm) {
         core::set_log_level(core::LogLevel::Silent);
     else if (g.verbose)
         core::set_log_level(core::LogLevel::Debug);
-    return std::make_unique<Session>(g);
+    return std::make_unique<Session>(g.session);
 }
 
 } // namespace ckptconv::cli

@@ -1,7 +1,7 @@
 // Parsing of one subcommand's options together with the global ones.
 #pragma once
 
-#include "core/cli/Session.hpp"
+#include "core/convert/Session.hpp"
 
 #include <boost/program_options.hpp>
 
@@ -13,6 +13,14 @@
 namespace ckptconv::cli {
 
 namespace po = boost::program_options;
+
+struct GlobalOptions {
+    convert::SessionOptions session;
+    bool verbose = false;
+    bool quiet = false;
+};
+
+using convert::Session;
 
 /** The options every command accepts. */
 po::options_description global_options();

@@ -1,9 +1,9 @@
 #include "core/cli/CommandLine.hpp"
 #include "core/cli/Commands.hpp"
-#include "core/cli/ConversionChoices.hpp"
-#include "core/cli/PipelineConversion.hpp"
-#include "core/cli/PluginChoice.hpp"
-#include "core/cli/PreparedConversion.hpp"
+#include "core/cli/ConversionFlags.hpp"
+#include "core/convert/PipelineConversion.hpp"
+#include "core/convert/PluginChoice.hpp"
+#include "core/convert/PreparedConversion.hpp"
 #include "core/io/CheckpointOpener.hpp"
 #include "core/io/FileWriter.hpp"
 #include "core/io/Recontainer.hpp"
@@ -18,6 +18,43 @@
 #include <unistd.h>
 
 namespace ckptconv::cli {
+namespace {
+
+using convert::PipelineSettings;
+using convert::PlannedPipeline;
+using convert::PluginChoice;
+using convert::PreparedConversion;
+
+struct WriteSettings {
+    uint64_t shard_size = 0;
+    bool dry_run = false;
+    bool force = false;
+    bool quiet = false;
+    bool show_progress = false;
+    std::optional<std::string> report; ///< JSON report path
+};
+
+/** A pipeline folder: every component written in one transaction (nothing when any fails). */
+int convert_pipeline(const Session& session, const core::PipelineFolder& folder, const ConversionChoices& choices,
+                     const PipelineSettings& settings, const WriteSettings& how) {
+    PlannedPipeline pipeline = convert::plan_pipeline(session, folder, choices, settings);
+    core::OutputTransaction tx(how.force, pipeline.inputs());
+    if (how.dry_run) {
+        std::fputs((pipeline.plan_text() + pipeline.report_text()).c_str(), stdout);
+    } else {
+        tx.require_empty_folder(settings.output);
+        core::progress_start(pipeline.planned_bytes(), how.show_progress);
+        pipeline.write(tx, settings.output, how.shard_size);
+        core::progress_finish();
+    }
+    if (how.report) tx.write_text(*how.report, pipeline.report_json(settings.folder, settings.output).dump(2) + "\n");
+    tx.commit();
+    if (!how.quiet && !how.dry_run) std::fputs(pipeline.report_text().c_str(), stderr);
+    return 0;
+}
+
+} // namespace
+
 int run_convert(const std::vector<std::string>& tokens) {
     CommandSpec spec{
         "convert",
@@ -72,10 +109,11 @@ int run_convert(const std::vector<std::string>& tokens) {
     if (const core::PipelineFolder pipeline = core::find_pipeline_components(file); !pipeline.components.empty()) {
         if ((*vm)["drop-unsafe"].as<bool>())
             throw core::Error(core::ExitCode::Usage, "--drop-unsafe applies to one checkpoint, not a pipeline folder");
-        PipelineSettings settings{file, output, to, {}, shard_size, dry_run, force, quiet, show_progress, {}};
+        PipelineSettings settings{file, output, to, {}};
         if (vm->count("component")) settings.only = (*vm)["component"].as<std::vector<std::string>>();
-        if (vm->count("report")) settings.report = (*vm)["report"].as<std::string>();
-        return convert_pipeline(*session, pipeline, choices, settings);
+        WriteSettings how{shard_size, dry_run, force, quiet, show_progress, {}};
+        if (vm->count("report")) how.report = (*vm)["report"].as<std::string>();
+        return convert_pipeline(*session, pipeline, choices, settings, how);
     }
     if (vm->count("component"))
         throw core::Error(core::ExitCode::Usage, "--component: " + file + " is not a pipeline folder");

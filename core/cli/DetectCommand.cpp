@@ -1,6 +1,6 @@
 #include "core/cli/CommandLine.hpp"
 #include "core/cli/Commands.hpp"
-#include "core/cli/PluginChoice.hpp"
+#include "core/convert/PluginChoice.hpp"
 #include "core/io/CheckpointOpener.hpp"
 #include "core/util/Error.hpp"
 
@@ -49,7 +49,8 @@ int run_detect(const std::vector<std::string>& tokens) {
 
     const core::CheckpointIndex index = core::open_checkpoint(file);
     const core::AbiIndex abi(index);
-    const PluginChoice choice = choose_plugin(*session, abi, plugin, format_version, /*report_only=*/true);
+    const convert::PluginChoice choice =
+        convert::choose_plugin(*session, abi, plugin, format_version, /*report_only=*/true);
     const auto& d = choice.detection;
 
     if ((*vm)["json"].as<bool>()) {

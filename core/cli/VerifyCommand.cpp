@@ -1,8 +1,8 @@
 #include "core/cli/CommandLine.hpp"
 #include "core/cli/Commands.hpp"
-#include "core/cli/ConversionChoices.hpp"
-#include "core/cli/PipelineConversion.hpp"
-#include "core/cli/PluginChoice.hpp"
+#include "core/cli/ConversionFlags.hpp"
+#include "core/convert/PipelineConversion.hpp"
+#include "core/convert/PluginChoice.hpp"
 #include "core/io/CheckpointFolder.hpp"
 #include "core/io/CheckpointOpener.hpp"
 #include "core/io/ConfigProvenance.hpp"
@@ -21,6 +21,11 @@
 #include <set>
 
 namespace ckptconv::cli {
+
+using convert::PipelineSettings;
+using convert::PlannedPipeline;
+using convert::PluginChoice;
+using convert::PreparedConversion;
 namespace {
 
 // How a tensor is named in OUT: pt keeps its roots (root.key), flat formats name it core::flat_name.
@@ -121,7 +126,7 @@ Findings verify_pipeline(const Session& session, const core::PipelineFolder& fol
     settings.folder = file;
     settings.output = out;
     settings.only = only;
-    const PlannedPipeline planned = plan_pipeline(session, folder, choices, settings);
+    const PlannedPipeline planned = convert::plan_pipeline(session, folder, choices, settings);
     Findings findings;
     for (const auto& c : planned.conversions) {
         const std::string component = c->plan().component_dir;
@@ -173,8 +178,9 @@ int run_verify(const std::vector<std::string>& tokens) {
         read_options.drop_unsafe = (*vm)["drop-unsafe"].as<bool>();
         const core::CheckpointIndex index = core::open_checkpoint(file, read_options);
         const core::AbiIndex abi(index);
-        const PluginChoice chosen =
-            choices.use_rules ? PluginChoice{} : choose_plugin(*session, abi, choices.plugin, choices.format_version);
+        const PluginChoice chosen = choices.use_rules
+                                        ? PluginChoice{}
+                                        : convert::choose_plugin(*session, abi, choices.plugin, choices.format_version);
         if (chosen.no_plugin) {
             const std::string format = locate(out, "").first;
             ExpectedTensors expected;

@@ -1,4 +1,4 @@
-#include "core/cli/PreparedConversion.hpp"
+#include "core/convert/PreparedConversion.hpp"
 
 #include "core/host/AbiIndex.hpp"
 #include "core/plan/ConversionWriter.hpp"
@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace ckptconv::cli {
+namespace ckptconv::convert {
 
 PreparedConversion::PreparedConversion(core::CheckpointIndex index, const PluginChoice& chosen,
                                        const ConversionChoices& choices, const core::Config& config,
@@ -68,4 +68,4 @@ void PreparedConversion::write(core::OutputTransaction& tx, const std::filesyste
     report_.files.insert(report_.files.end(), files.begin(), files.end());
 }
 
-} // namespace ckptconv::cli
+} // namespace ckptconv::convert

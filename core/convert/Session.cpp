@@ -1,11 +1,11 @@
-#include "core/cli/Session.hpp"
+#include "core/convert/Session.hpp"
 
 #include "core/host/PluginSearchPath.hpp"
 #include "core/util/Error.hpp"
 
-namespace ckptconv::cli {
+namespace ckptconv::convert {
 
-Session::Session(const GlobalOptions& options) {
+Session::Session(const SessionOptions& options) {
     if (options.config) config_ = core::load_config(*options.config);
     search_path_ = core::plugin_search_path(options.plugin_paths, config_.plugin_paths);
     for (const auto& p : search_path_) {
@@ -27,4 +27,4 @@ std::vector<const core::PluginRecord*> Session::selected_plugins() const {
     }
 }
 
-} // namespace ckptconv::cli
+} // namespace ckptconv::convert

@@ -1,8 +1,7 @@
-// What convert and verify share: the user's choices (flags over config) and the plan they lead to.
+// The user's choices for a conversion (flags over config) and the plan they lead to.
 #pragma once
 
-#include "core/cli/CommandLine.hpp"
-#include "core/cli/PluginChoice.hpp"
+#include "core/convert/PluginChoice.hpp"
 #include "core/host/Config.hpp"
 #include "core/plan/Plan.hpp"
 
@@ -10,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-namespace ckptconv::cli {
+namespace ckptconv::convert {
 
 struct ConversionChoices {
     std::string dtype = "keep"; ///< keep, fp32, fp16 or bf16
@@ -20,9 +19,6 @@ struct ConversionChoices {
     bool use_rules = false;     ///< the config's `rules:` are the plan (no --plugin given)
 };
 
-/** Reads --dtype, --option, --plugin, --format-version over the config; Error(Usage) on bad values. */
-ConversionChoices read_conversion_choices(const po::variables_map& vm, const core::Config& config);
-
 /**
  * The plan: the config's rules when `use_rules`, else the chosen plugin's (which gets the
  * config's rules for its plan_rules calls when the user gave both `rules:` and --plugin).
@@ -31,7 +27,4 @@ core::Plan plan_conversion(const ConversionChoices& choices, const core::Config&
                            const core::CheckpointIndex& index, const core::AbiIndex& abi, const PluginChoice& chosen,
                            const std::string& format);
 
-/** `value` if it is one of `allowed`, else Error(Usage) naming the flag and the choices. */
-std::string one_of(const char* flag, const std::string& value, std::initializer_list<const char*> allowed);
-
-} // namespace ckptconv::cli
+} // namespace ckptconv::convert

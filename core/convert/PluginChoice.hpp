@@ -1,13 +1,13 @@
 // Which plugin converts an input: detection, or the user's --plugin / --format-version.
 #pragma once
 
-#include "core/cli/Session.hpp"
+#include "core/convert/Session.hpp"
 #include "core/host/Detector.hpp"
 
 #include <optional>
 #include <string>
 
-namespace ckptconv::cli {
+namespace ckptconv::convert {
 
 struct PluginChoice {
     core::DetectionResult detection; ///< every candidate asked (empty when --plugin was given)
@@ -23,4 +23,4 @@ struct PluginChoice {
 PluginChoice choose_plugin(const Session& session, const core::AbiIndex& index, const std::string& plugin_spec,
                            const std::string& format_version, bool report_only = false);
 
-} // namespace ckptconv::cli
+} // namespace ckptconv::convert

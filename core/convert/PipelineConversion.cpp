@@ -1,17 +1,15 @@
-#include "core/cli/PipelineConversion.hpp"
+#include "core/convert/PipelineConversion.hpp"
 
-#include "core/cli/PreparedConversion.hpp"
+#include "core/convert/PreparedConversion.hpp"
 #include "core/io/CheckpointOpener.hpp"
 #include "core/util/Error.hpp"
-#include "core/util/Progress.hpp"
 #include "core/util/Text.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <map>
 #include <memory>
 
-namespace ckptconv::cli {
+namespace ckptconv::convert {
 namespace fs = std::filesystem;
 
 namespace {
@@ -136,53 +134,47 @@ PlannedPipeline plan_pipeline(const Session& session, const core::PipelineFolder
     return planned;
 }
 
-int convert_pipeline(const Session& session, const core::PipelineFolder& folder, const ConversionChoices& choices,
-                     const PipelineSettings& settings) {
-    const PlannedPipeline pipeline = plan_pipeline(session, folder, choices, settings);
-    const auto& conversions = pipeline.conversions;
-    const auto& skipped = pipeline.skipped;
-
-    nlohmann::ordered_json json;
-    json["input"] = settings.folder;
-    json["output"] = settings.output;
-    json["components"] = nlohmann::ordered_json::object();
-    json["not_converted"] = skipped;
-    auto report_text = [&] {
-        std::string s;
-        for (size_t i = 0; i < conversions.size(); ++i)
-            s += "== component " + pipeline.names[i] + "\n" + core::report_text(conversions[i]->report());
-        for (const auto& line : skipped) s += "not converted: " + line + "\n";
-        return s;
-    };
-    auto fill_json = [&] {
-        for (size_t i = 0; i < conversions.size(); ++i)
-            json["components"][pipeline.names[i]] = core::report_json(conversions[i]->report());
-    };
-
-    std::vector<fs::path> inputs;
+std::vector<fs::path> PlannedPipeline::inputs() const {
+    std::vector<fs::path> files;
     for (const auto& c : conversions)
-        for (const auto& f : c->inputs()) inputs.push_back(f);
-    core::OutputTransaction tx(settings.force, inputs);
-    if (settings.dry_run) {
-        for (size_t i = 0; i < conversions.size(); ++i)
-            std::printf("== component %s\n%s", pipeline.names[i].c_str(),
-                        core::plan_text(conversions[i]->index(), conversions[i]->plan()).c_str());
-        std::fputs(report_text().c_str(), stdout);
-    } else {
-        tx.require_empty_folder(settings.output);
-        uint64_t planned = 0;
-        for (const auto& c : conversions) planned += c->planned_bytes();
-        core::progress_start(planned, settings.show_progress);
-        for (auto& c : conversions) c->write(tx, settings.output, settings.shard_size);
-        core::progress_finish();
-    }
-    if (settings.report) {
-        fill_json();
-        tx.write_text(*settings.report, json.dump(2) + "\n");
-    }
-    tx.commit();
-    if (!settings.quiet && !settings.dry_run) std::fputs(report_text().c_str(), stderr);
-    return 0;
+        for (const auto& f : c->inputs()) files.push_back(f);
+    return files;
 }
 
-} // namespace ckptconv::cli
+uint64_t PlannedPipeline::planned_bytes() const {
+    uint64_t planned = 0;
+    for (const auto& c : conversions) planned += c->planned_bytes();
+    return planned;
+}
+
+void PlannedPipeline::write(core::OutputTransaction& tx, const fs::path& output, uint64_t shard_size) {
+    for (auto& c : conversions) c->write(tx, output, shard_size);
+}
+
+std::string PlannedPipeline::plan_text() const {
+    std::string s;
+    for (size_t i = 0; i < conversions.size(); ++i)
+        s += "== component " + names[i] + "\n" + core::plan_text(conversions[i]->index(), conversions[i]->plan());
+    return s;
+}
+
+std::string PlannedPipeline::report_text() const {
+    std::string s;
+    for (size_t i = 0; i < conversions.size(); ++i)
+        s += "== component " + names[i] + "\n" + core::report_text(conversions[i]->report());
+    for (const auto& line : skipped) s += "not converted: " + line + "\n";
+    return s;
+}
+
+nlohmann::ordered_json PlannedPipeline::report_json(const std::string& input, const std::string& output) const {
+    nlohmann::ordered_json json;
+    json["input"] = input;
+    json["output"] = output;
+    json["components"] = nlohmann::ordered_json::object();
+    json["not_converted"] = skipped;
+    for (size_t i = 0; i < conversions.size(); ++i)
+        json["components"][names[i]] = core::report_json(conversions[i]->report());
+    return json;
+}
+
+} // namespace ckptconv::convert

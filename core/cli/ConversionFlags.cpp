@@ -1,7 +1,5 @@
-#include "core/cli/ConversionChoices.hpp"
+#include "core/cli/ConversionFlags.hpp"
 
-#include "core/host/PluginPlanner.hpp"
-#include "core/plan/RuleSet.hpp"
 #include "core/util/Error.hpp"
 
 namespace ckptconv::cli {
@@ -31,14 +29,6 @@ ConversionChoices read_conversion_choices(const po::variables_map& vm, const cor
         vm.count("format-version") ? vm["format-version"].as<std::string>() : config.format_version.value_or("");
     c.use_rules = config.rules && !vm.count("plugin");
     return c;
-}
-
-core::Plan plan_conversion(const ConversionChoices& choices, const core::Config& config,
-                           const core::CheckpointIndex& index, const core::AbiIndex& abi, const PluginChoice& chosen,
-                           const std::string& format) {
-    if (choices.use_rules) return core::plan_from_rules(index, *config.rules);
-    return core::plan_with_plugin(index, abi, *chosen.chosen, format, choices.options,
-                                  config.rules ? &*config.rules : nullptr);
 }
 
 } // namespace ckptconv::cli

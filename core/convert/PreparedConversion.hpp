@@ -2,8 +2,8 @@
 // checked but not yet written: convert runs one, a pipeline folder several.
 #pragma once
 
-#include "core/cli/ConversionChoices.hpp"
-#include "core/cli/PluginChoice.hpp"
+#include "core/convert/ConversionChoices.hpp"
+#include "core/convert/PluginChoice.hpp"
 #include "core/io/OutputTransaction.hpp"
 #include "core/plan/PlanExecutor.hpp"
 #include "core/report/ConversionReport.hpp"
@@ -14,7 +14,7 @@
 #include <optional>
 #include <string>
 
-namespace ckptconv::cli {
+namespace ckptconv::convert {
 
 class PreparedConversion {
   public:
@@ -53,4 +53,4 @@ class PreparedConversion {
     std::map<std::string, std::string> provenance_; ///< what the outputs record about how they were made
 };
 
-} // namespace ckptconv::cli
+} // namespace ckptconv::convert

@@ -1,4 +1,4 @@
-// What every command shares: global options, the config, and the loaded plugins.
+// What every front end's commands share: the config and the loaded plugins.
 #pragma once
 
 #include "core/host/Config.hpp"
@@ -9,19 +9,17 @@
 #include <string>
 #include <vector>
 
-namespace ckptconv::cli {
+namespace ckptconv::convert {
 
-struct GlobalOptions {
-    std::vector<std::string> plugin_paths;
-    std::optional<std::string> config;
-    bool verbose = false;
-    bool quiet = false;
+struct SessionOptions {
+    std::vector<std::string> plugin_paths; ///< searched before the config's and the built-in ones
+    std::optional<std::string> config;     ///< YAML config file
 };
 
 class Session {
   public:
     /** Reads the config (if any) and loads plugins from the whole search path. */
-    explicit Session(const GlobalOptions& options);
+    explicit Session(const SessionOptions& options);
 
     const core::Config& config() const { return config_; }
     const core::PluginRegistry& registry() const { return registry_; }
@@ -35,4 +33,4 @@ class Session {
     std::vector<std::filesystem::path> search_path_;
 };
 
-} // namespace ckptconv::cli
+} // namespace ckptconv::convert

@@ -1,11 +1,11 @@
-#include "core/cli/PluginChoice.hpp"
+#include "core/convert/PluginChoice.hpp"
 
 #include "core/util/Error.hpp"
 #include "core/util/Text.hpp"
 
 #include <algorithm>
 
-namespace ckptconv::cli {
+namespace ckptconv::convert {
 namespace {
 
 /** --format-version V on the chosen candidate; V must be one the plugin declares (when it declares any). */
@@ -75,4 +75,4 @@ PluginChoice choose_plugin(const Session& session, const core::AbiIndex& index, 
     return choice;
 }
 
-} // namespace ckptconv::cli
+} // namespace ckptconv::convert

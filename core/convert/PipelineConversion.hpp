@@ -2,29 +2,23 @@
 // component detected and converted on its own, all written as one diffusers folder.
 #pragma once
 
-#include "core/cli/ConversionChoices.hpp"
-#include "core/cli/PreparedConversion.hpp"
-#include "core/cli/Session.hpp"
+#include "core/convert/ConversionChoices.hpp"
+#include "core/convert/PreparedConversion.hpp"
+#include "core/convert/Session.hpp"
 #include "core/io/CheckpointFolder.hpp"
 
+#include <filesystem>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
-namespace ckptconv::cli {
+namespace ckptconv::convert {
 
 struct PipelineSettings {
     std::string folder;
     std::string output;
     std::string to;                ///< "" or diffusers; anything else is refused
     std::vector<std::string> only; ///< --component: convert just these subfolders
-    uint64_t shard_size = 0;
-    bool dry_run = false;
-    bool force = false;
-    bool quiet = false;
-    bool show_progress = false;
-    std::optional<std::string> report; ///< JSON report path
 };
 
 /** A pipeline folder's components, detected, planned and checked; nothing written yet. */
@@ -32,6 +26,18 @@ struct PlannedPipeline {
     std::vector<std::string> names;                               ///< component subfolders, as conversions
     std::vector<std::unique_ptr<PreparedConversion>> conversions; ///< one per converted component
     std::vector<std::string> skipped;                             ///< "name: not converted (why)"
+
+    /** Every file read, which no output may replace. */
+    std::vector<std::filesystem::path> inputs() const;
+    /** Bytes the outputs will hold. */
+    uint64_t planned_bytes() const;
+    /** Stages every component into `output`/<component> in `tx`. */
+    void write(core::OutputTransaction& tx, const std::filesystem::path& output, uint64_t shard_size);
+    /** Each component's plan, for --dry-run. */
+    std::string plan_text() const;
+    /** Each component's report, then what was not converted. */
+    std::string report_text() const;
+    nlohmann::ordered_json report_json(const std::string& input, const std::string& output) const;
 };
 
 /**
@@ -46,8 +52,4 @@ struct PlannedPipeline {
 PlannedPipeline plan_pipeline(const Session& session, const core::PipelineFolder& folder,
                               const ConversionChoices& choices, const PipelineSettings& settings);
 
-/** plan_pipeline, then every component written in one transaction (nothing when any fails). */
-int convert_pipeline(const Session& session, const core::PipelineFolder& folder, const ConversionChoices& choices,
-                     const PipelineSettings& settings);
-
-} // namespace ckptconv::cli
+} // namespace ckptconv::convert
