@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache clang-format
-  libtorch-dev python3-torch python3-numpy
+  libtorch-dev python3-torch python3-numpy python3-sentencepiece
   libboost-dev libboost-filesystem-dev libboost-program-options-dev
   libyaml-cpp-dev libgtest-dev nlohmann-json3-dev zlib1g-dev
 )

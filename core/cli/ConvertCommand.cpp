@@ -59,7 +59,8 @@ int run_convert(const std::vector<std::string>& tokens) {
     CommandSpec spec{
         "convert",
         "FILE -o OUT [--plugin ID[@VER]|none] [--format-version V] [--to pt|safetensors|diffusers|hf] "
-        "[--dtype keep|fp32|fp16|bf16] [--shard-size 5GB] [--option K=V]... [--component NAME]... [--dry-run] "
+        "[--dtype keep|fp32|fp16|bf16] [--shard-size 5GB] [--option K=V]... [--component NAME]... [--text-encoder DIR] "
+        "[--dry-run] "
         "[--report R.json] [--force] [--drop-unsafe]",
         "Detect the checkpoint's family and convert it with the plugin's rules (--plugin none: only change "
         "the container). A pipeline folder (subfolders holding checkpoints, e.g. a SAT release) becomes one "
@@ -74,10 +75,12 @@ int run_convert(const std::vector<std::string>& tokens) {
         "to", po::value<std::string>(), "pt, safetensors, diffusers or hf (a transformers model folder)")(
         "dtype", po::value<std::string>(), "keep (default), fp32, fp16 or bf16")(
         "shard-size", po::value<std::string>(), "largest safetensors shard, e.g. 5GB (decimal, as the Hub)")(
-        "option", po::value<std::vector<std::string>>()->composing(), "plugin option K=V; repeatable")(
-        "component", po::value<std::vector<std::string>>()->composing(),
-        "pipeline folder: convert only this subfolder; repeatable")("dry-run", po::bool_switch(),
-                                                                    "print the plan and report; write nothing")(
+        "option", po::value<std::vector<std::string>>()->composing(),
+        "plugin option K=V; repeatable")("component", po::value<std::vector<std::string>>()->composing(),
+                                         "pipeline folder: convert only this subfolder; repeatable")(
+        "text-encoder", po::value<std::string>(),
+        "pipeline folder: carry this transformers T5 folder in as text_encoder/ and tokenizer/")(
+        "dry-run", po::bool_switch(), "print the plan and report; write nothing")(
         "report", po::value<std::string>(), "also write the report as JSON here")("force", po::bool_switch(),
                                                                                   "replace an existing output")(
         "drop-unsafe", po::bool_switch(),
@@ -109,14 +112,17 @@ int run_convert(const std::vector<std::string>& tokens) {
     if (const core::PipelineFolder pipeline = core::find_pipeline_components(file); !pipeline.components.empty()) {
         if ((*vm)["drop-unsafe"].as<bool>())
             throw core::Error(core::ExitCode::Usage, "--drop-unsafe applies to one checkpoint, not a pipeline folder");
-        PipelineSettings settings{file, output, to, {}};
+        PipelineSettings settings{file, output, to, {}, {}};
         if (vm->count("component")) settings.only = (*vm)["component"].as<std::vector<std::string>>();
+        if (vm->count("text-encoder")) settings.text_encoder = (*vm)["text-encoder"].as<std::string>();
         WriteSettings how{shard_size, dry_run, force, quiet, show_progress, {}};
         if (vm->count("report")) how.report = (*vm)["report"].as<std::string>();
         return convert_pipeline(*session, pipeline, choices, settings, how);
     }
-    if (vm->count("component"))
-        throw core::Error(core::ExitCode::Usage, "--component: " + file + " is not a pipeline folder");
+    for (const char* flag : {"component", "text-encoder"})
+        if (vm->count(flag))
+            throw core::Error(core::ExitCode::Usage,
+                              std::string("--") + flag + ": " + file + " is not a pipeline folder");
 
     core::ReadOptions read_options;
     read_options.drop_unsafe = (*vm)["drop-unsafe"].as<bool>();

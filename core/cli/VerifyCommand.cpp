@@ -13,11 +13,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace ckptconv::cli {
@@ -105,27 +107,52 @@ void compare_tensors(const ExpectedTensors& expected, const std::string& written
 }
 
 // The plan's extra files (config.json, model_index.json, scheduler config) must be in OUT as planned.
-void compare_files(const core::Plan& plan, const std::filesystem::path& out, Findings& findings) {
+// `label` is OUT's subfolder the plan wrote into ("" when its paths start at OUT).
+void compare_files(const core::Plan& plan, const std::filesystem::path& out, Findings& findings,
+                   const std::string& label = "") {
     for (const auto& f : plan.files) {
         ++findings.checked;
-        std::ifstream in(out / f.path, std::ios::binary);
+        std::ifstream in(out / label / f.path, std::ios::binary);
         if (!in) {
-            findings.missing.push_back(f.path);
+            findings.missing.push_back(label + f.path);
             continue;
         }
         const std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
         // The provenance convert added to a diffusers config is not the plugin's: compare what the plugin wrote.
-        if (core::split_config_provenance(content).config != f.content) findings.different.push_back(f.path);
+        if (core::split_config_provenance(content).config != f.content) findings.different.push_back(label + f.path);
+    }
+}
+
+// Files convert copied unchanged must equal their sources byte for byte.
+void compare_copies(const std::vector<convert::CopiedFile>& copies, const std::filesystem::path& out,
+                    Findings& findings) {
+    std::vector<char> a(1 << 20), b(1 << 20);
+    for (const auto& c : copies) {
+        ++findings.checked;
+        std::ifstream source(c.source, std::ios::binary), written(out / c.target, std::ios::binary);
+        if (!written) {
+            findings.missing.push_back(c.target);
+            continue;
+        }
+        bool same = true;
+        while (same && (source || written)) {
+            source.read(a.data(), static_cast<std::streamsize>(a.size()));
+            written.read(b.data(), static_cast<std::streamsize>(b.size()));
+            same = source.gcount() == written.gcount() && std::equal(a.begin(), a.begin() + source.gcount(), b.begin());
+        }
+        if (!same) findings.different.push_back(c.target);
     }
 }
 
 // verify on a pipeline folder: every component re-planned as convert planned it, compared with OUT/<component>.
 Findings verify_pipeline(const Session& session, const core::PipelineFolder& folder, const ConversionChoices& choices,
-                         const std::string& file, const std::string& out, const std::vector<std::string>& only) {
+                         const std::string& file, const std::string& out, const std::vector<std::string>& only,
+                         const std::optional<std::string>& text_encoder) {
     PipelineSettings settings;
     settings.folder = file;
     settings.output = out;
     settings.only = only;
+    if (text_encoder) settings.text_encoder = *text_encoder;
     const PlannedPipeline planned = convert::plan_pipeline(session, folder, choices, settings);
     Findings findings;
     for (const auto& c : planned.conversions) {
@@ -133,6 +160,12 @@ Findings verify_pipeline(const Session& session, const core::PipelineFolder& fol
         compare_tensors(expected_from_plan(c->plan(), c->executor(), "diffusers"),
                         (std::filesystem::path(out) / component).string(), "diffusers", component + "/", findings);
         compare_files(c->plan(), out, findings);
+    }
+    if (const auto& t5 = planned.text_encoder) {
+        compare_tensors(expected_from_plan(t5->plan(), t5->executor(), "diffusers"),
+                        (std::filesystem::path(out) / "text_encoder").string(), "diffusers", "text_encoder/", findings);
+        compare_files(t5->plan(), out, findings, "text_encoder/");
+        compare_copies(t5->copied(), out, findings);
     }
     return findings;
 }
@@ -143,7 +176,7 @@ int run_verify(const std::vector<std::string>& tokens) {
     CommandSpec spec{
         "verify",
         "FILE OUT [--json] [--plugin ID[@VER]|none] [--format-version V] [--dtype D] [--option K=V]... "
-        "[--component NAME]... [--drop-unsafe]",
+        "[--component NAME]... [--text-encoder DIR] [--drop-unsafe]",
         "Re-derive every output of a conversion from FILE (a checkpoint or a pipeline folder) and compare it "
         "byte for byte with OUT, tensors and written files alike.",
         {},
@@ -157,6 +190,7 @@ int run_verify(const std::vector<std::string>& tokens) {
                                "as given to convert")("dtype", po::value<std::string>(), "as given to convert")(
         "option", po::value<std::vector<std::string>>()->composing(), "as given to convert")(
         "component", po::value<std::vector<std::string>>()->composing(), "as given to convert (pipeline folders)")(
+        "text-encoder", po::value<std::string>(), "as given to convert (pipeline folders)")(
         "drop-unsafe", po::bool_switch(), "as given to convert (a sanitized conversion)");
     spec.positional.add("file", 1).add("out", 1);
     const auto vm = parse_command(spec, tokens);
@@ -170,10 +204,13 @@ int run_verify(const std::vector<std::string>& tokens) {
         vm->count("component") ? (*vm)["component"].as<std::vector<std::string>>() : std::vector<std::string>{};
     Findings findings;
     if (const core::PipelineFolder pipeline = core::find_pipeline_components(file); !pipeline.components.empty()) {
-        findings = verify_pipeline(*session, pipeline, choices, file, out, only);
+        std::optional<std::string> text_encoder;
+        if (vm->count("text-encoder")) text_encoder = (*vm)["text-encoder"].as<std::string>();
+        findings = verify_pipeline(*session, pipeline, choices, file, out, only, text_encoder);
     } else {
-        if (!only.empty())
-            throw core::Error(core::ExitCode::Usage, "--component: " + file + " is not a pipeline folder");
+        if (!only.empty() || vm->count("text-encoder"))
+            throw core::Error(core::ExitCode::Usage,
+                              "--component, --text-encoder: " + file + " is not a pipeline folder");
         core::ReadOptions read_options;
         read_options.drop_unsafe = (*vm)["drop-unsafe"].as<bool>();
         const core::CheckpointIndex index = core::open_checkpoint(file, read_options);

@@ -66,7 +66,23 @@ PlannedPipeline plan_pipeline(const Session& session, const core::PipelineFolder
     std::vector<std::unique_ptr<DetectedComponent>> detected;
     std::map<std::string, std::string> component_of_plugin;
     const std::vector<core::FolderComponent> selected = selected_components(folder, settings);
+    std::optional<fs::path> text_encoder = settings.text_encoder;
+    std::string text_encoder_name = text_encoder ? "--text-encoder " + text_encoder->string() : "";
     for (const auto& component : selected) {
+        if (const fs::path dir = fs::path(settings.folder) / component.name; is_t5_folder(dir)) {
+            if (settings.text_encoder) {
+                skipped.push_back(component.name + ": not converted (--text-encoder " +
+                                  settings.text_encoder->string() + " is the text encoder)");
+                continue;
+            }
+            if (text_encoder)
+                throw core::Error(core::ExitCode::Usage, settings.folder + ": components " + text_encoder_name +
+                                                             " and " + component.name +
+                                                             " are both T5 text encoders; choose with --component");
+            text_encoder = dir;
+            text_encoder_name = component.name;
+            continue;
+        }
         auto d = std::make_unique<DetectedComponent>(
             DetectedComponent{component, core::open_checkpoint(component.checkpoint.string()), {}});
         const core::AbiIndex abi(d->index);
@@ -91,6 +107,19 @@ PlannedPipeline plan_pipeline(const Session& session, const core::PipelineFolder
         }
         detected.push_back(std::move(d));
     }
+    std::unique_ptr<T5TextEncoder> t5;
+    if (text_encoder) {
+        if (!is_t5_folder(*text_encoder))
+            throw core::Error(core::ExitCode::Usage, "--text-encoder " + text_encoder->string() +
+                                                         ": expected a transformers T5 folder (config.json with "
+                                                         "model_type \"t5\")");
+        try {
+            t5 = std::make_unique<T5TextEncoder>(*text_encoder, choices.dtype, choices.options);
+        } catch (const core::Error& e) {
+            throw core::Error(e.code(), text_encoder->string() + ": " + e.what());
+        }
+        t5->report().output = (fs::path(settings.output) / "text_encoder").string();
+    }
     if (detected.empty())
         throw core::Error(core::ExitCode::NoPlugin, settings.folder + ": no plugin recognises any of its components (" +
                                                         core::join(skipped, ",") + ")");
@@ -102,9 +131,14 @@ PlannedPipeline plan_pipeline(const Session& session, const core::PipelineFolder
     shared.options.emplace_back("pipeline.plugins", core::join(ids, ","));
     for (const auto& d : detected)
         shared.options.emplace_back("pipeline." + d->chosen.chosen->plugin->id + ".variant", d->chosen.chosen->variant);
+    if (t5) {
+        shared.options.emplace_back("pipeline.text_encoder", "T5EncoderModel");
+        if (t5->tokenizer_class()) shared.options.emplace_back("pipeline.tokenizer", *t5->tokenizer_class());
+    }
 
     std::vector<std::unique_ptr<PreparedConversion>> conversions;
     std::map<std::string, std::string> writer_of; // output folder or file -> component
+    if (t5) writer_of = {{"text_encoder/", text_encoder_name}, {"tokenizer/", text_encoder_name}};
     for (auto& d : detected) {
         const std::string input = d->component.checkpoint.string();
         const std::string where = (fs::path(settings.folder) / d->component.name).string();
@@ -129,7 +163,7 @@ PlannedPipeline plan_pipeline(const Session& session, const core::PipelineFolder
         c->report().output = (fs::path(settings.output) / c->plan().component_dir).string();
         conversions.push_back(std::move(c));
     }
-    PlannedPipeline planned{{}, std::move(conversions), std::move(skipped)};
+    PlannedPipeline planned{{}, std::move(conversions), std::move(skipped), std::move(t5)};
     for (const auto& d : detected) planned.names.push_back(d->component.name);
     return planned;
 }
@@ -138,23 +172,29 @@ std::vector<fs::path> PlannedPipeline::inputs() const {
     std::vector<fs::path> files;
     for (const auto& c : conversions)
         for (const auto& f : c->inputs()) files.push_back(f);
+    if (text_encoder)
+        for (const auto& f : text_encoder->inputs()) files.push_back(f);
     return files;
 }
 
 uint64_t PlannedPipeline::planned_bytes() const {
     uint64_t planned = 0;
     for (const auto& c : conversions) planned += c->planned_bytes();
-    return planned;
+    return planned + (text_encoder ? text_encoder->planned_bytes() : 0);
 }
 
 void PlannedPipeline::write(core::OutputTransaction& tx, const fs::path& output, uint64_t shard_size) {
     for (auto& c : conversions) c->write(tx, output, shard_size);
+    if (text_encoder) text_encoder->write(tx, output);
 }
 
 std::string PlannedPipeline::plan_text() const {
     std::string s;
     for (size_t i = 0; i < conversions.size(); ++i)
         s += "== component " + names[i] + "\n" + core::plan_text(conversions[i]->index(), conversions[i]->plan());
+    if (text_encoder)
+        s += "== text encoder " + text_encoder->report().input + "\n" +
+             core::plan_text(text_encoder->index(), text_encoder->plan());
     return s;
 }
 
@@ -162,6 +202,7 @@ std::string PlannedPipeline::report_text() const {
     std::string s;
     for (size_t i = 0; i < conversions.size(); ++i)
         s += "== component " + names[i] + "\n" + core::report_text(conversions[i]->report());
+    if (text_encoder) s += "== text encoder\n" + core::report_text(text_encoder->report());
     for (const auto& line : skipped) s += "not converted: " + line + "\n";
     return s;
 }
@@ -174,6 +215,7 @@ nlohmann::ordered_json PlannedPipeline::report_json(const std::string& input, co
     json["not_converted"] = skipped;
     for (size_t i = 0; i < conversions.size(); ++i)
         json["components"][names[i]] = core::report_json(conversions[i]->report());
+    if (text_encoder) json["text_encoder"] = core::report_json(text_encoder->report());
     return json;
 }
 

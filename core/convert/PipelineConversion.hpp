@@ -5,10 +5,12 @@
 #include "core/convert/ConversionChoices.hpp"
 #include "core/convert/PreparedConversion.hpp"
 #include "core/convert/Session.hpp"
+#include "core/convert/T5TextEncoder.hpp"
 #include "core/io/CheckpointFolder.hpp"
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +21,8 @@ struct PipelineSettings {
     std::string output;
     std::string to;                ///< "" or diffusers; anything else is refused
     std::vector<std::string> only; ///< --component: convert just these subfolders
+    /// --text-encoder: a transformers T5 folder to carry in, instead of a T5 subfolder of `folder`
+    std::optional<std::filesystem::path> text_encoder;
 };
 
 /** A pipeline folder's components, detected, planned and checked; nothing written yet. */
@@ -26,6 +30,7 @@ struct PlannedPipeline {
     std::vector<std::string> names;                               ///< component subfolders, as conversions
     std::vector<std::unique_ptr<PreparedConversion>> conversions; ///< one per converted component
     std::vector<std::string> skipped;                             ///< "name: not converted (why)"
+    std::unique_ptr<T5TextEncoder> text_encoder;                  ///< text_encoder/ and tokenizer/, if any
 
     /** Every file read, which no output may replace. */
     std::vector<std::filesystem::path> inputs() const;
@@ -45,9 +50,13 @@ struct PlannedPipeline {
  * or two claim the same plugin or output folder, then plans and checks them
  * all. Components no plugin recognises are left out and listed in `skipped`.
  *
+ * A transformers T5 folder (config.json with model_type t5; or
+ * settings.text_encoder) is carried in as text_encoder/ and tokenizer/.
+ *
  * Plugins see what the others detected through options the host sets after
  * the user's (so the user's win): `pipeline.plugins` (comma-separated ids of
- * every converted component) and `pipeline.<plugin id>.variant`.
+ * every converted component), `pipeline.<plugin id>.variant`, and with a
+ * text encoder `pipeline.text_encoder` and `pipeline.tokenizer` (class names).
  */
 PlannedPipeline plan_pipeline(const Session& session, const core::PipelineFolder& folder,
                               const ConversionChoices& choices, const PipelineSettings& settings);

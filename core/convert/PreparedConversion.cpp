@@ -1,10 +1,9 @@
 #include "core/convert/PreparedConversion.hpp"
 
+#include "core/convert/Provenance.hpp"
 #include "core/host/AbiIndex.hpp"
 #include "core/plan/ConversionWriter.hpp"
 #include "core/plan/PlanChecker.hpp"
-
-#include <nlohmann/json.hpp>
 
 namespace ckptconv::convert {
 
@@ -32,21 +31,7 @@ PreparedConversion::PreparedConversion(core::CheckpointIndex index, const Plugin
     report_.roots = core::count_roots(index_, plan_);
     report_.notes = plan_.notes;
 
-    // Provenance (target-loaders.md E.3): strings only, under a "ckptconv." namespace no loader reads.
-    nlohmann::ordered_json options = nlohmann::ordered_json::object();
-    for (const auto& [k, v] : choices.options)
-        if (k.rfind("pipeline.", 0) != 0) options[k] = v; // the user's options, not the host's plumbing
-    nlohmann::ordered_json sources = nlohmann::ordered_json::array();
-    for (const auto& f : index_.files)
-        sources.push_back({std::filesystem::path(f->path()).filename().string(), f->size()});
-    provenance_ = {
-        {"ckptconv.version", CKPTCONV_VERSION},
-        {"ckptconv.plugin", report_.plugin + (report_.plugin_version.empty() ? "" : "@" + report_.plugin_version)},
-        {"ckptconv.source_format", report_.format_version},
-        {"ckptconv.variant", report_.variant},
-        {"ckptconv.target", report_.target},
-        {"ckptconv.options", options.dump()},
-        {"ckptconv.sources", sources.dump()}};
+    provenance_ = provenance(report_, choices.options, index_);
 }
 
 std::vector<std::filesystem::path> PreparedConversion::inputs() const {

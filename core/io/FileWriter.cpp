@@ -9,6 +9,9 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 #include <zlib.h>
@@ -169,6 +172,53 @@ void FileWriter::copy_from(const MappedFile& source, uint64_t offset, uint64_t l
     if (::lseek(fd_, static_cast<off_t>(position_ + length), SEEK_SET) < 0) fail("seek failed", errno);
     position_ += length;
     progress_add(length);
+}
+
+void FileWriter::copy_whole_file(const std::string& source, uint64_t length) {
+    if (position_ != 0 || !buffer_.empty())
+        throw Error(ExitCode::Internal, path_ + ": copy_whole_file on a written file");
+    const int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in < 0) throw bad_input(source, std::string("cannot open: ") + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(in, &st) != 0 || !S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != length) {
+        ::close(in);
+        throw bad_input(source, "changed since it was checked (size or type differs)");
+    }
+    uint64_t done = 0;
+    if (::ioctl(fd_, FICLONE, in) == 0) { // shared extents: nothing is copied at all
+        done = length;
+        progress_add(length);
+    } else {
+        while (done < length) {
+            const size_t want = static_cast<size_t>(std::min<uint64_t>(length - done, kCopyChunk));
+            const ssize_t n = ::copy_file_range(in, nullptr, fd_, nullptr, want, 0);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && done == 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP))
+                break; // not between these files: the user-space copy below
+            if (n < 0) {
+                const int err = errno;
+                ::close(in);
+                fail("copy failed", err);
+            }
+            if (n == 0) break;
+            done += static_cast<uint64_t>(n);
+            progress_add(static_cast<uint64_t>(n));
+        }
+        if (done == 0) {
+            const RangeCopy r = copy_range(in, 0, fd_, 0, length);
+            if (r.error != 0) {
+                ::close(in);
+                if (!r.read_failed) fail("write failed", r.error);
+                throw bad_input(source, std::string("read failed: ") + std::strerror(r.error));
+            }
+            done = r.done;
+            progress_add(done);
+        }
+    }
+    ::close(in);
+    if (done != length) throw bad_input(source, "file ended while being copied (was it truncated?)");
+    if (::lseek(fd_, static_cast<off_t>(length), SEEK_SET) < 0) fail("seek failed", errno);
+    position_ = length;
 }
 
 void FileWriter::write_from_mapping(const MappedFile& source, uint64_t offset, uint64_t length) {

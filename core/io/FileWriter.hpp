@@ -31,6 +31,13 @@ class FileWriter {
      * false (the caller keeps the other core busy, e.g. with a CRC).
      */
     void copy_from(const MappedFile& source, uint64_t offset, uint64_t length, bool both_cores = true);
+    /**
+     * Makes this (still empty) file a copy of the file at `source`, which must
+     * hold `length` bytes: a reflink where the file system shares extents,
+     * else copy_file_range (the bytes never enter this process), else
+     * pread/pwrite. Error(BadInput) naming `source` when it is not `length` long.
+     */
+    void copy_whole_file(const std::string& source, uint64_t length);
     /** Overwrites already-written bytes at `offset` (e.g. a CRC in a zip header). */
     void patch(uint64_t offset, const void* data, uint64_t size);
     /** While on, every byte appended (by any method) is folded into crc(). */

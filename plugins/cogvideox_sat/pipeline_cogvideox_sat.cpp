@@ -55,22 +55,27 @@ void plan_pipeline_files(const SatTransformerShape& s, const ckptconv::sdk::Plan
                 ": " + cogvideox_family::model_value_choices());
     const bool i2v = s.in_channels == 32;
     const bool vae = converted_here(request, "cogvideox_vae");
+    // The host carries a T5 folder in as text_encoder/ and tokenizer/ and names their classes.
+    const std::string text_encoder = request.option("pipeline.text_encoder");
+    const std::string tokenizer = request.option("pipeline.tokenizer");
     plan.file("model_index.json",
               ckptconv::sdk::json_object({
                   {"_class_name", json_string(i2v ? "CogVideoXImageToVideoPipeline" : "CogVideoXPipeline")},
                   {"_diffusers_version", json_string("0.32.0")},
                   {"scheduler", library_class("diffusers", "CogVideoXDDIMScheduler")},
-                  {"text_encoder", kNotConverted},
-                  {"tokenizer", kNotConverted},
+                  {"text_encoder",
+                   text_encoder.empty() ? kNotConverted : library_class("transformers", text_encoder.c_str())},
+                  {"tokenizer", tokenizer.empty() ? kNotConverted : library_class("transformers", tokenizer.c_str())},
                   {"transformer", library_class("diffusers", "CogVideoXTransformer3DModel")},
                   {"vae", vae ? library_class("diffusers", "AutoencoderKLCogVideoX") : kNotConverted},
               }));
     plan.file("scheduler/scheduler_config.json", scheduler_config(*values));
-    plan.note("the T5 text encoder and its tokenizer are not part of a SAT folder's diffusers output: pass "
-              "text_encoder=T5EncoderModel and tokenizer=T5Tokenizer (google/t5-v1_1-xxl, or the text_encoder/ and "
-              "tokenizer/ folders of a THUDM CogVideoX diffusers repo) to from_pretrained, or copy those folders in "
-              "and set their model_index.json entries to [\"transformers\", \"T5EncoderModel\"] and "
-              "[\"transformers\", \"T5Tokenizer\"]");
+    if (text_encoder.empty())
+        plan.note("no T5 text encoder was carried in (a SAT folder's t5-v1_1-xxl/, or --text-encoder DIR): pass "
+                  "text_encoder=T5EncoderModel and tokenizer=T5Tokenizer (google/t5-v1_1-xxl, or the text_encoder/ "
+                  "and tokenizer/ folders of a THUDM CogVideoX diffusers repo) to from_pretrained, or copy those "
+                  "folders in and set their model_index.json entries to [\"transformers\", \"T5EncoderModel\"] "
+                  "and [\"transformers\", \"T5Tokenizer\"]");
     if (!vae) plan.note("no VAE was converted with the transformer; model_index.json lists vae as [null, null]");
 }
 

@@ -312,7 +312,7 @@ def main():
         ("negative", lambda: write_negative_cases(args.out)),
         ("cogvideox", lambda: write_cogvideox_cases(args.out, args.samples)),
         ("t2m_cut", lambda: t2m_cut.write(args.out, save)),
-        ("cogvideox_vae", lambda: cogvideox_vae.write(args.out, save, sat_transformer)),
+        ("cogvideox_vae", lambda: cogvideox_vae.write(args.out, save, sat_transformer, safetensors_bytes)),
         ("clip_vision", lambda: clip_vision.write(args.out, save, safetensors_bytes)),
         ("deltalm_fairseq", lambda: deltalm_fairseq.write(args.out, save)),
         ("xlmr_hf", lambda: xlmr_hf.write(args.out, save, safetensors_bytes)),

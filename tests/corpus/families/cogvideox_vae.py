@@ -1,8 +1,15 @@
 """SAT CogVideoX VAEs (cogvideox.md 6.1) with the full key layout at reduced width, a 1.5
-fine-tune dump holding transformer, T5 and VAE, and whole SAT folders (2.1) of 1.0 and 1.5."""
+fine-tune dump holding transformer, T5 and VAE, and whole SAT folders (2.1) of 1.0 and 1.5 with
+their T5 encoder folders."""
 import collections
 
 import torch
+
+from families import t5_encoder
+
+# diffusers' AutoencoderKLCogVideoX normalises in 32 groups, so a VAE it can build has widths that are
+# multiples of 32; the pipeline folders carry one (the single-file fixture keeps narrower, unbuildable ones).
+BUILDABLE_WIDTHS = (32, 64, 64, 96)  # changes width where the real (128, 256, 256, 512) does
 
 
 def sat_vae(prefix="", ch=(4, 8, 8, 16), resnets=3, latent=4, loss=True, dtype=torch.float16):
@@ -61,7 +68,7 @@ def sat_vae(prefix="", ch=(4, 8, 8, 16), resnets=3, latent=4, loss=True, dtype=t
     return sd
 
 
-def write(out, save, sat_transformer):
+def write(out, save, sat_transformer, safetensors_bytes):
     torch.manual_seed(3)
     base = f"{out}/cogvideox_vae"
     vae = sat_vae()
@@ -73,14 +80,19 @@ def write(out, save, sat_transformer):
     dump["conditioner.embedders.0.transformer.encoder.final_layer_norm.weight"] = torch.randn(16).to(torch.bfloat16)
     dump.update(sat_vae(prefix="first_stage_model.", loss=False, dtype=torch.bfloat16))
     save({"module": dump, "iteration": 500, "global_steps": 500}, f"{out}/cogvideox_sat/1.5/finetune_dump_tiny.pt")
-    # A released-style SAT folder: transformer/<iter>/mp_rank_00_model_states.pt + latest, vae/3d-vae.pt.
+    # A released-style SAT folder: transformer/<iter>/mp_rank_00_model_states.pt + latest, vae/3d-vae.pt,
+    # and the T5 folder users assemble from a diffusers repo (target-loaders.md D.4).
+    torch.manual_seed(4)
+    vae = sat_vae(ch=BUILDABLE_WIDTHS)
+    spiece = t5_encoder.spiece_model()
     folder = f"{base}/sat_folder_2b"
     save({"module": sat_transformer(1920 // 15, 2, 16, "1.0")}, f"{folder}/transformer/1000/mp_rank_00_model_states.pt")
     with open(f"{folder}/transformer/latest", "w") as f:
         f.write("1000\n")
     save({"state_dict": vae}, f"{folder}/vae/3d-vae.pt")
+    t5_encoder.write_merged_folder(f"{folder}/t5-v1_1-xxl", spiece, safetensors_bytes)
     # The 1.5 SAT release layout: two transformers side by side, the VAE, and the T5 encoder as a
-    # transformers folder (which no plugin converts).
+    # transformers folder, here a whole T5 (encoder and decoder) as google/t5-v1_1 publishes it.
     folder = f"{base}/sat_folder_1.5"
     for kind, channels, ofs in (("t2v", 16, False), ("i2v", 32, True)):
         tiny = sat_transformer(128, 2, channels, "1.5", ofs=ofs, dtype=torch.bfloat16)
@@ -88,11 +100,4 @@ def write(out, save, sat_transformer):
         with open(f"{folder}/transformer_{kind}/latest", "w") as f:
             f.write("1000\n")
     save({"state_dict": vae}, f"{folder}/vae/3d-vae.pt")
-    t5 = collections.OrderedDict()
-    t5["shared.weight"] = torch.randn(32, 16)
-    t5["encoder.embed_tokens.weight"] = t5["shared.weight"]
-    t5["encoder.block.0.layer.0.SelfAttention.q.weight"] = torch.randn(16, 16)
-    t5["encoder.final_layer_norm.weight"] = torch.ones(16)
-    save(t5, f"{folder}/t5-v1_1-xxl/pytorch_model.bin")
-    with open(f"{folder}/t5-v1_1-xxl/config.json", "w") as f:
-        f.write('{"architectures": ["T5EncoderModel"], "d_model": 16}\n')
+    t5_encoder.write_full_t5_folder(f"{folder}/t5-v1_1-xxl", spiece, save)
