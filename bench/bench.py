@@ -4,7 +4,7 @@
     /usr/bin/python3 bench/bench.py [--runs 3] [--work DIR] [--models 2b,5b,headers] [--cli PATH]
 
 Makes (once, in --work) full-size CogVideoX SAT checkpoints: a 2B folder
-(fp16 transformer ~3.4 GB + fp32 VAE ~0.86 GB) and, with 5b, a bf16 5B
+(fp16 transformer ~3.4 GB + fp32 VAE ~0.86 GB + a bf16 T5 encoder folder ~2.2 GB) and, with 5b, a bf16 5B
 transformer (~11.1 GB; needs ~45 GB of free disk for input and outputs).
 Times each command --runs times with /usr/bin/time -v, page cache warm
 (one untimed read of each input first) and an untimed `sync` before every
@@ -60,6 +60,10 @@ def cases_2b(work):
     src = os.path.join(folder, "transformer", "1000", "mp_rank_00_model_states.pt")
     if not os.path.exists(os.path.join(folder, "vae", "3d-vae.pt")):
         subprocess.run([PY, os.path.join(HERE, "make_sat_checkpoint.py"), folder, "--folder"], check=True)
+    t5 = os.path.join(folder, "t5-v1_1-xxl")
+    if not os.path.exists(os.path.join(t5, "spiece.model")):  # a folder made before the T5 was added
+        subprocess.run([PY, os.path.join(HERE, "make_sat_checkpoint.py"), folder, "--t5"], check=True)
+    everything = " ".join(f"'{os.path.join(d, f)}'" for d, _, fs in sorted(os.walk(folder)) for f in sorted(fs))
     out = lambda name: os.path.join(work, name)  # noqa: E731
     convert_py = os.path.join(HERE, "python_sat_to_diffusers.py")
     return src, [folder], [
@@ -77,9 +81,8 @@ def cases_2b(work):
         ("ckptconv SAT -> diffusers", [CLI, "convert", src, "-o", out("diffusers"), "-q"], ["diffusers"]),
         ("python SAT -> safetensors", [PY, convert_py, src, out("py.safetensors"), "safetensors"], ["py.safetensors"]),
         ("python SAT -> torch.save", [PY, convert_py, src, out("py_conv.pt"), "pt"], ["py_conv.pt"]),
-        # The whole folder, transformer and VAE, variant detected from the transformer (no --option).
-        ("cat folder (floor)", [f"cat '{src}' '{folder}/vae/3d-vae.pt' > '{out('copy2.pt')}' && sync '{out('copy2.pt')}'"],
-         ["copy2.pt"]),
+        # The whole folder, transformer, VAE and T5, variant detected from the transformer (no --option).
+        ("cat folder (floor)", [f"cat {everything} > '{out('copy2.pt')}' && sync '{out('copy2.pt')}'"], ["copy2.pt"]),
         ("ckptconv SAT folder -> pipeline", [CLI, "convert", folder, "-o", out("pipeline"), "-q"], ["pipeline"],
          check_2b),
         ("python SAT folder -> pipeline", [PY, convert_py, folder, out("py_pipeline"), "folder"], ["py_pipeline"]),
@@ -144,8 +147,16 @@ def check_2b(work):
     with open(os.path.join(out, "vae", "config.json")) as f:
         assert json.load(f)["scaling_factor"] == 1.15258426
     with open(os.path.join(out, "model_index.json")) as f:
-        assert json.load(f)["_class_name"] == "CogVideoXPipeline"
-    print("checked: 2B pipeline folder holds snr_shift_scale 3.0 and scaling_factor 1.15258426", file=sys.stderr)
+        index = json.load(f)
+    assert index["_class_name"] == "CogVideoXPipeline" and index["text_encoder"] == ["transformers", "T5EncoderModel"]
+    assert index["tokenizer"] == ["transformers", "T5Tokenizer"], index
+    t5 = os.path.join(work, "sat_2b", "t5-v1_1-xxl")
+    for name in os.listdir(t5):
+        sub = "text_encoder" if name == "config.json" or ".safetensors" in name else "tokenizer"
+        r = subprocess.run(["cmp", os.path.join(t5, name), os.path.join(out, sub, name)])
+        assert r.returncode == 0, f"{sub}/{name} differs from the source"
+    print("checked: 2B pipeline folder holds snr_shift_scale 3.0 and scaling_factor 1.15258426, and the T5 "
+          "folder's files unchanged in text_encoder/ and tokenizer/", file=sys.stderr)
 
 
 def check_5b(work):

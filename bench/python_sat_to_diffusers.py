@@ -6,10 +6,13 @@
 
 Uses the same conversions as the test oracles (tests/oracle/cogvideox_oracle.py, cogvideox_vae_oracle.py).
 safetensors has no Debian package, so files are written the way safetensors' save_file lays them out, tensor
-by tensor. `folder` converts transformer/ (via latest) and vae/3d-vae.pt into OUT_DIR/{transformer,vae}/.
+by tensor. `folder` converts transformer/ (via latest) and vae/3d-vae.pt into OUT_DIR/{transformer,vae}/,
+and copies a T5 encoder folder's weights and tokenizer files into text_encoder/ and tokenizer/ (shutil, which
+copies in the kernel on Linux).
 """
 import json
 import os
+import shutil
 import struct
 import sys
 
@@ -47,6 +50,13 @@ def convert_folder(src, out):
     vae = torch.load(os.path.join(src, "vae", "3d-vae.pt"), map_location="cpu")["state_dict"]
     os.makedirs(os.path.join(out, "vae"))
     save_safetensors(cogvideox_vae_oracle.reference(vae), os.path.join(out, "vae", "diffusion_pytorch_model.safetensors"))
+    t5 = os.path.join(src, "t5-v1_1-xxl")
+    if os.path.isdir(t5):
+        for sub in ("text_encoder", "tokenizer"):
+            os.makedirs(os.path.join(out, sub))
+        for name in os.listdir(t5):
+            sub = "text_encoder" if name == "config.json" or ".safetensors" in name else "tokenizer"
+            shutil.copyfile(os.path.join(t5, name), os.path.join(out, sub, name))
 
 
 def main():

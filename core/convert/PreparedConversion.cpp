@@ -32,11 +32,26 @@ PreparedConversion::PreparedConversion(core::CheckpointIndex index, const Plugin
     report_.notes = plan_.notes;
 
     provenance_ = provenance(report_, choices.options, index_);
+
+    // A transformers folder loads its tokenizer from the same folder: carry the one beside the source.
+    if (format_ == "hf") {
+        std::error_code ec;
+        const std::filesystem::path dir = std::filesystem::is_directory(input, ec)
+                                              ? std::filesystem::path(input)
+                                              : std::filesystem::path(input).parent_path();
+        tokenizer_ = tokenizer_files_in(dir.empty() ? "." : dir, "");
+        std::string names;
+        for (const auto& f : tokenizer_) names += (names.empty() ? "" : ", ") + f.target;
+        report_.notes.push_back(names.empty() ? "tokenizer: no tokenizer file beside the source; from_pretrained of "
+                                                "the tokenizer needs its files added to the folder"
+                                              : "tokenizer: " + names + " copied unchanged from beside the source");
+    }
 }
 
 std::vector<std::filesystem::path> PreparedConversion::inputs() const {
     std::vector<std::filesystem::path> files;
     for (const auto& f : index_.input_files()) files.emplace_back(f);
+    for (const auto& f : tokenizer_) files.push_back(f.source);
     return files;
 }
 
@@ -44,6 +59,7 @@ uint64_t PreparedConversion::planned_bytes() const {
     uint64_t planned = 0;
     for (size_t i = 0; i < plan_.outputs.size(); ++i)
         if (!plan_.outputs[i].alias_of) planned += executor_->nbytes(i);
+    for (const auto& f : tokenizer_) planned += f.size;
     return planned;
 }
 
@@ -51,6 +67,7 @@ void PreparedConversion::write(core::OutputTransaction& tx, const std::filesyste
     auto files = core::write_conversion(
         index_, plan_, *executor_, core::ConversionOutput{format_, target, shard_size, provenance_}, tx, report_.notes);
     report_.files.insert(report_.files.end(), files.begin(), files.end());
+    stage_copies(tx, target, tokenizer_, report_.files);
 }
 
 } // namespace ckptconv::convert

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/convert/ConversionChoices.hpp"
+#include "core/convert/CopiedFiles.hpp"
 #include "core/convert/PluginChoice.hpp"
 #include "core/io/OutputTransaction.hpp"
 #include "core/plan/PlanExecutor.hpp"
@@ -51,6 +52,7 @@ class PreparedConversion {
     std::optional<core::PlanExecutor> executor_;
     core::ConversionReport report_;
     std::map<std::string, std::string> provenance_; ///< what the outputs record about how they were made
+    std::vector<CopiedFile> tokenizer_;             ///< a transformers folder's tokenizer, from beside the source
 };
 
 } // namespace ckptconv::convert

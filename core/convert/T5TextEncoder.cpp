@@ -3,7 +3,6 @@
 #include "core/convert/Provenance.hpp"
 #include "core/io/CheckpointFolder.hpp"
 #include "core/io/CheckpointOpener.hpp"
-#include "core/io/FileWriter.hpp"
 #include "core/plan/ConversionWriter.hpp"
 #include "core/plan/PlanBuilder.hpp"
 #include "core/plan/PlanChecker.hpp"
@@ -20,9 +19,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr uint64_t kMaxConfigBytes = 1u << 20; // a transformers config.json is a few KB
-// What T5Tokenizer / T5TokenizerFast.save_pretrained write; copied when present.
-constexpr const char* kTokenizerFiles[] = {"spiece.model", "tokenizer.json", "tokenizer_config.json",
-                                           "special_tokens_map.json", "added_tokens.json"};
 
 std::string read_config_text(const fs::path& file) {
     std::error_code ec;
@@ -188,10 +184,10 @@ T5TextEncoder::T5TextEncoder(const fs::path& folder, const std::string& dtype,
         tokenizer_class_ = "T5Tokenizer";
     else if (fs::is_regular_file(folder / "tokenizer.json", ec))
         tokenizer_class_ = "T5TokenizerFast";
-    if (tokenizer_class_) // without a vocabulary the configs alone load nothing
-        for (const char* name : kTokenizerFiles)
-            if (fs::is_regular_file(folder / name, ec))
-                copied_.push_back({folder / name, std::string("tokenizer/") + name, fs::file_size(folder / name)});
+    if (tokenizer_class_) { // without a vocabulary the configs alone load nothing
+        const auto tokenizer = tokenizer_files_in(folder, "tokenizer/");
+        copied_.insert(copied_.end(), tokenizer.begin(), tokenizer.end());
+    }
 
     report_.input = folder.string();
     report_.plugin = "t5_text_encoder";
@@ -239,14 +235,7 @@ void T5TextEncoder::write(core::OutputTransaction& tx, const fs::path& pipeline_
             tx, report_.notes);
         report_.files.insert(report_.files.end(), files.begin(), files.end());
     }
-    for (const auto& c : copied_) {
-        const fs::path target = pipeline_folder / c.target;
-        tx.make_dirs(target.parent_path());
-        core::FileWriter out(tx.stage(target).string());
-        out.copy_whole_file(c.source.string(), c.size);
-        out.close();
-        report_.files.push_back({target, 0, c.size});
-    }
+    stage_copies(tx, pipeline_folder, copied_, report_.files);
 }
 
 } // namespace ckptconv::convert

@@ -3,6 +3,7 @@
 // upstream files (target-loaders.md D.2-D.4). The tokenizer is copied, never synthesised.
 #pragma once
 
+#include "core/convert/CopiedFiles.hpp"
 #include "core/index/CheckpointIndex.hpp"
 #include "core/io/OutputTransaction.hpp"
 #include "core/plan/Plan.hpp"
@@ -20,13 +21,6 @@ namespace ckptconv::convert {
 
 /** `folder` holds a config.json whose model_type is "t5". */
 bool is_t5_folder(const std::filesystem::path& folder);
-
-/** A file copied byte for byte from the source folder into the pipeline. */
-struct CopiedFile {
-    std::filesystem::path source;
-    std::string target; ///< relative to the pipeline folder, e.g. "tokenizer/spiece.model"
-    uint64_t size = 0;
-};
 
 class T5TextEncoder {
   public:

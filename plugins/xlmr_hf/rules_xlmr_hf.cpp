@@ -279,8 +279,9 @@ void plan_xlmr_hf(const XlmrShape& s, const ckptconv::sdk::IndexView& index, con
         ckptconv::sdk::emit_in_target_order(plan, "", hf_keys(s), std::move(outputs), aliases);
         if (request.output_format == "hf") {
             plan.file("config.json", transformers_config(s, request));
-            plan.note("transformers model folder: config.json and model.safetensors; from_pretrained also wants the "
-                      "tokenizer: copy sentencepiece.bpe.model (or the GPT-2 vocab.json and merges.txt) beside them");
+            plan.note("transformers model folder: config.json and model.safetensors; the tokenizer loads from the same "
+                      "folder: sentencepiece.bpe.model (XLM-R), or for a GPT-2 vocabulary HF's vocab.json and "
+                      "merges.txt, which fairseq's encoder.json and vocab.bpe are not");
         }
         plan.target("hf");
     }
