@@ -13,6 +13,7 @@ import os
 import sys
 import tempfile
 
+import sentencepiece
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -217,6 +218,29 @@ def check_heads_needed(cli, corpus):
         assert r.returncode == 0 and "need a pt output" in r.stderr, r.stderr
 
 
+def check_release_folder_tokenizer(cli, corpus):
+    """A fairseq release folder (model.pt, dict.txt, sentencepiece.bpe.model) -> transformers folder: the
+    sentencepiece model is carried unchanged, which XLMRobertaTokenizer reads with fairseq's ids (spm id + 1,
+    <mask> last), so its vocabulary is the embedding's rows and its pieces are dict.txt's in order."""
+    release = os.path.join(corpus, "xlmr_hf", "fairseq_release")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = os.path.join(tmp, "hf")
+        r = run_cli(cli, "convert", os.path.join(release, "model.pt"), "-o", folder, *HEADS)
+        assert r.returncode == 0, r.stderr
+        assert "sentencepiece.bpe.model copied unchanged" in r.stderr, r.stderr
+        assert sorted(os.listdir(folder)) == ["config.json", "model.safetensors", "sentencepiece.bpe.model"]
+        with open(os.path.join(folder, "sentencepiece.bpe.model"), "rb") as a, \
+                open(os.path.join(release, "sentencepiece.bpe.model"), "rb") as b:
+            assert a.read() == b.read()
+        sp = sentencepiece.SentencePieceProcessor(model_file=os.path.join(folder, "sentencepiece.bpe.model"))
+        with open(os.path.join(folder, "config.json")) as f:
+            config = json.load(f)
+        assert len(sp) + 1 + 1 == config["vocab_size"], (len(sp), config["vocab_size"])  # fairseq offset, <mask>
+        with open(os.path.join(release, "dict.txt")) as f:
+            words = [line.split()[0] for line in f]
+        assert words == [sp.id_to_piece(i) for i in range(3, len(sp))], "dict.txt and the spm model disagree"
+
+
 if __name__ == "__main__":
     cli, corpus = sys.argv[1:3]
     sys.exit(run_cases([
@@ -227,6 +251,8 @@ if __name__ == "__main__":
          lambda: check_base_model_safetensors(cli, corpus)),
         ("fairseq 2019 -> transformers model folder (config.json + model.safetensors) -> fairseq, sizes kept",
          lambda: check_fairseq_to_hf_folder_and_back(cli, corpus)),
+        ("fairseq release folder -> transformers folder: sentencepiece.bpe.model carried, ids as fairseq's dict",
+         lambda: check_release_folder_tokenizer(cli, corpus)),
         ("heads: refused without --option heads on a custom size, or when it does not divide the width",
          lambda: check_heads_needed(cli, corpus)),
     ]))

@@ -2,26 +2,20 @@
 (target-loaders.md D.2-D.4): the real key layout at reduced width, a real sentencepiece model
 trained by python3-sentencepiece, and the tokenizer files of a CogVideoX diffusers repo."""
 import collections
-import io
 import json
 import os
 
 import torch
 
+from families import spm
+
 D_MODEL, HEADS, D_KV, D_FF, LAYERS, BUCKETS, VOCAB = 32, 4, 8, 64, 2, 32, 256
 EXTRA_IDS = 100  # T5Tokenizer's <extra_id_N> sentinels, appended after the sentencepiece pieces
-WORDS = "a video of a cat playing with a red ball in the garden at sunset while the camera slowly pans left".split()
 
 
 def spiece_model():
-    """A unigram model with T5's special ids (pad 0, eos 1, unk 2, no bos); deterministic on one thread."""
-    import sentencepiece as spm
-    lines = [" ".join(WORDS[(i * 7) % len(WORDS):] + WORDS[:(i * 7) % len(WORDS)]) for i in range(200)]
-    model = io.BytesIO()
-    spm.SentencePieceTrainer.train(sentence_iterator=iter(lines), model_writer=model, vocab_size=40,
-                                   model_type="unigram", pad_id=0, eos_id=1, unk_id=2, bos_id=-1, num_threads=1,
-                                   character_coverage=1.0, minloglevel=2)
-    return model.getvalue()
+    """A unigram model with T5's special ids (pad 0, eos 1, unk 2, no bos)."""
+    return spm.train(40, pad_id=0, eos_id=1, unk_id=2, bos_id=-1)
 
 
 def hf_json(value):
@@ -91,10 +85,8 @@ def write_file(path, data):
 
 
 def write_tokenizer(folder, spiece):
-    import sentencepiece as spm
-    pieces = spm.SentencePieceProcessor(model_proto=spiece).get_piece_size()
     write_file(f"{folder}/spiece.model", spiece)
-    for name, text in tokenizer_files(pieces).items():
+    for name, text in tokenizer_files(len(spm.pieces(spiece))).items():
         write_file(f"{folder}/{name}", text)
 
 

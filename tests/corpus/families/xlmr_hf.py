@@ -5,8 +5,11 @@ decoder.sentence_encoder, fused in_proj), and a base-model XLMRobertaModel as sa
 import argparse
 import collections
 import os
+import shutil
 
 import torch
+
+from families import spm
 
 LAYERS, D, F, VOCAB, POSITIONS = 12, 16, 32, 50, 12
 
@@ -81,7 +84,21 @@ def write(out, save, safetensors_bytes):
                               encoder_ffn_embed_dim=F, encoder_attention_heads=2, max_positions=POSITIONS - 2)
     save({"args": args, "model": raw, "optimizer_history": [{"num_updates": 0}], "extra_state": {}},
          f"{base}/xlmr_fairseq_2019.pt", _use_new_zipfile_serialization=False)
+    write_release_folder(f"{base}/fairseq_release", f"{base}/xlmr_fairseq_2019.pt")
     model = hf_mlm(prefix="", lm_head=False, position_ids=False)
     os.makedirs(base, exist_ok=True)
     with open(f"{base}/xlmr_base_model.safetensors", "wb") as f:
         f.write(safetensors_bytes(model, {"format": "pt"}))
+
+
+def write_release_folder(folder, model):
+    """What fairseq's XLM-R download unpacks to: model.pt, dict.txt and sentencepiece.bpe.model. The
+    dictionary is fairseq's <s> <pad> </s> <unk>, then the sentencepiece pieces from id 3 (the spm model's
+    <unk> <s> </s> are fairseq's own specials), then <mask>: VOCAB rows."""
+    os.makedirs(folder, exist_ok=True)
+    shutil.copyfile(model, f"{folder}/model.pt")  # the same bytes: git stores them once
+    bpe = spm.train(VOCAB - 2, unk_id=0, bos_id=1, eos_id=2, pad_id=-1)  # XLM-R's special ids
+    with open(f"{folder}/sentencepiece.bpe.model", "wb") as f:
+        f.write(bpe)
+    with open(f"{folder}/dict.txt", "w") as f:
+        f.writelines(f"{piece} {1000 - n}\n" for n, piece in enumerate(spm.pieces(bpe)[3:]))
