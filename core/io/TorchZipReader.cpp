@@ -2,13 +2,32 @@
 
 #include "core/io/PickleReader.hpp"
 #include "core/io/TorchPersistentId.hpp"
+#include "core/io/TorchZipWriter.hpp"
 #include "core/io/ZipReader.hpp"
 #include "core/util/CheckedMath.hpp"
 #include "core/util/Error.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <unordered_map>
 
 namespace ckptconv::core {
+namespace {
+
+constexpr uint64_t kMaxProvenanceBytes = 64u << 10;
+
+// What made the file, as our writer records it: informational, so a record that is too large, compressed
+// or not an object of strings is left unread rather than failing the whole input.
+void read_provenance(const ZipReader& zip, const std::string& prefix, CheckpointIndex& index) {
+    const ZipEntry* record = zip.find(prefix + kTorchZipProvenanceRecord);
+    if (!record || record->method != 0 || record->size > kMaxProvenanceBytes) return;
+    const nlohmann::json j = nlohmann::json::parse(zip.read(*record), nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object()) return;
+    for (const auto& [key, value] : j.items())
+        if (key.rfind("ckptconv.", 0) == 0 && value.is_string()) index.metadata[key] = value.get<std::string>();
+}
+
+} // namespace
 
 CheckpointIndex read_torch_zip(const std::string& path, const ReadOptions& options) {
     CheckpointIndex index;
@@ -68,6 +87,7 @@ CheckpointIndex read_torch_zip(const std::string& path, const ReadOptions& optio
     index.tree = reader.read(bytes);
     index.unsafe_dropped = reader.dropped();
     build_index_from_tree(index);
+    read_provenance(zip, prefix, index);
     return index;
 }
 

@@ -4,10 +4,12 @@
 #include "core/io/PickleWriter.hpp"
 #include "core/io/ZipWriter.hpp"
 
+#include <nlohmann/json.hpp>
+
 namespace ckptconv::core {
 
 uint64_t write_torch_zip(const CheckpointIndex& source, const PyObject& tree, const std::string& path,
-                         const std::string& archive_name) {
+                         const std::string& archive_name, const std::map<std::string, std::string>& provenance) {
     PickleWriter pickler;
     const std::string pickle = pickler.write(tree);
     FileWriter out(path);
@@ -26,6 +28,7 @@ uint64_t write_torch_zip(const CheckpointIndex& source, const PyObject& tree, co
         bytes += s.nbytes;
     }
     zip.add(prefix + "version", "3\n");
+    if (!provenance.empty()) zip.add(prefix + kTorchZipProvenanceRecord, nlohmann::json(provenance).dump(2) + "\n");
     zip.finish();
     out.close();
     return bytes;

@@ -104,7 +104,7 @@ std::vector<ReportFile> write_pt(const CheckpointIndex& index, const Plan& plan,
     }
     const fs::path temp = tx.stage(output.path);
     std::string archive = output.path.stem().string();
-    write_torch_zip(index, *top, temp.string(), archive.empty() ? "archive" : archive);
+    write_torch_zip(index, *top, temp.string(), archive.empty() ? "archive" : archive, output.provenance);
     return {ReportFile{output.path, plan.outputs.size(), fs::file_size(temp)}};
 }
 

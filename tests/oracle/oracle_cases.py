@@ -5,6 +5,7 @@ import json
 import os
 import struct
 import subprocess
+import zipfile
 
 import torch
 
@@ -116,6 +117,17 @@ def check_metadata(meta, plugin=None):
     sources = json.loads(meta["ckptconv.sources"])
     assert sources and all(isinstance(name, str) and "/" not in name and size > 0 for name, size in sources), sources
     assert isinstance(json.loads(meta["ckptconv.options"]), dict)
+
+
+def pt_provenance(path):
+    """What a torch zip written by ckptconv records about its making: a JSON record beside data.pkl, which
+    torch.load never reads (target-loaders.md E.3), so the state dict stays exactly the model's."""
+    with zipfile.ZipFile(path) as z:
+        records = [n for n in z.namelist() if n.endswith("/.data/ckptconv.json")]
+        assert len(records) == 1, z.namelist()
+        meta = json.loads(z.read(records[0]))
+    check_metadata(dict(meta, format="pt"))
+    return meta
 
 
 def strict_load(cls, model, expected, tied=()):

@@ -18,7 +18,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 from oracle_cases import (bits, check_metadata, convert_pt, detected_alone, expect_refused,  # noqa: E402
-                          read_model_folder, read_safetensors, run_cases, run_cli, same_tensors, strict_load)
+                          pt_provenance, read_model_folder, read_safetensors, run_cases, run_cli, same_tensors,
+                          strict_load)
 from fairseq_loader import load_roberta_strictly  # noqa: E402
 
 HEADS = ("--option", "heads=2")  # the fixtures' head count (tests/corpus/families/xlmr_hf.py): no weight tells it
@@ -91,6 +92,7 @@ def check_hf_to_fairseq_and_back(cli, corpus):
         same_tensors(model, hf_to_fairseq(hf), ordered=False)
         assert model["encoder.lm_head.weight"].data_ptr() == model["encoder.sentence_encoder.embed_tokens.weight"].data_ptr()
         back = convert_pt(cli, os.path.join(tmp, "fs.pt"), os.path.join(tmp, "hf.pt"))
+        assert pt_provenance(os.path.join(tmp, "hf.pt"))["ckptconv.plugin"].startswith("xlmr_hf@")  # a flat state dict
         same_tensors(back, fairseq_to_hf(model), ordered=False)
         for k, t in hf.items():  # A -> B -> A: identical where both layouts hold the tensor
             if k in back and "token_type" not in k:

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <map>
 
 namespace ckptconv::core {
 namespace {
@@ -41,6 +42,20 @@ TEST(TorchZipWriter, RecordsAlignedCrcCheckedAndReadableAgain) {
         const auto* pb = again.files[0]->data() + b.storage->data_offset + b.storage_offset * element_size(b.dtype);
         EXPECT_EQ(std::memcmp(pa, pb, element_size(a.dtype)), 0) << in.tensors[i].key;
     }
+}
+
+TEST(TorchZipWriter, ProvenanceIsARecordBesideThePickleThatTheReaderReturnsAsMetadata) {
+    test::TempDir dir;
+    const CheckpointIndex in = open_checkpoint(test::corpus("torch/legacy_ordereddict.pt"));
+    const auto out = (dir / "m.pt").string();
+    write_torch_zip(in, *in.tree, out, "m", {{"ckptconv.plugin", "x@1.0.0"}, {"ckptconv.options", "{}"}});
+    const CheckpointIndex again = open_checkpoint(out);
+    EXPECT_EQ(again.metadata,
+              (std::map<std::string, std::string>{{"ckptconv.options", "{}"}, {"ckptconv.plugin", "x@1.0.0"}}));
+    EXPECT_EQ(again.tensors.size(), in.tensors.size()); // the tree holds no trace of it
+    write_torch_zip(in, *in.tree, (dir / "plain.pt").string(), "plain");
+    const MappedFile plain((dir / "plain.pt").string());
+    EXPECT_EQ(ZipReader(plain).find(std::string("plain/") + kTorchZipProvenanceRecord), nullptr);
 }
 
 } // namespace
