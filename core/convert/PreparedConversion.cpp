@@ -30,6 +30,7 @@ PreparedConversion::PreparedConversion(core::CheckpointIndex index, const Plugin
     report_.target = plan_.target_name.empty() ? format_ : plan_.target_name;
     report_.roots = core::count_roots(index_, plan_);
     report_.notes = plan_.notes;
+    report_.training_state = plan_.training_state;
 
     provenance_ = provenance(report_, choices.options, index_);
 

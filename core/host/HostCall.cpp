@@ -136,6 +136,17 @@ int32_t svc_value(ckptconv_call* c, const char* key, const char* json) {
     return status_op(c, [&](PlanBuilder& p) { p.value(text(key), text(json)); });
 }
 
+int32_t svc_model_root(ckptconv_call* c, const char* root) {
+    return status_op(c, [&](PlanBuilder& p) { p.model_root(text(root)); });
+}
+ckptconv_expr svc_add_lora(ckptconv_call* c, ckptconv_expr w, ckptconv_expr a, ckptconv_expr b, double scale) {
+    return expr_op(c, {w, a, b}, [&](PlanBuilder& p) { return p.add_lora(w, a, b, scale); });
+}
+
+int32_t svc_metadata(ckptconv_call* c, const char* key, const char* value) {
+    return status_op(c, [&](PlanBuilder& p) { p.metadata(text(key), text(value)); });
+}
+
 } // namespace
 
 const ckptconv_host_v1* host_services() {
@@ -162,7 +173,10 @@ const ckptconv_host_v1* host_services() {
                                            svc_keep_extras,
                                            svc_rules,
                                            svc_note,
-                                           svc_value};
+                                           svc_value,
+                                           svc_model_root,
+                                           svc_add_lora,
+                                           svc_metadata};
     return &table;
 }
 

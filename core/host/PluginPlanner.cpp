@@ -1,5 +1,7 @@
 #include "core/host/PluginPlanner.hpp"
 
+#include "core/plan/TrainingState.hpp"
+
 #include "core/host/HostCall.hpp"
 #include "core/host/RuleSource.hpp"
 #include "core/plan/PlanBuilder.hpp"
@@ -31,7 +33,9 @@ Plan plan_with_plugin(const CheckpointIndex& index, const AbiIndex& abi, const C
             candidate.format_version.empty() ? "format unknown" : "format " + candidate.format_version;
         throw Error(code, index.path + ": plugin " + plugin.label() + " (" + format + "): " + call.error_text(rc));
     }
-    return builder.take();
+    Plan plan = builder.take();
+    drop_training_state(index, plan);
+    return plan;
 }
 
 } // namespace ckptconv::core

@@ -105,6 +105,7 @@ class Lowering {
             return n.a <= have ? rows(n, 0, n.a, 0) : rows(n, 0, have, n.a - have);
         }
         case OpKind::Cat: return cat(n);
+        case OpKind::AddLora: return std::nullopt; // arithmetic: the tensor engine computes it
         }
         return std::nullopt;
     }

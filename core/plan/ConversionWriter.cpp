@@ -44,7 +44,8 @@ std::vector<ReportFile> write_pt(const CheckpointIndex& index, const Plan& plan,
                                  const ConversionOutput& output, OutputTransaction& tx,
                                  std::vector<std::string>& notes) {
     auto top = PyObject::make(PyKind::Dict);
-    if (plan.keep_extras && index.tree && index.tree->kind == PyKind::Dict) {
+    // A training save's non-model entries are training state: the plugin's own values replace them.
+    if (plan.keep_extras && plan.model_roots.empty() && index.tree && index.tree->kind == PyKind::Dict) {
         auto extras = PyObject::make(PyKind::Dict);
         for (const auto& [k, v] : index.tree->entries)
             if (!holds_tensor(*v)) extras->dict_set(k, v);
@@ -53,7 +54,7 @@ std::vector<ReportFile> write_pt(const CheckpointIndex& index, const Plan& plan,
         for (const auto& d : safe.dropped) notes.push_back("not kept in the pt output (off its allow-list): " + d);
         if (safe.tree->kind == PyKind::Dict)
             for (const auto& [k, v] : safe.tree->entries) top->dict_set(k, v);
-    } else if (!index.extras.empty()) {
+    } else if (!index.extras.empty() && plan.model_roots.empty()) {
         notes.push_back(std::to_string(index.extras.size()) +
                         " non-tensor entries of the source were not kept (the plan drops them)");
     }
@@ -104,7 +105,9 @@ std::vector<ReportFile> write_pt(const CheckpointIndex& index, const Plan& plan,
     }
     const fs::path temp = tx.stage(output.path);
     std::string archive = output.path.stem().string();
-    write_torch_zip(index, *top, temp.string(), archive.empty() ? "archive" : archive, output.provenance);
+    std::map<std::string, std::string> record = output.provenance;
+    record.insert(plan.metadata.begin(), plan.metadata.end());
+    write_torch_zip(index, *top, temp.string(), archive.empty() ? "archive" : archive, record);
     return {ReportFile{output.path, plan.outputs.size(), fs::file_size(temp)}};
 }
 
@@ -118,6 +121,7 @@ std::vector<ReportFile> write_st(const Plan& plan, const PlanExecutor& ex, Outpu
     SafetensorsOptions opts;
     opts.shard_size = shard_size;
     opts.metadata = provenance;
+    opts.metadata.insert(plan.metadata.begin(), plan.metadata.end()); // the plugin's, e.g. a LoRA's scale
     for (size_t i = 0; i < plan.outputs.size(); ++i) {
         const PlanOutput& o = plan.outputs[i];
         if (o.alias_of) {
@@ -149,7 +153,7 @@ std::vector<ReportFile> write_conversion(const CheckpointIndex& index, const Pla
         notes.push_back("the plugin's non-tensor entries (" + keys + ") need a pt output; " + output.format +
                         " cannot hold them, so the target's loader may not open this file (--to pt)");
     }
-    if (!index.extras.empty())
+    if (!index.extras.empty() && plan.model_roots.empty()) // a training save's are listed as training state
         notes.push_back(std::to_string(index.extras.size()) +
                         " non-tensor entries cannot be stored in safetensors and were left out");
     if (output.format == "safetensors")
@@ -159,6 +163,10 @@ std::vector<ReportFile> write_conversion(const CheckpointIndex& index, const Pla
         tx.make_dirs(output.path);
         files = write_st(plan, executor, tx, output.path / "model.safetensors",
                          output.shard_size ? output.shard_size : kTransformersShard, output.provenance);
+    } else if (output.format == "diffusers" && plan.target_name == kDiffusersLora) {
+        tx.make_dirs(output.path);
+        files = write_st(plan, executor, tx, output.path / "pytorch_lora_weights.safetensors", output.shard_size,
+                         output.provenance);
     } else if (output.format == "diffusers") {
         if (plan.component_dir.empty())
             throw Error(ExitCode::Usage,

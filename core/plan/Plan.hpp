@@ -5,15 +5,17 @@
 #include "core/io/PyObject.hpp"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ckptconv::core {
 
 using Shape = std::vector<int64_t>;
 
-enum class OpKind { Source, Chunk, Cat, Narrow, Pad, Reshape, Permute, Cast, Zeros, Constant };
+enum class OpKind { Source, Chunk, Cat, Narrow, Pad, Reshape, Permute, Cast, Zeros, Constant, AddLora };
 
 /** One expression node; `shape` and `dtype` are inferred when it is built. */
 struct PlanNode {
@@ -25,6 +27,7 @@ struct PlanNode {
     int64_t b = 0;               ///< Chunk: index; Narrow: length
     std::vector<int64_t> dims;   ///< Permute order
     std::string bytes;           ///< Constant payload
+    double scale = 0;            ///< AddLora: inputs (w, a, b) give w + scale·(b·a)
     DType dtype = DType::Invalid;
     Shape shape;
 };
@@ -65,11 +68,19 @@ struct Plan {
     std::vector<PlanExpectation> expected;
     std::vector<PlanFile> files;
     std::vector<PlanValue> values;
-    std::vector<std::string> notes; ///< the plugin's lines for the report
+    std::vector<std::string> notes;              ///< the plugin's lines for the report
+    std::vector<std::string> model_roots;        ///< a training save's model roots (plan_model_root)
+    std::map<std::string, std::string> metadata; ///< the plugin's safetensors __metadata__ entries
+    /// Top-level entries of a training save left out as training state: (name, category).
+    std::vector<std::pair<std::string, std::string>> training_state;
     std::string target_name;
     std::string component_dir;
     bool keep_extras = true;
 };
+
+/// The target name of a diffusers LoRA adapter: written as pytorch_lora_weights.safetensors (diffusers'
+/// LORA_WEIGHT_NAME_SAFE) in the output folder rather than as a component folder.
+inline constexpr const char* kDiffusersLora = "diffusers_lora";
 
 std::string shape_text(const Shape& shape);
 

@@ -217,6 +217,28 @@ int64_t PlanBuilder::constant(const Shape& shape, DType dtype, std::string bytes
     return push(std::move(n));
 }
 
+int64_t PlanBuilder::add_lora(int64_t w, int64_t a, int64_t b, double scale) {
+    const PlanNode& W = node(w);
+    const PlanNode& A = node(a);
+    const PlanNode& B = node(b);
+    const auto floating = [](DType d) { return d == DType::F16 || d == DType::BF16 || d == DType::F32; };
+    if (!floating(W.dtype) || !floating(A.dtype) || !floating(B.dtype))
+        throw PlanOpError("add_lora: weight and LoRA matrices must be f16, bf16 or f32");
+    if (W.shape.size() != 2 || A.shape.size() != 2 || B.shape.size() != 2 || B.shape[0] != W.shape[0] ||
+        A.shape[1] != W.shape[1] || B.shape[1] != A.shape[0])
+        throw PlanOpError("add_lora: weight " + shape_text(W.shape) + " cannot take B " + shape_text(B.shape) +
+                          " times A " + shape_text(A.shape) + " (expected B [out, r] and A [r, in])");
+    if (!(scale == scale) || scale == 0 || scale > 1e6 || scale < -1e6)
+        throw PlanOpError("add_lora: scale " + std::to_string(scale) + " is not a usable LoRA scale");
+    PlanNode n;
+    n.kind = OpKind::AddLora;
+    n.inputs = {w, a, b};
+    n.dtype = W.dtype;
+    n.shape = W.shape;
+    n.scale = scale;
+    return push(std::move(n));
+}
+
 void PlanBuilder::output(const std::string& root, const std::string& key, int64_t x) {
     node(x);
     if (!outputs_.emplace(qualified_name(root, key), plan_.outputs.size()).second)
@@ -271,5 +293,20 @@ void PlanBuilder::target(const std::string& target_name, const std::string& comp
 }
 
 void PlanBuilder::keep_extras(bool keep) { plan_.keep_extras = keep; }
+
+void PlanBuilder::metadata(const std::string& key, std::string value) {
+    if (key.empty() || key == "format" || key.rfind("ckptconv.", 0) == 0 || key == "__metadata__")
+        throw PlanOpError("metadata: key '" + key + "' is the host's");
+    plan_.metadata[key] = std::move(value);
+}
+
+void PlanBuilder::model_root(const std::string& root) {
+    for (const auto& r : index_.roots)
+        if (r.path == root) {
+            plan_.model_roots.push_back(root);
+            return;
+        }
+    throw PlanOpError("model_root: the checkpoint has no root '" + root + "'");
+}
 
 } // namespace ckptconv::core

@@ -30,6 +30,8 @@ class PlanBuilder {
     int64_t cast(int64_t x, DType dtype);
     int64_t zeros(const Shape& shape, DType dtype);
     int64_t constant(const Shape& shape, DType dtype, std::string bytes);
+    /** w + scale·(b·a): w [out, in], b [out, r], a [r, in], all floating point. */
+    int64_t add_lora(int64_t w, int64_t a, int64_t b, double scale);
 
     void output(const std::string& root, const std::string& key, int64_t x);
     void alias(const std::string& root, const std::string& key, const std::string& target_root,
@@ -41,6 +43,10 @@ class PlanBuilder {
     void value(const std::string& key, const std::string& json);
     void target(const std::string& name, const std::string& component_dir);
     void keep_extras(bool keep);
+    /** `root` is the model of a training save (see Plan::model_roots). */
+    void model_root(const std::string& root);
+    /** A safetensors __metadata__ entry of the plugin's; "format" and "ckptconv.*" are refused. */
+    void metadata(const std::string& key, std::string value);
     void note(std::string text) { plan_.notes.push_back(std::move(text)); }
 
     const CheckpointIndex& index() const { return index_; }

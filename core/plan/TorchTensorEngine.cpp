@@ -66,6 +66,11 @@ at::Tensor evaluate_node(const CheckpointIndex& index, const Plan& plan, int64_t
         return at::from_blob(const_cast<char*>(n.bytes.data()), n.shape,
                              at::TensorOptions().dtype(scalar_type(n.dtype)))
             .clone();
+    case OpKind::AddLora: { // SAT's merge_linear_lora: (Aᵀ·Bᵀ) in fp32, scaled, transposed, rounded, then added
+        const at::Tensor w = in(0);
+        const at::Tensor delta = at::matmul(in(1).to(at::kFloat).t(), in(2).to(at::kFloat).t()) * n.scale;
+        return w + delta.t().to(w.scalar_type());
+    }
     }
     throw Error(ExitCode::Internal, "unknown plan op");
 }

@@ -35,6 +35,8 @@ std::string expr_text(const CheckpointIndex& index, const Plan& plan, int64_t ex
     case OpKind::Cast: return "cast(" + in(0) + ", " + std::string(dtype_name(n.dtype)) + ")";
     case OpKind::Zeros: return "zeros(" + shape_text(n.shape) + ", " + std::string(dtype_name(n.dtype)) + ")";
     case OpKind::Constant: return "constant(" + shape_text(n.shape) + ", " + std::string(dtype_name(n.dtype)) + ")";
+    case OpKind::AddLora:
+        return "add_lora(" + in(0) + ", " + in(1) + ", " + in(2) + ", scale " + std::to_string(n.scale) + ")";
     }
     return "?";
 }
@@ -102,6 +104,11 @@ std::string report_text(const ConversionReport& r) {
         s += "wrote " + f.path.string() + " (" + std::to_string(f.tensors) + " tensors, " + std::to_string(f.bytes) +
              " bytes)\n";
     for (const auto& n : r.notes) s += "note: " + n + "\n";
+    std::map<std::string, std::string> by_category; // category -> "a, b"
+    for (const auto& [name, category] : r.training_state)
+        by_category[category] += (by_category[category].empty() ? "" : ", ") + name;
+    for (const auto& [category, names] : by_category)
+        s += "training state left out (" + category + "): " + names + "\n";
     return s;
 }
 
@@ -136,6 +143,10 @@ nlohmann::ordered_json report_json(const ConversionReport& r) {
     for (const auto& f : r.files)
         j["files"].push_back({{"path", f.path.string()}, {"tensors", f.tensors}, {"bytes", f.bytes}});
     if (!r.notes.empty()) j["notes"] = r.notes;
+    if (!r.training_state.empty()) {
+        j["training_state"] = nlohmann::ordered_json::object();
+        for (const auto& [name, category] : r.training_state) j["training_state"][category].push_back(name);
+    }
     return j;
 }
 

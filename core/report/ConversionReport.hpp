@@ -43,6 +43,8 @@ struct ConversionReport {
     std::vector<RootReport> roots;
     std::vector<ReportFile> files;
     std::vector<std::string> notes;
+    /// A training save's top-level entries left out, with their category (training-saves.md 5).
+    std::vector<std::pair<std::string, std::string>> training_state;
 };
 
 /**

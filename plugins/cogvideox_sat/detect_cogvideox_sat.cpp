@@ -15,6 +15,8 @@ constexpr const char* kSatPrefix = "model.diffusion_model.";
 constexpr const char* kPatchProj = "mixins.patch_embed.proj.weight";
 constexpr const char* kTimeEmbed = "time_embed.0.weight";
 constexpr const char* kQkv0 = "transformer.layers.0.attention.query_key_value.weight";
+// The same weight inside SAT's LoraLinear wrapper (lora2.py): the base linear is its `original` child.
+constexpr const char* kLoraQkv0 = "transformer.layers.0.attention.query_key_value.original.weight";
 constexpr const char* kAdaLn0 = "mixins.adaln_layer.adaLN_modulations.0.1.weight";
 constexpr const char* kQNorm0 = "mixins.adaln_layer.query_layernorm_list.0.weight";
 constexpr const char* kFinalLinear = "mixins.final_layer.linear.weight";
@@ -42,6 +44,7 @@ SatDetection detect_cogvideox_sat(const IndexView& index) {
             const TensorView* proj = index.find(p, prefix + kPatchProj);
             const TensorView* time = index.find(p, prefix + kTimeEmbed);
             const TensorView* qkv = index.find(p, prefix + kQkv0);
+            if (!qkv) qkv = index.find(p, prefix + kLoraQkv0);
             const TensorView* adaln = index.find(p, prefix + kAdaLn0);
             const TensorView* qnorm = index.find(p, prefix + kQNorm0);
             const TensorView* final_linear = index.find(p, prefix + kFinalLinear);

@@ -1,8 +1,11 @@
 #include "rules_cogvideox_sat.hpp"
 
+#include "lora_cogvideox_sat.hpp"
+
 #include <cogvideox_family/model_values.hpp>
 
 #include <map>
+#include <optional>
 
 namespace cogvideox_sat {
 namespace {
@@ -158,11 +161,21 @@ void plan_cogvideox_sat(const SatTransformerShape& s, const ckptconv::sdk::Index
         throw ckptconv::sdk::invalid_data(
             "format version " + request.format_version + " was forced, but the patch embedding " + "has the " +
             s.version + " layout; the weights cannot be converted with " + request.format_version + " rules");
-    if (s.lora)
-        throw ckptconv::sdk::unsupported(
-            "this is a SAT LoRA checkpoint (attention weights wrapped as .original. with matrix_A/matrix_B); it holds "
-            "adapters, not a full transformer: export the LoRA with CogVideo's tools/export_sat_lora_weight.py "
-            "instead");
+    if (!s.lora && request.has_option("lora"))
+        throw ckptconv::sdk::invalid_data("--option lora=" + request.option("lora") +
+                                          ": this is a plain SAT transformer, not a SAT LoRA fine-tune (no "
+                                          ".original. base weights with matrix_A/matrix_B)");
+    std::optional<LoraLayout> lora;
+    if (s.lora) {
+        lora = read_lora_layout(s, index, request);
+        if (request.one_of("lora", "adapter", {"adapter", "merge"}) == "adapter") {
+            plan_lora_adapter(s, *lora, index, request, plan);
+            return;
+        }
+        plan.note("LoRA merged into the base weights: W + (alpha/r)·B·A with alpha " + std::to_string(lora->alpha) +
+                  ", r " + std::to_string(lora->rank) +
+                  " (SAT's merge_linear_lora: the update in fp32, rounded to the weight dtype, then added)");
+    }
     if (s.ofs_embedding && !rules->ofs_embedding_allowed)
         throw ckptconv::sdk::invalid_data(
             "ofs_embed weights found in a 1.0 checkpoint; 1.0 models have no ofs embedding");
@@ -195,6 +208,7 @@ void plan_cogvideox_sat(const SatTransformerShape& s, const ckptconv::sdk::Index
     const KeyPattern adaln("mixins.adaln_layer.adaLN_modulations.{i}.1.{wb}");
 
     std::map<std::string, Expr> outputs;
+    plan.model_root(R); // the rest of a SAT engine save is training state
     for (const auto* t : index.tensors_of(*root)) {
         const std::string key(t->key);
         if (!ckptconv::sdk::starts_with(key, s.prefix)) {
@@ -204,13 +218,21 @@ void plan_cogvideox_sat(const SatTransformerShape& s, const ckptconv::sdk::Index
                 plan.drop(R, key, "VAE of a SAT fine-tune dump: convert it with cogvideox_vae");
             continue; // anything else stays unmapped, and the plan check names it
         }
-        const std::string k = key.substr(s.prefix.size());
+        std::string k = key.substr(s.prefix.size());
+        if (lora) { // matrices go into their base weights; the base weights take their plain names
+            if (k.find(".matrix_") != std::string::npos) continue;
+            if (const size_t at = k.find(".original."); at != std::string::npos) k.erase(at, 9);
+        }
         Expr x = plan.source(R, key);
+        auto piece = [&](int64_t part) {
+            const Expr p = plan.chunk(x, 3, part);
+            return lora ? merged(*lora, s, k, p, part, plan) : p;
+        };
         if (auto c = qkv.match(k)) {
             const std::string b = "transformer_blocks." + (*c)["i"] + ".attn1.to_";
-            outputs[b + "q." + (*c)["wb"]] = plan.chunk(x, 3, 0);
-            outputs[b + "k." + (*c)["wb"]] = plan.chunk(x, 3, 1);
-            outputs[b + "v." + (*c)["wb"]] = plan.chunk(x, 3, 2);
+            outputs[b + "q." + (*c)["wb"]] = piece(0);
+            outputs[b + "k." + (*c)["wb"]] = piece(1);
+            outputs[b + "v." + (*c)["wb"]] = piece(2);
         } else if (auto qn = q_norm.match(k)) {
             outputs["transformer_blocks." + (*qn)["i"] + ".attn1.norm_q." + (*qn)["wb"]] = x;
         } else if (auto kn = k_norm.match(k)) {
@@ -235,7 +257,7 @@ void plan_cogvideox_sat(const SatTransformerShape& s, const ckptconv::sdk::Index
         } else if (k == "mixins.pos_embed.pos_embedding" && !learned_pos) {
             plan.drop(R, key, "fixed sin-cos position table: diffusers builds it itself");
         } else {
-            outputs[rename_table().apply(k)] = x;
+            outputs[rename_table().apply(k)] = lora ? merged(*lora, s, k, x, 0, plan) : x;
         }
     }
 

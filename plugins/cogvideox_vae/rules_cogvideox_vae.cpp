@@ -161,6 +161,7 @@ void plan_cogvideox_vae(const SatVaeShape& s, const ckptconv::sdk::IndexView& in
     const KeyPattern up_level("decoder.up.{n}.{*rest}");
     const int64_t levels = static_cast<int64_t>(s.block_channels.size());
     std::map<std::string, Expr> outputs;
+    plan.model_root(s.root); // the rest of a SAT engine save is training state
     for (const auto* t : index.tensors_of(*index.root(s.root))) {
         const std::string key(t->key);
         if (!ckptconv::sdk::starts_with(key, s.prefix)) {

@@ -245,13 +245,7 @@ void plan_deltalm_fairseq(const DeltaLmShape& s, const ckptconv::sdk::IndexView&
         if (ckptconv::sdk::ends_with(*name, "embed_positions.weight")) x = resize_rows(plan, x, t->dim(0), positions);
         outputs[*name] = x;
     }
-    for (const auto& other : index.roots()) {
-        if (other.path == s.root) continue;
-        const std::string why = std::string(other.path).find("optimizer") != std::string::npos
-                                    ? "optimizer state: the other layout holds weights only"
-                                    : "not part of the DeltaLM weights";
-        for (const auto* t : index.tensors_of(other)) plan.drop(std::string(other.path), std::string(t->key), why);
-    }
+    plan.model_root(s.root); // the rest of a fairseq save is training state
     if (to_fairseq) {
         for (const char* version : {"encoder.version", "decoder.version"})
             outputs[version] = plan.full({1}, CKPTCONV_DTYPE_F32, 3.0); // the buffer fairseq's DeltaLM registers

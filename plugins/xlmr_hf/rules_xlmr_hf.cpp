@@ -226,6 +226,7 @@ void plan_xlmr_hf(const XlmrShape& s, const ckptconv::sdk::IndexView& index, con
         to_fairseq ? s.prefix + "embeddings.word_embeddings.weight" : s.prefix + "sentence_encoder.embed_tokens.weight";
     const auto* embed = index.find(s.root, embed_key);
     const std::string head_key = to_fairseq ? "lm_head.decoder.weight" : s.prefix + "lm_head.weight";
+    plan.model_root(s.root); // the rest of a fairseq save is training state
     for (const auto* t : index.tensors_of(*index.root(s.root))) {
         const std::string key(t->key);
         if (to_fairseq) {

@@ -27,7 +27,7 @@ import zipfile
 import numpy as np
 import torch
 
-from families import acme_lm, clip_vision, cogvideox_vae, deltalm_fairseq, t2m_cut, xlmr_hf
+from families import acme_lm, clip_vision, cogvideox_vae, deltalm_fairseq, t2m_cut, training_saves, xlmr_hf
 
 torch.manual_seed(0)
 
@@ -296,6 +296,7 @@ def write_cogvideox_cases(out, samples):
     save({"module": lora}, f"{base}/1.0/lora_tiny.pt")
     # The bundled sample the README's run command converts when given no input.
     save({"module": t2v_10}, f"{samples}/cogvideox_sat_t2v_tiny.pt")
+    training_saves.write_cogvideox(out, save, sat_transformer)
 
 
 def main():

@@ -10,6 +10,7 @@ decoder embedding. The expected key list is fairseq's state_dict() order. fairse
 is the inverse; the round trip must give the pretrained tensors back byte for byte.
 """
 import collections
+import json
 import os
 import sys
 import tempfile
@@ -128,7 +129,10 @@ def check_finetuned_to_pretrained_and_back(cli, corpus):
         back = expected_fairseq(weights)
         for key, t in model.items():
             assert torch.equal(bits(back[key]), bits(t)), key
-        assert "optimizer state" in open(os.path.join(tmp, "r.json")).read()
+        with open(os.path.join(tmp, "r.json")) as f:
+            left_out = json.load(f)["training_state"]  # the fairseq save's training state, by category
+        assert left_out == {"optimizer": ["last_optimizer_state", "optimizer_history"], "configuration": ["args", "cfg"],
+                            "trainer state": ["criterion", "extra_state", "task_state"]}, left_out
         # And forward again: the fine-tuned model's tensors, byte for byte.
         again = convert_pt(cli, os.path.join(tmp, "pre.pt"), os.path.join(tmp, "ft.pt"), *ARCH)["model"]
         load_deltalm_strictly(os.path.join(tmp, "ft.pt"), TINY)

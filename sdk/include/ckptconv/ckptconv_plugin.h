@@ -49,7 +49,7 @@ extern "C" {
 /* ---------------------------------------------------------------- versions */
 
 #define CKPTCONV_ABI_MAJOR 1
-#define CKPTCONV_ABI_MINOR 3
+#define CKPTCONV_ABI_MINOR 4
 /** (major << 16) | minor, as stored in ckptconv_plugin_v1::abi_version. */
 #define CKPTCONV_ABI_VERSION ((uint32_t)((CKPTCONV_ABI_MAJOR << 16) | CKPTCONV_ABI_MINOR))
 #define CKPTCONV_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
@@ -282,7 +282,11 @@ typedef struct ckptconv_host_v1 {
     int32_t (*plan_expect)(ckptconv_call* call, const char* root, const char* key, const int64_t* shape, uint32_t ndim);
     /** Add a file to the output folder (e.g. "transformer/config.json"); bytes copied. */
     int32_t (*plan_file)(ckptconv_call* call, const char* relative_path, const void* data, uint64_t nbytes);
-    /** Name the target layout and its on-disk component folder ("" = none). */
+    /**
+     * Name the target layout and its on-disk component folder ("" = none). The
+     * name "diffusers_lora" (since ABI 1.4) makes a diffusers output one
+     * pytorch_lora_weights.safetensors in the output folder.
+     */
     int32_t (*plan_target)(ckptconv_call* call, const char* target_name, const char* component_dir);
     /** Keep (nonzero) or drop (0) the non-tensor content of the source for pt output. */
     int32_t (*plan_keep_extras)(ckptconv_call* call, int32_t keep);
@@ -317,6 +321,31 @@ typedef struct ckptconv_host_v1 {
      * are pickled. Other containers cannot hold it; the report says so.
      */
     int32_t (*plan_value)(ckptconv_call* call, const char* key, const char* json);
+
+    /* Since ABI 1.4. */
+
+    /**
+     * Declare root `root` ("" = the top level) the model of a training save.
+     * Once a plan declares one, the host drops every source tensor and
+     * top-level entry outside the declared roots that is known training
+     * state (RNG, optimizer, scheduler, step counters, DeepSpeed bookkeeping,
+     * trainer state, EMA copies), each with its category in the report;
+     * anything else outside them is still refused by the plan check.
+     */
+    int32_t (*plan_model_root)(ckptconv_call* call, const char* root);
+    /**
+     * `w` + `scale`·(`b`·`a`), a LoRA update merged with SAT's arithmetic: the
+     * product and the scaling in fp32, the update rounded to w's dtype, then
+     * added in w's dtype (two roundings). w is [out, in], b [out, r], a [r, in].
+     */
+    ckptconv_expr (*plan_add_lora)(ckptconv_call* call, ckptconv_expr w, ckptconv_expr a, ckptconv_expr b,
+                                   double scale);
+    /**
+     * A string entry `key` of a safetensors output's __metadata__ (e.g. diffusers'
+     * lora_adapter_metadata); "format" and "ckptconv." keys are the host's. A pt
+     * output records it beside its provenance.
+     */
+    int32_t (*plan_metadata)(ckptconv_call* call, const char* key, const char* value);
 } ckptconv_host_v1;
 
 /* ------------------------------------------------------------ descriptor */

@@ -573,6 +573,17 @@ struct PlanRequest {
                         "--option " + std::string(key) + "=" + v + ": expected a positive whole number");
         return std::stoll(v);
     }
+    /** --option `key` as a positive finite number, `fallback` when absent; invalid-argument error otherwise. */
+    double positive_real_option(std::string_view key, double fallback) const {
+        if (!has_option(key)) return fallback;
+        const std::string v = option(key);
+        char* end = nullptr;
+        const double x = v.empty() ? 0 : std::strtod(v.c_str(), &end);
+        if (v.empty() || end != v.c_str() + v.size() || !(x > 0) || x > 1e12)
+            throw Error(CKPTCONV_E_INVALID_ARGUMENT,
+                        "--option " + std::string(key) + "=" + v + ": expected a positive number");
+        return x;
+    }
     /** --option `key` when it is one of `allowed`, `fallback` when absent; invalid-argument error otherwise. */
     std::string one_of(std::string_view key, const std::string& fallback,
                        std::initializer_list<const char*> allowed) const {
@@ -683,6 +694,23 @@ class Plan {
         if (host_->struct_size < offsetof(ckptconv_host_v1, plan_value) + sizeof host_->plan_value)
             throw Error(CKPTCONV_E_UNSUPPORTED, "this ckptconv host predates non-tensor outputs (ABI 1.3)");
         status(host_->plan_value(call_, key.c_str(), v.json().c_str()));
+    }
+    /** Declares a root the model of a training save (see plan_model_root); a no-op before ABI 1.4. */
+    void model_root(const std::string& root) {
+        if (host_->struct_size >= offsetof(ckptconv_host_v1, plan_model_root) + sizeof host_->plan_model_root)
+            status(host_->plan_model_root(call_, root.c_str()));
+    }
+    /** `w` + `scale`·(`b`·`a`) with SAT's merge arithmetic (see plan_add_lora). */
+    Expr add_lora(Expr w, Expr a, Expr b, double scale) {
+        if (host_->struct_size < offsetof(ckptconv_host_v1, plan_add_lora) + sizeof host_->plan_add_lora)
+            throw Error(CKPTCONV_E_UNSUPPORTED, "this ckptconv host predates LoRA merges (ABI 1.4)");
+        return check(host_->plan_add_lora(call_, w.handle, a.handle, b.handle, scale));
+    }
+    /** A string entry of a safetensors output's __metadata__ (see plan_metadata). */
+    void metadata(const std::string& key, const std::string& value) {
+        if (host_->struct_size < offsetof(ckptconv_host_v1, plan_metadata) + sizeof host_->plan_metadata)
+            throw Error(CKPTCONV_E_UNSUPPORTED, "this ckptconv host predates plugin metadata (ABI 1.4)");
+        status(host_->plan_metadata(call_, key.c_str(), value.c_str()));
     }
     /** A line for the user in the conversion report; dropped silently by a host older than ABI 1.2. */
     void note(const std::string& text) {

@@ -9,7 +9,7 @@ import shutil
 
 import torch
 
-from families import spm
+from families import spm, training_saves
 
 LAYERS, D, F, VOCAB, POSITIONS = 12, 16, 32, 50, 12
 
@@ -85,6 +85,7 @@ def write(out, save, safetensors_bytes):
     save({"args": args, "model": raw, "optimizer_history": [{"num_updates": 0}], "extra_state": {}},
          f"{base}/xlmr_fairseq_2019.pt", _use_new_zipfile_serialization=False)
     write_release_folder(f"{base}/fairseq_release", f"{base}/xlmr_fairseq_2019.pt")
+    training_saves.write_fairseq_training_save(f"{base}/xlmr_fairseq_training_save.pt", save, args, raw)
     model = hf_mlm(prefix="", lm_head=False, position_ids=False)
     os.makedirs(base, exist_ok=True)
     with open(f"{base}/xlmr_base_model.safetensors", "wb") as f:

@@ -1,0 +1,105 @@
+"""What training runs write around the model (training-saves.md 2, 3.2, 5): SAT/DeepSpeed engine saves with
+their whole training state, SAT LoRA fine-tunes (full engine dumps with .original. base weights), and a fairseq
+save with optimizer history, EMA copy and iterator state. Real layer counts, reduced width."""
+import random
+
+import numpy as np
+import torch
+
+from families.cogvideox_vae import sat_vae
+
+P = "model.diffusion_model."
+
+
+def engine_state(module, iteration, optimizer_params):
+    """The top level of mp_rank_00_model_states.pt as SAT's save_ds_checkpoint and DeepSpeed's _save_checkpoint
+    leave it: `module`, the engine's bookkeeping, SAT's client state (RNG, scheduler) and an optimizer stand-in."""
+    rng = random.Random(7)
+    gen = torch.Generator().manual_seed(7)
+    return {
+        "module": module,
+        "buffer_names": [],
+        "optimizer": {"state": {i: {"step": iteration, "exp_avg": torch.zeros(n), "exp_avg_sq": torch.zeros(n)}
+                                for i, n in enumerate(optimizer_params)},
+                      "param_groups": [{"lr": 1e-4, "betas": (0.9, 0.95), "params": list(range(len(optimizer_params)))}]},
+        "lr_scheduler": None,
+        "data_sampler": None,
+        "random_ltd": None,
+        "sparse_tensor_module_names": set(),
+        "skipped_steps": 0,
+        "global_steps": iteration,
+        "global_samples": iteration * 8,
+        "dp_world_size": 8,
+        "mp_world_size": 1,
+        "ds_config": {"train_micro_batch_size_per_gpu": 1, "zero_optimization": {"stage": 2}, "fp16": {"enabled": True}},
+        "ds_version": "0.14.4",
+        "iteration": iteration,
+        "client_lr_scheduler": {"start_lr": 1e-4, "warmup_iter": 100, "num_iters": 5000, "decay_style": "cosine",
+                                "end_iter": 5000, "decay_ratio": 0.1},
+        "random_rng_state": rng.getstate(),
+        "np_rng_state": np.random.RandomState(7).get_state(),
+        "torch_rng_state": gen.get_state(),
+        "cuda_rng_state": torch.arange(16, dtype=torch.uint8),
+        "rng_tracker_states": {"model-parallel-rng": torch.arange(16, dtype=torch.uint8)},
+    }
+
+
+def engine_extras(dtype):
+    """The T5 conditioner and VAE every SAT engine dump carries beside the transformer (a few T5 keys, the
+    whole VAE layout at small widths)."""
+    sd = {"conditioner.embedders.0.transformer.shared.weight": torch.randn(32, 16).to(dtype),
+          "conditioner.embedders.0.transformer.encoder.final_layer_norm.weight": torch.ones(16).to(dtype)}
+    sd.update(sat_vae(prefix="first_stage_model.", loss=False, dtype=dtype))
+    return sd
+
+
+def wrap_lora(sd, layers, rank, width):
+    """SAT's LoraMixin on every layer (lora2.py): base weights under .original., matrix_A [r, in] and matrix_B
+    [out/p, r] per partition (3 for query_key_value, 1 for dense); B trained away from its zero init."""
+    out = type(sd)()
+    for key, t in sd.items():
+        for linear, parts in (("attention.query_key_value.", 3), ("attention.dense.", 1)):
+            if linear in key and key.rsplit(".", 1)[1] in ("weight", "bias"):
+                base = key[:key.index(linear) + len(linear)]
+                out[base + "original." + key.rsplit(".", 1)[1]] = t
+                if key.endswith(".weight"):
+                    for k in range(parts):
+                        out[f"{base}matrix_A.{k}"] = (torch.randn(rank, width) * 0.1).to(t.dtype)
+                        out[f"{base}matrix_B.{k}"] = (torch.randn(width, rank) * 0.1).to(t.dtype)
+                break
+        else:
+            out[key] = t
+    assert sum(".matrix_" in k for k in out) == 8 * layers, sum(".matrix_" in k for k in out)
+    return out
+
+
+def write_cogvideox(out, save, sat_transformer):
+    torch.manual_seed(21)
+    base = f"{out}/cogvideox_sat"
+    width = 32  # two heads of 16: real key layout, small tensors
+    kw = dict(time_dim=16, text_dim=16, head_dim=16)
+    module = sat_transformer(width, 30, 16, "1.0", **kw)
+    module.update(engine_extras(torch.float16))
+    save(engine_state(module, 1000, [width * width, width]), f"{base}/1.0/engine_save_30l.pt")
+    lora = wrap_lora(sat_transformer(width, 30, 16, "1.0", **kw), 30, rank=4, width=width)
+    lora.update(engine_extras(torch.float16))
+    save(engine_state(lora, 500, [4 * width] * 8), f"{base}/1.0/lora_30l_r4.pt")
+    lora15 = wrap_lora(sat_transformer(width, 42, 16, "1.5", dtype=torch.bfloat16, **kw), 42, rank=8, width=width)
+    lora15.update(engine_extras(torch.bfloat16))
+    save(engine_state(lora15, 500, [8 * width] * 8), f"{base}/1.5/lora_42l_r8.pt")
+
+
+def write_fairseq_training_save(path, save, args, model):
+    """fairseq's Trainer.state_dict with --store-ema: the EMA model in extra_state.ema, Adam moments in
+    last_optimizer_state, iterator and metric state (training-saves.md 5.3)."""
+    params = [n for n, t in model.items() if t.is_floating_point()]
+    save({"args": args, "model": model,
+          "optimizer_history": [{"criterion_name": "MaskedLmLoss", "optimizer_name": "FairseqAdam",
+                                 "lr_scheduler_state": {"best": 2.5}, "num_updates": 3000}],
+          "extra_state": {"train_iterator": {"version": 2, "epoch": 2, "iterations_in_epoch": 5, "shuffle": True},
+                          "metrics": {}, "previous_training_time": 120.5,
+                          "ema": {k: t.clone() for k, t in model.items()}},
+          "last_optimizer_state": {"state": {i: {"step": 3000, "exp_avg": torch.zeros_like(model[n]),
+                                                 "exp_avg_sq": torch.zeros_like(model[n])} for i, n in enumerate(params[:3])},
+                                   "param_groups": [{"lr": 5e-4, "params": list(range(3))}]},
+          "criterion": None, "task_state": {}}, path)
