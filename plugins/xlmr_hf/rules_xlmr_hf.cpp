@@ -261,10 +261,6 @@ void plan_xlmr_hf(const XlmrShape& s, const ckptconv::sdk::IndexView& index, con
             outputs[*name] = plan.source(s.root, key);
         }
     }
-    for (const auto& other : index.roots())
-        if (other.path != s.root)
-            for (const auto* t : index.tensors_of(other))
-                plan.drop(std::string(other.path), std::string(t->key), "not part of the model weights");
     if (to_fairseq) {
         outputs["encoder.sentence_encoder.version"] = plan.full({1}, CKPTCONV_DTYPE_F32, 3.0);
         // safetensors saves of tied models leave lm_head.decoder.weight out: it is the word embedding.

@@ -1,0 +1,226 @@
+#!/usr/bin/python3
+"""Oracle for what training runs leave behind (issue #15; training-saves.md 2 and 5).
+
+    /usr/bin/python3 tests/oracle/training_saves_oracle.py build/bin/ckptconv tests/corpus
+
+- SAT/DeepSpeed engine saves convert with both CogVideoX plugins; every non-model entry is left out under its
+  category, and a tensor nobody knows is still refused by name.
+- SAT LoRA fine-tunes (30 and 42 layers) export as a diffusers LoRA adapter: names and values bit for bit, the
+  LoraConfig in lora_adapter_metadata, and a load into the diffusers LoRA module tree written here.
+- --option lora=merge: W + (alpha/r)·B·A with SAT's merge_linear_lora arithmetic (written here from the spec:
+  the update in fp32, transposed, rounded to the weight dtype, added in that dtype), then the usual SAT ->
+  diffusers rules: bit for bit against torch's own kernels.
+- A fairseq save with optimizer state and an EMA copy converts to a transformers folder.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+import cogvideox_oracle  # noqa: E402
+from cogvideox_oracle import PREFIX  # noqa: E402
+from oracle_cases import bits, check_metadata, expect_refused, read_safetensors, run_cases, run_cli  # noqa: E402
+
+ENGINE = "cogvideox_sat/1.0/engine_save_30l.pt"
+LORA_10 = "cogvideox_sat/1.0/lora_30l_r4.pt"
+LORA_15 = "cogvideox_sat/1.5/lora_42l_r8.pt"
+# Every top-level entry of the engine save but `module`, as training-saves.md 5.1 and 3.2 classify them.
+ENGINE_STATE = {
+    "RNG": ["cuda_rng_state", "np_rng_state", "random_rng_state", "rng_tracker_states", "torch_rng_state"],
+    "optimizer": ["optimizer"],
+    "scheduler": ["client_lr_scheduler", "lr_scheduler"],
+    "step counters": ["global_samples", "global_steps", "iteration", "skipped_steps"],
+    "DeepSpeed bookkeeping": ["buffer_names", "data_sampler", "dp_world_size", "ds_config", "ds_version",
+                              "mp_world_size", "random_ltd", "sparse_tensor_module_names"],
+}
+
+
+def convert(cli, src, out, *extra):
+    report = out + ".report.json"
+    r = run_cli(cli, "convert", src, "-o", out, "--report", report, *extra)
+    assert r.returncode == 0, r.stderr
+    with open(report) as f:
+        return json.load(f)
+
+
+def check_engine_save(cli, corpus):
+    """Both CogVideoX plugins convert a full engine save; the training state is listed by category."""
+    src = os.path.join(corpus, ENGINE)
+    save = torch.load(src)
+    with tempfile.TemporaryDirectory() as tmp:
+        report = convert(cli, src, os.path.join(tmp, "t"))
+        assert report["training_state"] == ENGINE_STATE, report["training_state"]
+        got, _ = read_safetensors(os.path.join(tmp, "t", "transformer", "diffusion_pytorch_model.safetensors"))
+        expected = cogvideox_oracle.reference(save["module"], False, PREFIX)
+        assert set(got) == set(expected), sorted(set(got) ^ set(expected))[:4]
+        assert all(torch.equal(bits(got[k]), bits(v)) for k, v in expected.items())
+        dropped = {d[1] for r in report["roots"] if r["name"] != "module" for d in r["dropped_samples"]}
+        assert dropped == {"training state: RNG", "training state: optimizer"}, dropped
+        vae = convert(cli, src, os.path.join(tmp, "v"), "--plugin", "cogvideox_vae", "--option", "variant=2b")
+        assert vae["training_state"] == ENGINE_STATE, vae["training_state"]
+
+
+def check_unknown_root_refused(cli, corpus):
+    """A tensor outside the model that no framework's training state explains is refused by name (exit 5)."""
+    save = torch.load(os.path.join(corpus, ENGINE))
+    save["my_trainer_cache"] = {"buffer": torch.zeros(3)}
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "odd.pt")
+        torch.save(save, src)
+        expect_refused(cli, src, os.path.join(tmp, "out"), "my_trainer_cache/buffer")
+
+
+def lora_modules(save):
+    """(layer, diffusers module, SAT base key, partition) for every LoRA partition of a SAT LoRA save."""
+    out = []
+    for key in save["module"]:
+        if key.endswith("query_key_value.original.weight") or key.endswith("dense.original.weight"):
+            base = key[:-len("original.weight")]
+            layer = int(key[len(PREFIX):].split(".")[2])
+            if "query_key_value" in key:
+                out += [(layer, f"transformer_blocks.{layer}.attn1.{m}", base, j) for j, m in enumerate(("to_q", "to_k", "to_v"))]
+            else:
+                out.append((layer, f"transformer_blocks.{layer}.attn1.to_out.0", base, 0))
+    return out
+
+
+def diffusers_lora_tree(config, rank):
+    """The LoRA layers diffusers' load_lora_adapter builds on CogVideoXTransformer3DModel for these target
+    modules: lora_A Linear(in, r), lora_B Linear(r, out) of each attention's to_q/k/v and to_out.0."""
+    width = config["num_attention_heads"] * config["attention_head_dim"]
+    tree = {}
+    for i in range(config["num_layers"]):
+        for m in ("to_q", "to_k", "to_v", "to_out.0"):
+            tree[f"transformer_blocks.{i}.attn1.{m}.lora_A.weight"] = (rank, width)
+            tree[f"transformer_blocks.{i}.attn1.{m}.lora_B.weight"] = (width, rank)
+    return tree
+
+
+def check_adapter(cli, corpus, rel, layers, rank, alpha=None):
+    src = os.path.join(corpus, rel)
+    save = torch.load(src)
+    extra = ("--option", f"lora_alpha={alpha}") if alpha else ()
+    with tempfile.TemporaryDirectory() as tmp:
+        report = convert(cli, src, os.path.join(tmp, "lora"), *extra)
+        assert os.listdir(os.path.join(tmp, "lora")) == ["pytorch_lora_weights.safetensors"]
+        got, meta = read_safetensors(os.path.join(tmp, "lora", "pytorch_lora_weights.safetensors"))
+        modules = lora_modules(save)
+        assert len(got) == 8 * layers == 2 * len(modules), len(got)
+        for _, module, base, j in modules:
+            for ab in "AB":
+                t = got[f"transformer.{module}.lora_{ab}.weight"]
+                assert torch.equal(bits(t), bits(save["module"][f"{base}matrix_{ab}.{j}"])), module
+        check_metadata({k: v for k, v in meta.items() if k != "lora_adapter_metadata"}, "cogvideox_sat")
+        text = meta["lora_adapter_metadata"]
+        config = json.loads(text)
+        assert text == json.dumps(config, indent=2, sort_keys=True), "not laid out as diffusers writes it"
+        assert config == {"transformer.lora_alpha": float(alpha or 1), "transformer.r": rank,
+                          "transformer.target_modules": sorted(m for _, m, _, _ in modules)}, config
+        # diffusers' pipeline loader keeps the "transformer." keys and strips the prefix; PEFT's layers must
+        # then take every tensor with its shape (strict: none missing, none left over).
+        config_json = {"num_attention_heads": 2, "attention_head_dim": 16, "num_layers": layers}
+        tree = diffusers_lora_tree(config_json, rank)
+        loaded = {k[len("transformer."):]: tuple(v.shape) for k, v in got.items() if k.startswith("transformer.")}
+        assert loaded == tree, sorted(set(loaded.items()) ^ set(tree.items()))[:4]
+        scale = float(alpha or 1) / rank
+        assert any(f"set_adapters([name], [{scale}])" in n for n in report["notes"]), report["notes"]
+        assert report["training_state"]["RNG"] == ENGINE_STATE["RNG"], report["training_state"]
+
+
+def sat_merge(module, scale):
+    """lora2.py merge_linear_lora on every wrapped linear, then the plain names SAT's model would have."""
+    out = {}
+    for key, t in module.items():
+        if ".matrix_" in key:
+            continue
+        if ".original." in key:
+            base = key.split(".original.")[0] + "."
+            if key.endswith(".weight"):
+                parts = 3 if "query_key_value" in key else 1
+                delta = torch.cat([(module[f"{base}matrix_A.{j}"].float().t() @ module[f"{base}matrix_B.{j}"].float().t())
+                                   * scale for j in range(parts)], dim=-1)
+                t = t + delta.t().to(t.dtype)  # rounded to the weight dtype first, then a 16-bit add
+            key = key.replace(".original.", ".")
+        out[key] = t
+    return out
+
+
+def ulps_apart(a, b):
+    """Element count whose bit patterns differ, and the largest difference in units of the last place."""
+    ia, ib = bits(a).to(torch.int64), bits(b).to(torch.int64)
+    return int((ia != ib).sum()), int((ia - ib).abs().max()) if ia.numel() else 0
+
+
+def check_merge(cli, corpus, rel, rank):
+    src = os.path.join(corpus, rel)
+    save = torch.load(src)
+    with tempfile.TemporaryDirectory() as tmp:
+        report = convert(cli, src, os.path.join(tmp, "m"), "--option", "lora=merge")
+        got, meta = read_safetensors(os.path.join(tmp, "m", "transformer", "diffusion_pytorch_model.safetensors"))
+        check_metadata(meta, "cogvideox_sat")
+        expected = cogvideox_oracle.reference(sat_merge(save["module"], 1.0 / rank), False, PREFIX)
+        assert set(got) == set(expected), sorted(set(got) ^ set(expected))[:4]
+        differing = {k: ulps_apart(got[k], v) for k, v in expected.items() if not torch.equal(bits(got[k]), bits(v))}
+        assert not differing, f"merged weights differ from torch's fp32 matmul cast the same way: {differing}"
+        plain = cogvideox_oracle.reference(sat_merge(save["module"], 0.0), False, PREFIX)
+        changed = [k for k in expected if not torch.equal(bits(expected[k]), bits(plain[k]))]
+        assert changed and all(".attn1.to_" in k and k.endswith(".weight") for k in changed), changed[:4]
+        assert any("LoRA merged" in n for n in report["notes"]), report["notes"]
+        with open(os.path.join(tmp, "m", "transformer", "config.json")) as f:
+            assert json.load(f)["num_layers"] == len({k.split(".")[1] for k in got if k.startswith("transformer_blocks.")})
+
+
+def check_lora_refusals(cli, corpus):
+    """lora= on a plain transformer, or matrices that fit no partition: exit 5 with the reason."""
+    with tempfile.TemporaryDirectory() as tmp:
+        expect_refused(cli, os.path.join(corpus, ENGINE), os.path.join(tmp, "x"), "not a SAT LoRA fine-tune",
+                       "--option", "lora=adapter")
+        expect_refused(cli, os.path.join(corpus, "cogvideox_sat/1.0/lora_tiny.pt"), os.path.join(tmp, "x"),
+                       "belongs to no LoRA partition")
+        save = torch.load(os.path.join(corpus, LORA_10))
+        key = PREFIX + "transformer.layers.3.attention.query_key_value.matrix_B.1"
+        save["module"][key] = save["module"][key][:16]  # half the rows of the K partition
+        src = os.path.join(tmp, "bad.pt")
+        torch.save(save, src)
+        expect_refused(cli, src, os.path.join(tmp, "x"), "matrix_A/B.1 have shapes")
+
+
+def check_fairseq_training_save(cli, corpus):
+    """fairseq's --store-ema save: the model converts, the EMA copy and optimizer state are left out by kind."""
+    src = os.path.join(corpus, "xlmr_hf", "xlmr_fairseq_training_save.pt")
+    with tempfile.TemporaryDirectory() as tmp:
+        report = convert(cli, src, os.path.join(tmp, "hf"), "--option", "heads=2")
+        assert report["training_state"] == {
+            "EMA copy": ["extra_state.ema"], "configuration": ["args"],
+            "optimizer": ["last_optimizer_state", "optimizer_history"],
+            "trainer state": ["criterion", "extra_state", "task_state"]}, report["training_state"]
+        got, _ = read_safetensors(os.path.join(tmp, "hf", "model.safetensors"))
+        clean = os.path.join(tmp, "clean.pt")
+        save = torch.load(src)
+        torch.save({"args": save["args"], "model": save["model"]}, clean)
+        r = subprocess.run([cli, "convert", clean, "-o", os.path.join(tmp, "hf2"), "-q", "--option", "heads=2"],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        want, _ = read_safetensors(os.path.join(tmp, "hf2", "model.safetensors"))
+        assert set(got) == set(want) and all(torch.equal(bits(got[k]), bits(want[k])) for k in want)
+
+
+if __name__ == "__main__":
+    cli, corpus = sys.argv[1:3]
+    sys.exit(run_cases([
+        ("SAT engine save (30 layers, RNG, optimizer, scheduler, DeepSpeed keys): transformer and VAE convert, "
+         "training state by category", lambda: check_engine_save(cli, corpus)),
+        ("an unknown tensor outside the model is refused by name", lambda: check_unknown_root_refused(cli, corpus)),
+        ("SAT LoRA 1.0 (30 layers, r 4) -> diffusers adapter, metadata, LoRA module tree",
+         lambda: check_adapter(cli, corpus, LORA_10, 30, 4)),
+        ("SAT LoRA 1.5 (42 layers, r 8, bf16) -> adapter with --option lora_alpha=4",
+         lambda: check_adapter(cli, corpus, LORA_15, 42, 8, alpha=4)),
+        ("SAT LoRA 1.0 merged: bit for bit with SAT's arithmetic", lambda: check_merge(cli, corpus, LORA_10, 4)),
+        ("SAT LoRA 1.5 merged (bf16): bit for bit", lambda: check_merge(cli, corpus, LORA_15, 8)),
+        ("lora= on a plain transformer, stray or misshapen matrices: exit 5", lambda: check_lora_refusals(cli, corpus)),
+        ("fairseq save with EMA and optimizer state -> transformers folder", lambda: check_fairseq_training_save(cli, corpus)),
+    ]))
