@@ -103,6 +103,35 @@ def cases_5b(work):
     ]
 
 
+def cases_lora(work):
+    """A full-size 2B SAT LoRA fine-tune (rank 128 on every layer) as an engine save: adapter export, merge."""
+    src = os.path.join(work, "sat_2b_lora128.pt")
+    if not os.path.exists(src):
+        subprocess.run([PY, os.path.join(HERE, "make_sat_checkpoint.py"), src, "--lora", "128"], check=True)
+    out = lambda name: os.path.join(work, name)  # noqa: E731
+    return src, [src], [
+        ("cat SRC > DST && sync DST (floor)", [f"cat '{src}' > '{out('copyl.pt')}' && sync '{out('copyl.pt')}'"],
+         ["copyl.pt"]),
+        ("ckptconv SAT LoRA -> diffusers adapter", [CLI, "convert", src, "-o", out("adapter"), "-q"], ["adapter"],
+         check_adapter),
+        ("ckptconv SAT LoRA -> merged diffusers transformer",
+         [CLI, "convert", src, "-o", out("merged"), "-q", "--option", "lora=merge"], ["merged"]),
+        ("python SAT LoRA merge -> safetensors", [PY, os.path.join(HERE, "python_sat_to_diffusers.py"), src,
+                                                  out("py_merged.safetensors"), "merge"], ["py_merged.safetensors"]),
+    ]
+
+
+def check_adapter(work):
+    """The adapter holds the 240 LoRA matrices of 30 layers at rank 128: 58,982,400 parameters (2.2)."""
+    path = os.path.join(work, "adapter", "pytorch_lora_weights.safetensors")
+    with open(path, "rb") as f:
+        header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+    tensors = {k: v for k, v in header.items() if k != "__metadata__"}
+    params = sum(v["shape"][0] * v["shape"][1] for v in tensors.values())
+    assert len(tensors) == 240 and params == 58_982_400, (len(tensors), params)
+    print(f"checked: adapter of 240 tensors, {params} parameters, {os.path.getsize(path)} bytes", file=sys.stderr)
+
+
 def million_tensor_files(work):
     """A 1M-tensor safetensors file and a 1M-entry index over 4 shards (names as deep models have them)."""
     single = os.path.join(work, "million.safetensors")
@@ -181,12 +210,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--work", default="/tmp/ckptconv-bench")
-    ap.add_argument("--models", default="2b", help="comma-separated: 2b, 5b, headers")
+    ap.add_argument("--models", default="2b", help="comma-separated: 2b, 5b, headers, lora")
     ap.add_argument("--cli", default=CLI, help="the ckptconv binary to time")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
     globals()["CLI"] = os.path.abspath(args.cli)
-    models = {"2b": cases_2b, "5b": cases_5b, "headers": cases_headers}
+    models = {"2b": cases_2b, "5b": cases_5b, "headers": cases_headers, "lora": cases_lora}
     for model in args.models.split(","):
         src, warm, cases = models[model](args.work)
         for w in warm:
@@ -213,7 +242,8 @@ def main():
         for name, (wall, rss, _) in results.items():
             folder_case = "folder" in name or "pipeline" in name
             floor = results["cat folder (floor)" if folder_case else "cat SRC > DST && sync DST (floor)"][0]
-            python = results.get("python SAT folder -> pipeline" if folder_case else "python SAT -> safetensors")
+            python = results.get("python SAT folder -> pipeline" if folder_case else
+                                 "python SAT LoRA merge -> safetensors" if model == "lora" else "python SAT -> safetensors")
             ratio = f"{python[0] / wall:.1f}" if python else "-"
             print(f"| {name} | {wall:.2f} | {wall / floor:.2f} | {ratio} | {rss:.0f} |")
 

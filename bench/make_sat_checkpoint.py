@@ -4,13 +4,16 @@
     /usr/bin/python3 bench/make_sat_checkpoint.py OUT.pt [--model 2b|5b]     # transformer only
     /usr/bin/python3 bench/make_sat_checkpoint.py OUT_DIR --folder [--model 2b]  # SAT release folder
     /usr/bin/python3 bench/make_sat_checkpoint.py OUT_DIR --t5                   # its T5 folder only
+    /usr/bin/python3 bench/make_sat_checkpoint.py OUT.pt --lora 128               # a SAT LoRA engine save
 
 2b: hidden 1920, 30 layers, fp16 (~3.4 GB). 5b: hidden 3072, 42 layers, bf16 (~11.1 GB).
 --folder writes transformer/1000/mp_rank_00_model_states.pt, transformer/latest, a full-size
 vae/3d-vae.pt (fp32, ~0.86 GB) and t5-v1_1-xxl/: a T5 v1.1-XXL encoder at full width with 5 of
 its 24 blocks (bf16, ~2.2 GB, two Hub shards and their index, config.json, tokenizer files), as
 users assemble it from a diffusers repo (target-loaders.md D.4). Values are random; only the sizes
-matter for timing.
+matter for timing. --lora R writes the 2B transformer as a SAT LoRA fine-tune saves it: every layer's
+query_key_value and dense wrapped (.original. plus matrix_A/B of rank R, fp16), inside an engine save with
+its training state (training-saves.md 2.2, 5.1).
 """
 import argparse
 import json
@@ -22,6 +25,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "corpu
 import torch  # noqa: E402
 from families import t5_encoder  # noqa: E402
 from families.cogvideox_vae import sat_vae  # noqa: E402
+from families.training_saves import engine_state, wrap_lora  # noqa: E402
 from make_corpus import sat_transformer  # noqa: E402
 
 MODELS = {"2b": (1920, 30, torch.float16), "5b": (3072, 42, torch.bfloat16)}
@@ -90,7 +94,15 @@ def main():
     p.add_argument("--model", choices=MODELS, default="2b")
     p.add_argument("--folder", action="store_true")
     p.add_argument("--t5", action="store_true", help="write only OUT_DIR/t5-v1_1-xxl")
+    p.add_argument("--lora", type=int, default=0, help="rank: write a SAT LoRA engine save")
     a = p.parse_args()
+    if a.lora:
+        hidden, layers, dtype = MODELS[a.model]
+        sd = wrap_lora(sat_transformer(hidden, layers, 16, "1.0", time_dim=512, text_dim=4096, dtype=dtype), layers,
+                       rank=a.lora, width=hidden)
+        torch.save(engine_state(sd, 1000, [a.lora * hidden] * 8), a.out)
+        print(f"{a.out}: {len(sd)} tensors, {tensor_gb(sd):.2f} GB, LoRA rank {a.lora}", file=sys.stderr)
+        return
     if a.t5:
         write_t5(os.path.join(a.out, "t5-v1_1-xxl"))
         return
