@@ -117,8 +117,42 @@ def cases_lora(work):
         ("ckptconv SAT LoRA -> merged diffusers transformer",
          [CLI, "convert", src, "-o", out("merged"), "-q", "--option", "lora=merge"], ["merged"]),
         ("python SAT LoRA merge -> safetensors", [PY, os.path.join(HERE, "python_sat_to_diffusers.py"), src,
-                                                  out("py_merged.safetensors"), "merge"], ["py_merged.safetensors"]),
+                                                  out("py_merged.safetensors"), "merge"], ["py_merged.safetensors"],
+         lambda w: compare_merges(w, src)),
     ]
+
+
+def read_st(path):
+    """name -> (dtype, raw bytes as a numpy view) of a safetensors file, memory-mapped."""
+    import numpy as np
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+    data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + n)
+    return {k: (v["dtype"], data[v["data_offsets"][0]:v["data_offsets"][1]])
+            for k, v in header.items() if k != "__metadata__"}
+
+
+def compare_merges(work, src):
+    """ckptconv's merge against the Python one (SAT's arithmetic in torch): elements whose bits differ, and by
+    how many units in the last place (16-bit patterns compared as integers)."""
+    import numpy as np
+    mine = os.path.join(work, "merged_check")
+    remove(mine)
+    subprocess.run([CLI, "convert", src, "-o", mine, "-q", "--option", "lora=merge"], check=True)
+    a = read_st(os.path.join(mine, "transformer", "diffusion_pytorch_model.safetensors"))
+    b = read_st(os.path.join(work, "py_merged.safetensors"))
+    assert set(a) == set(b), sorted(set(a) ^ set(b))[:4]
+    differing, total, worst = 0, 0, 0
+    for k, (dtype, raw) in a.items():
+        x, y = raw.view(np.int16).astype(np.int32), b[k][1].view(np.int16).astype(np.int32)
+        total += x.size
+        diff = np.abs(x - y)
+        differing += int((diff != 0).sum())
+        worst = max(worst, int(diff.max()) if diff.size else 0)
+    remove(mine)
+    print(f"checked: merged transformer vs the Python merge: {differing} of {total} elements differ, "
+          f"at most {worst} ulp", file=sys.stderr)
 
 
 def check_adapter(work):

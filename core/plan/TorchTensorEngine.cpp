@@ -1,5 +1,6 @@
 // The libtorch side of TensorEngineApi: the only translation unit that includes ATen.
 #include "core/io/TensorBytes.hpp"
+#include "core/plan/LoraDelta.hpp"
 #include "core/plan/TensorEngine.hpp"
 #include "core/util/Error.hpp"
 
@@ -66,10 +67,14 @@ at::Tensor evaluate_node(const CheckpointIndex& index, const Plan& plan, int64_t
         return at::from_blob(const_cast<char*>(n.bytes.data()), n.shape,
                              at::TensorOptions().dtype(scalar_type(n.dtype)))
             .clone();
-    case OpKind::AddLora: { // SAT's merge_linear_lora: (Aᵀ·Bᵀ) in fp32, scaled, transposed, rounded, then added
+    case OpKind::AddLora: { // SAT's merge_linear_lora: scale·(B·A) in fp32, rounded to w's dtype, then added
         const at::Tensor w = in(0);
-        const at::Tensor delta = at::matmul(in(1).to(at::kFloat).t(), in(2).to(at::kFloat).t()) * n.scale;
-        return w + delta.t().to(w.scalar_type());
+        const at::Tensor a = in(1).to(at::kFloat).contiguous();
+        const at::Tensor b = in(2).to(at::kFloat).contiguous();
+        at::Tensor delta = at::empty({b.size(0), a.size(1)}, at::TensorOptions().dtype(at::kFloat));
+        lora_delta(a.data_ptr<float>(), b.data_ptr<float>(), delta.data_ptr<float>(), b.size(0), a.size(1), a.size(0),
+                   n.scale);
+        return w + delta.to(w.scalar_type());
     }
     }
     throw Error(ExitCode::Internal, "unknown plan op");
