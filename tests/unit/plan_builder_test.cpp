@@ -71,5 +71,16 @@ TEST_F(PlanBuilderTest, OutputsAliasesDropsAndFiles) {
     EXPECT_EQ(p.component_dir, "transformer");
 }
 
+TEST_F(PlanBuilderTest, AddLoraTakesTheWeightsShapeAndRefusesMatricesThatDoNotFit) {
+    const int64_t w = b.chunk(b.source("module", "qkv.weight"), 3, 0, 0); // [4, 4]
+    const int64_t a = b.narrow(b.source("module", "emb"), 0, 0, 2);       // [2, 4]: r = 2
+    const int64_t bt = b.permute(a, {1, 0});                              // [4, 2]
+    const int64_t m = b.add_lora(w, a, bt, 0.5);
+    EXPECT_EQ(shape(m), (Shape{4, 4}));
+    EXPECT_EQ(b.plan().nodes[static_cast<size_t>(m)].dtype, DType::F16);
+    EXPECT_THROW(b.add_lora(w, bt, a, 0.5), PlanOpError); // A and B swapped
+    EXPECT_THROW(b.add_lora(w, a, bt, 0.0), PlanOpError);
+}
+
 } // namespace
 } // namespace ckptconv::core
