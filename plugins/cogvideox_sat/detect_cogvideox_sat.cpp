@@ -34,6 +34,60 @@ std::string name_variant(const SatTransformerShape& s) {
     return "custom";
 }
 
+// A CogVideoXTransformer3DModel state dict under diffusers' own names (CogVideo finetune/ saves them so).
+SatDetection detect_diffusers_names(const IndexView& index) {
+    SatDetection out;
+    for (const RootView& root : index.roots()) {
+        const auto p = std::string(root.path);
+        const TensorView* proj = index.find(p, "patch_embed.proj.weight");
+        const TensorView* time = index.find(p, "time_embedding.linear_1.weight");
+        const TensorView* q = index.find(p, "transformer_blocks.0.attn1.to_q.weight");
+        const TensorView* qnorm = index.find(p, "transformer_blocks.0.attn1.norm_q.weight");
+        const TensorView* proj_out = index.find(p, "proj_out.weight");
+        const TensorView* text = index.find(p, "patch_embed.text_proj.weight");
+        if (!proj || !time || !q || !qnorm || !proj_out || !text || time->shape.size() != 2 ||
+            qnorm->shape.size() != 1 || proj_out->shape.size() != 2 || text->shape.size() != 2)
+            continue;
+        SatTransformerShape s;
+        s.root = p;
+        s.diffusers_names = true;
+        s.hidden = time->shape[1];
+        s.time_embed_dim = time->shape[0];
+        s.head_dim = qnorm->shape[0];
+        s.heads = s.head_dim > 0 ? s.hidden / s.head_dim : 0;
+        s.text_dim = text->shape[1];
+        s.out_dim = proj_out->shape[0];
+        s.layers = ckptconv::sdk::count_layers(index, root, KeyPattern("transformer_blocks.{i}."));
+        if (proj->shape.size() == 4) {
+            s.version = "1.0";
+            s.in_channels = proj->shape[1];
+        } else if (proj->shape.size() == 2 && proj->shape[1] % 8 == 0) {
+            s.version = "1.5";
+            s.in_channels = proj->shape[1] / 8;
+        } else {
+            continue;
+        }
+        if (const TensorView* pos = index.find(p, "patch_embed.pos_embedding")) {
+            s.learned_pos_embedding = true;
+            s.pos_embedding_shape = pos->shape;
+        }
+        if (const TensorView* ofs = index.find(p, "ofs_embedding.linear_1.weight"); ofs && ofs->shape.size() == 2) {
+            s.ofs_embedding = true;
+            s.ofs_dim = ofs->shape[1];
+        }
+        s.variant = name_variant(s);
+        const bool consistent = s.out_dim == (s.version == "1.0" ? 64 : 128) && s.heads * s.head_dim == s.hidden;
+        out.detection =
+            Detection{consistent ? CKPTCONV_SCORE_CERTAIN : CKPTCONV_SCORE_PLAUSIBLE, s.version, s.variant, "diffusers",
+                      "CogVideoX " + s.version + " transformer already under diffusers names in root '" + p +
+                          "' (a CogVideo finetune/ save): D=" + std::to_string(s.hidden) + ", " +
+                          std::to_string(s.layers) + " layers; config.json from the shapes"};
+        out.shape = s;
+        return out;
+    }
+    return out;
+}
+
 } // namespace
 
 SatDetection detect_cogvideox_sat(const IndexView& index) {
@@ -116,6 +170,7 @@ SatDetection detect_cogvideox_sat(const IndexView& index) {
             return out;
         }
     }
+    if (out.detection.reason.empty()) out = detect_diffusers_names(index);
     if (out.detection.reason.empty()) out.detection = Detection::no("no SAT CogVideoX transformer keys");
     return out;
 }

@@ -24,8 +24,9 @@ struct SatTransformerShape {
     bool learned_pos_embedding = false; ///< mixins.pos_embed.pos_embedding present
     ckptconv::sdk::Shape pos_embedding_shape;
     bool ofs_embedding = false;
-    int64_t ofs_dim = 0; ///< ofs_embed.0.weight columns (512 in 1.5-I2V)
-    bool lora = false;   ///< SAT LoRA wrapper keys (.original., matrix_A/B)
+    int64_t ofs_dim = 0;          ///< ofs_embed.0.weight columns (512 in 1.5-I2V)
+    bool lora = false;            ///< SAT LoRA wrapper keys (.original., matrix_A/B)
+    bool diffusers_names = false; ///< already diffusers' keys (a CogVideo finetune/ save): only config.json is new
 };
 
 /** Detection result plus the inferred shape (empty root when not recognised). */

@@ -186,7 +186,9 @@ void plan_cogvideox_sat(const SatTransformerShape& s, const ckptconv::sdk::Index
     for (const auto* t : index.tensors_of(*root))
         if (t->key.find("freqs_sin") != std::string_view::npos) has_freqs = true;
     // The learned table is the 5B-I2V's (1.0, 32 in-channels); a 2B fine-tune's fixed sin-cos table is recomputed.
-    const bool learned_pos = s.learned_pos_embedding && s.version == "1.0" && s.in_channels == 32;
+    // diffusers persists the table only when it is learned, so under its names a stored table is one.
+    const bool learned_pos =
+        s.learned_pos_embedding && (s.diffusers_names || (s.version == "1.0" && s.in_channels == 32));
     bool rotary = uses_rotary(s, has_freqs);
     if (request.has_option("variant")) { // the release table decides, not the guess from widths
         const std::string variant = request.option("variant");
@@ -224,6 +226,10 @@ void plan_cogvideox_sat(const SatTransformerShape& s, const ckptconv::sdk::Index
             if (const size_t at = k.find(".original."); at != std::string::npos) k.erase(at, 9);
         }
         Expr x = plan.source(R, key);
+        if (s.diffusers_names) { // the names are already the target's: the weights pass through unchanged
+            outputs[k] = x;
+            continue;
+        }
         auto piece = [&](int64_t part) {
             const Expr p = plan.chunk(x, 3, part);
             return lora ? merged(*lora, s, k, p, part, plan) : p;
@@ -263,6 +269,9 @@ void plan_cogvideox_sat(const SatTransformerShape& s, const ckptconv::sdk::Index
 
     ckptconv::sdk::emit_in_target_order(plan, "", diffusers_transformer_keys(s, learned_pos), std::move(outputs));
 
+    if (s.diffusers_names)
+        plan.note("already under diffusers names: the weights are written unchanged, config.json is derived from "
+                  "their shapes");
     plan.target("diffusers", "transformer");
     plan.file("transformer/config.json", diffusers_transformer_config(s, *rules, learned_pos, rotary));
     plan.keep_extras(false);

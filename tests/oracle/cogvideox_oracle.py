@@ -192,6 +192,33 @@ def check_shards(cli, corpus):
         assert torch.equal(bits(got[k]), bits(t)), k
 
 
+def check_diffusers_names(cli, corpus, rel):
+    """A transformer already under diffusers' names (CogVideo finetune/ saves it so): detected as CogVideoX, the
+    tensors written unchanged, and config.json equal to the one the SAT original of the same weights gives."""
+    sd = module_of(torch.load(os.path.join(corpus, rel)))
+    learned = rel.endswith("1.0/i2v_tiny.pt")  # a 1.0 I2V keeps its learned table (cogvideox.md 4.5)
+    renamed = reference(sd, learned, prefix_of(sd))
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "finetune.pt")
+        torch.save({"module": renamed}, src)
+        for name, path in (("diffusers", src), ("sat", os.path.join(corpus, rel))):
+            r = subprocess.run([cli, "convert", path, "-o", os.path.join(tmp, name), "-q"], capture_output=True,
+                               text=True)
+            assert r.returncode == 0, r.stderr
+        got, _ = read_safetensors(os.path.join(tmp, "diffusers", "transformer", "diffusion_pytorch_model.safetensors"))
+        assert list(got) == list(read_safetensors(os.path.join(tmp, "sat", "transformer",
+                                                               "diffusion_pytorch_model.safetensors"))[0])
+        assert set(got) == set(renamed) and all(torch.equal(bits(got[k]), bits(v)) for k, v in renamed.items())
+        configs = []
+        for name in ("diffusers", "sat"):
+            with open(os.path.join(tmp, name, "transformer", "config.json")) as f:
+                config = json.load(f)
+            config.pop("_ckptconv")
+            configs.append(config)
+        assert configs[0] == configs[1], {k: (configs[0][k], configs[1][k]) for k in configs[0]
+                                          if configs[0][k] != configs[1].get(k)}
+
+
 def main():
     cli, corpus = sys.argv[1], sys.argv[2]
     common = {"num_layers": 2, "num_attention_heads": 2, "attention_head_dim": 64, "text_embed_dim": 64, "time_embed_dim": 64}
@@ -219,7 +246,11 @@ def main():
                      [("1.0/t2v_tiny.pt --shard-size 100KB (some tensors over it): Hub shard names, split and index",
                        lambda: check_shards(cli, corpus)),
                       ("--option variant= sets the RoPE flag from the release table; RoPE tables vs 2b refused",
-                       lambda: check_variant_sets_rope(cli, corpus))])
+                       lambda: check_variant_sets_rope(cli, corpus))] +
+                     [(f"{rel} under diffusers names (CogVideo finetune/): unchanged tensors, the same config.json",
+                       lambda rel=rel: check_diffusers_names(cli, corpus, rel))
+                      for rel in ("cogvideox_sat/1.0/t2v_tiny.pt", "cogvideox_sat/1.0/i2v_tiny.pt",
+                                  "cogvideox_sat/1.5/i2v_tiny.pt")])
 
 if __name__ == "__main__":
     sys.exit(main())
