@@ -120,9 +120,14 @@ T5TextEncoder::T5TextEncoder(const fs::path& folder, const std::string& dtype,
     const fs::path config_file = folder / "config.json";
     const std::string config_text = read_config_text(config_file);
     nlohmann::json config = parse_config(config_file, config_text);
-    const std::map<std::string, core::Shape> layout = encoder_layout(read_sizes(config_file, config));
-
+    const T5Sizes sizes = read_sizes(config_file, config);
     index_ = core::open_checkpoint(core::resolve_checkpoint_folder(folder).string());
+    // Bounded before the layout is built: a config cannot make it larger than the weights it describes.
+    if (static_cast<uint64_t>(sizes.num_layers) > index_.tensors.size())
+        throw core::bad_input(config_file.string(), "num_layers " + std::to_string(sizes.num_layers) +
+                                                        ", but the weights hold only " +
+                                                        std::to_string(index_.tensors.size()) + " tensors");
+    const std::map<std::string, core::Shape> layout = encoder_layout(sizes);
     const std::string weights = index_.path;
     core::PlanBuilder b(index_);
     size_t kept = 0;

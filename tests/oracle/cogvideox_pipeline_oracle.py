@@ -295,6 +295,15 @@ def check_broken_t5_refused(cli, corpus):
         assert r.returncode == 3, (r.returncode, r.stderr)
         assert "DenseReluDense.wi_0.weight has shape" in r.stderr and "config.json" in r.stderr, r.stderr
         assert not os.path.exists(out)
+        # Hostile configs: 150,000 levels of nesting (parsed without recursion), 16M promised layers.
+        for text, message in (('{"model_type": "t5", "x": ' + '{"a":' * 150000 + '1' + '}' * 150000 + '}',
+                               "d_model: expected a positive integer"),
+                              (json.dumps(dict(config, num_layers=16_000_000)), "num_layers 16000000")):
+            with open(config_file, "w") as f:
+                f.write(text)
+            r = run(cli, folder, out, "--option", "variant=2b")
+            assert r.returncode == 3 and message in r.stderr, (r.returncode, r.stderr)
+            assert not os.path.exists(out)
         with open(config_file, "w") as f:
             json.dump(config, f)
         os.remove(os.path.join(folder, "t5-v1_1-xxl", "spiece.model"))
@@ -327,6 +336,6 @@ if __name__ == "__main__":
         ("sat_folder_2b without a variant: exit 5 naming the choices, nothing written", lambda: check_variant_needed(cli, corpus)),
         ("sat_folder_1.5 --component transformer_i2v: I2V pipeline, whole T5 rewritten as its encoder", lambda: check_sat_folder_15_i2v(cli, corpus)),
         ("--text-encoder DIR replaces the folder's T5; verify re-derives it", lambda: check_text_encoder_flag(cli, corpus)),
-        ("a T5 config that disagrees with the weights: exit 3; no spiece.model: tokenizer [null, null]", lambda: check_broken_t5_refused(cli, corpus)),
+        ("a T5 config that disagrees with the weights, nests 150k deep or promises 16M layers: exit 3; no spiece.model: tokenizer [null, null]", lambda: check_broken_t5_refused(cli, corpus)),
         ("sat_folder_1.5 with both transformers: refused, exit 2", lambda: check_two_transformers_refused(cli, corpus)),
     ]))

@@ -78,5 +78,22 @@ TEST(T5TextEncoder, AConfigThatDisagreesWithTheWeightsIsRefusedNamingTheTensor) 
     }
 }
 
+TEST(T5TextEncoder, AConfigPromisingMoreLayersThanTheWeightsHoldIsRefusedBeforeTheLayoutIsBuilt) {
+    test::TempDir dir;
+    fs::copy(kMerged, dir.path(), fs::copy_options::recursive);
+    std::ifstream in(dir / "config.json");
+    std::string config((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    in.close();
+    config.replace(config.find("\"num_layers\": 2"), 15, "\"num_layers\": 16000000");
+    std::ofstream(dir / "config.json", std::ios::trunc) << config;
+    try {
+        const T5TextEncoder t5(dir.path(), "keep", {});
+        FAIL() << "a config of 16M layers was accepted";
+    } catch (const core::Error& e) {
+        EXPECT_EQ(e.code(), core::ExitCode::BadInput);
+        EXPECT_NE(std::string(e.what()).find("num_layers 16000000"), std::string::npos) << e.what();
+    }
+}
+
 } // namespace
 } // namespace ckptconv::convert
