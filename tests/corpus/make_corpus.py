@@ -12,6 +12,9 @@ legacy-format files embed storage addresses as keys, so they differ in bytes
     cogvideox_sat/<version>/  SAT transformer checkpoints at reduced width
     <family>/     one folder per further plugin, written by families/<family>.py
     acme_lm/      the made-up family of the SDK's example plugin (sdk/examples/acme_lm)
+Training saves (families/training_saves.py): a SAT engine save with its whole training state and SAT
+LoRA fine-tunes in cogvideox_sat/, a fairseq save with EMA and optimizer state in xlmr_hf/. T5 folders
+and tokenizers (families/t5_encoder.py, families/spm.py) need python3-sentencepiece.
 --only GROUP[,GROUP] rewrites just those groups (torch, safetensors, sharded,
 negative, cogvideox, or a family name), leaving the other files' bytes alone.
 """
