@@ -207,6 +207,14 @@ def check_fairseq_to_hf_folder_and_back(cli, corpus):
         for field in ("encoder_layers", "encoder_embed_dim", "encoder_ffn_embed_dim", "encoder_attention_heads",
                       "max_positions"):
             assert getattr(state["args"], field) == getattr(args, field), field
+        # And HF folder -> fairseq -> HF folder: the same tensors and the same config.json fields.
+        again = os.path.join(tmp, "hf_again")
+        r = run_cli(cli, "convert", back, "-o", again, *HEADS)
+        assert r.returncode == 0, r.stderr
+        config2, sd2, _ = read_model_folder(again)
+        assert config2 == config, {k: (config.get(k), config2.get(k)) for k in set(config) | set(config2)
+                                   if config.get(k) != config2.get(k)}
+        same_tensors(sd2, sd, ordered=False)
 
 
 def check_heads_needed(cli, corpus):
@@ -251,7 +259,7 @@ if __name__ == "__main__":
         ("fairseq 2019 model.pt (args Namespace, in_proj) -> HF -> fairseq", lambda: check_fairseq_2019_to_hf(cli, corpus)),
         ("HF base model safetensors -> fairseq (no lm_head noted, and the strict load misses it)",
          lambda: check_base_model_safetensors(cli, corpus)),
-        ("fairseq 2019 -> transformers model folder (config.json + model.safetensors) -> fairseq, sizes kept",
+        ("fairseq 2019 -> transformers folder -> fairseq -> transformers folder: tensors, sizes and config kept",
          lambda: check_fairseq_to_hf_folder_and_back(cli, corpus)),
         ("fairseq release folder -> transformers folder: sentencepiece.bpe.model carried, ids as fairseq's dict",
          lambda: check_release_folder_tokenizer(cli, corpus)),
