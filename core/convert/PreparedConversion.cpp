@@ -1,9 +1,13 @@
 #include "core/convert/PreparedConversion.hpp"
 
 #include "core/convert/Provenance.hpp"
+#include "core/convert/TrainingConfig.hpp"
 #include "core/host/AbiIndex.hpp"
 #include "core/plan/ConversionWriter.hpp"
 #include "core/plan/PlanChecker.hpp"
+#include "core/util/Error.hpp"
+
+#include <charconv>
 
 namespace ckptconv::convert {
 
@@ -17,7 +21,20 @@ PreparedConversion::PreparedConversion(core::CheckpointIndex index, const Plugin
     format_ = !to.empty()                                                                ? to
               : c.target == "diffusers" || c.target == "safetensors" || c.target == "hf" ? c.target
                                                                                          : "pt";
-    plan_ = plan_conversion(choices, config, index_, abi, chosen, format_);
+    // What the run wrote beside the save reaches the plugin as host options after the user's (the user's win).
+    ConversionChoices with_source = choices;
+    std::vector<std::string> source_notes;
+    try {
+        if (const auto alpha = index_.files.empty() ? std::nullopt : sat_lora_alpha(index_.files.front()->path())) {
+            char text[32];
+            const auto end = std::to_chars(text, text + sizeof text, alpha->value).ptr;
+            with_source.options.emplace_back("source.lora_alpha", std::string(text, end));
+            source_notes.push_back("lora_alpha " + std::string(text, end) + " read from " + alpha->file.string());
+        }
+    } catch (const core::Error& e) {
+        source_notes.push_back(std::string("not used: ") + e.what());
+    }
+    plan_ = plan_conversion(with_source, config, index_, abi, chosen, format_);
     core::check_plan(index_, plan_, choices.dtype != "keep");
     executor_.emplace(index_, plan_, core::dtype_option_target(choices.dtype));
 
@@ -30,6 +47,7 @@ PreparedConversion::PreparedConversion(core::CheckpointIndex index, const Plugin
     report_.target = plan_.target_name.empty() ? format_ : plan_.target_name;
     report_.roots = core::count_roots(index_, plan_);
     report_.notes = plan_.notes;
+    report_.notes.insert(report_.notes.end(), source_notes.begin(), source_notes.end());
     report_.training_state = plan_.training_state;
 
     provenance_ = provenance(report_, choices.options, index_);

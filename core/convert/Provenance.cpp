@@ -11,7 +11,7 @@ std::map<std::string, std::string> provenance(const core::ConversionReport& repo
                                               const core::CheckpointIndex& index) {
     nlohmann::ordered_json user = nlohmann::ordered_json::object();
     for (const auto& [k, v] : options)
-        if (k.rfind("pipeline.", 0) != 0) user[k] = v;
+        if (k.rfind("pipeline.", 0) != 0 && k.rfind("source.", 0) != 0) user[k] = v; // the host's own are not
     nlohmann::ordered_json sources = nlohmann::ordered_json::array();
     for (const auto& f : index.files)
         sources.push_back({std::filesystem::path(f->path()).filename().string(), f->size()});

@@ -36,7 +36,13 @@ std::string python_float(double x) {
 LoraLayout read_lora_layout(const SatTransformerShape& s, const ckptconv::sdk::IndexView& index,
                             const ckptconv::sdk::PlanRequest& request) {
     LoraLayout lora;
-    lora.alpha = request.positive_real_option("lora_alpha", 1.0);
+    // The weights do not hold alpha: --option lora_alpha, else the save's training_config.yaml (the host
+    // reads it), else SAT's default 1.
+    lora.alpha = request.positive_real_option("lora_alpha", request.positive_real_option("source.lora_alpha", 1.0));
+    lora.alpha_from = request.has_option("lora_alpha")          ? "--option lora_alpha"
+                      : request.has_option("source.lora_alpha") ? "the save's training_config.yaml"
+                                                                : "SAT's default; no training_config.yaml beside the "
+                                                                  "save says otherwise, --option lora_alpha sets it";
     const auto* root = index.root(s.root);
     auto find = [&](const std::string& key) { return index.find(s.root, s.prefix + key); };
     for (const auto* t : index.tensors_of(*root)) {
@@ -149,9 +155,8 @@ void plan_lora_adapter(const SatTransformerShape& s, const LoraLayout& lora, con
     plan.metadata("lora_adapter_metadata", "{\n  \"transformer.lora_alpha\": " + python_float(lora.alpha) +
                                                ",\n  \"transformer.r\": " + std::to_string(lora.rank) +
                                                ",\n  \"transformer.target_modules\": [" + targets + "\n  ]\n}");
-    plan.note("LoRA adapter: rank " + std::to_string(lora.rank) + ", alpha " + python_float(lora.alpha) +
-              " (--option lora_alpha; SAT's default 1, training_config.yaml has the trained one), scale alpha/r = " +
-              python_float(lora.scale()) +
+    plan.note("LoRA adapter: rank " + std::to_string(lora.rank) + ", alpha " + python_float(lora.alpha) + " (" +
+              lora.alpha_from + "), scale alpha/r = " + python_float(lora.scale()) +
               ". diffusers >= 0.34 reads it from lora_adapter_metadata; older diffusers loads at scale 1, so call "
               "pipe.set_adapters([name], [" +
               python_float(lora.scale()) + "]) or fuse_lora(lora_scale=" + python_float(lora.scale()) + ")");

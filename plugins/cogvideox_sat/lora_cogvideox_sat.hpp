@@ -21,7 +21,8 @@ struct LoraLinear {
 struct LoraLayout {
     std::map<std::string, LoraLinear> linears; ///< by base prefix (relative to the SAT prefix)
     int64_t rank = 0;
-    double alpha = 1.0; ///< --option lora_alpha, SAT's default 1 (the weights do not hold it)
+    double alpha = 1.0;     ///< --option lora_alpha, else training_config.yaml, else SAT's default 1
+    std::string alpha_from; ///< which of those, for the report
     double scale() const { return alpha / static_cast<double>(rank); }
 };
 

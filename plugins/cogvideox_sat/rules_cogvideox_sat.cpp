@@ -173,7 +173,7 @@ void plan_cogvideox_sat(const SatTransformerShape& s, const ckptconv::sdk::Index
             return;
         }
         plan.note("LoRA merged into the base weights: W + (alpha/r)·B·A with alpha " + std::to_string(lora->alpha) +
-                  ", r " + std::to_string(lora->rank) +
+                  " (" + lora->alpha_from + "), r " + std::to_string(lora->rank) +
                   " (SAT's merge_linear_lora: the update in fp32, rounded to the weight dtype, then added)");
     }
     if (s.ofs_embedding && !rules->ofs_embedding_allowed)

@@ -131,6 +131,50 @@ def check_adapter(cli, corpus, rel, layers, rank, alpha=None):
         assert report["training_state"]["RNG"] == ENGINE_STATE["RNG"], report["training_state"]
 
 
+TRAINING_CONFIG = """model:
+  network_config:
+    target: dit_video_concat.DiffusionTransformer
+    params:
+      modules:
+        lora_config:
+          target: sat.model.finetune.lora2.LoraMixin
+          params:
+            r: 4
+            lora_alpha: 8
+"""
+
+
+def adapter_alpha(folder):
+    _, meta = read_safetensors(os.path.join(folder, "pytorch_lora_weights.safetensors"))
+    return json.loads(meta["lora_adapter_metadata"])["transformer.lora_alpha"]
+
+
+def check_alpha_from_training_config(cli, corpus):
+    """A SAT save folder (<root>/latest, training_config.yaml, <iter>/mp_rank_00_model_states.pt): alpha comes from
+    the run's training_config.yaml (2.3) unless --option lora_alpha says otherwise; an unreadable one is noted and
+    not used."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = os.path.join(tmp, "lora-run-12-01-10-00")
+        os.makedirs(os.path.join(root, "500"))
+        with open(os.path.join(root, "latest"), "w") as f:
+            f.write("500\n")
+        with open(os.path.join(corpus, LORA_10), "rb") as a, \
+                open(os.path.join(root, "500", "mp_rank_00_model_states.pt"), "wb") as b:
+            b.write(a.read())
+        with open(os.path.join(root, "training_config.yaml"), "w") as f:
+            f.write(TRAINING_CONFIG)
+        report = convert(cli, root, os.path.join(tmp, "a"))
+        assert adapter_alpha(os.path.join(tmp, "a")) == 8.0
+        assert any("scale alpha/r = 2.0" in n and "training_config.yaml" in n for n in report["notes"]), report["notes"]
+        convert(cli, root, os.path.join(tmp, "b"), "--option", "lora_alpha=2")
+        assert adapter_alpha(os.path.join(tmp, "b")) == 2.0
+        with open(os.path.join(root, "training_config.yaml"), "w") as f:
+            f.write("a: " + "[" * 100000)  # yaml-cpp would recurse this deep: refused before parsing
+        report = convert(cli, root, os.path.join(tmp, "c"))
+        assert adapter_alpha(os.path.join(tmp, "c")) == 1.0
+        assert any("not used" in n and "nested deeper" in n for n in report["notes"]), report["notes"]
+
+
 def sat_merge(module, scale):
     """lora2.py merge_linear_lora on every wrapped linear, then the plain names SAT's model would have."""
     out = {}
@@ -222,5 +266,7 @@ if __name__ == "__main__":
         ("SAT LoRA 1.0 merged: bit for bit with SAT's arithmetic", lambda: check_merge(cli, corpus, LORA_10, 4)),
         ("SAT LoRA 1.5 merged (bf16): bit for bit", lambda: check_merge(cli, corpus, LORA_15, 8)),
         ("lora= on a plain transformer, stray or misshapen matrices: exit 5", lambda: check_lora_refusals(cli, corpus)),
+        ("lora_alpha from the save's training_config.yaml; --option wins; a hostile one is not used",
+         lambda: check_alpha_from_training_config(cli, corpus)),
         ("fairseq save with EMA and optimizer state -> transformers folder", lambda: check_fairseq_training_save(cli, corpus)),
     ]))
