@@ -251,6 +251,21 @@ def check_fairseq_training_save(cli, corpus):
         assert r.returncode == 0, r.stderr
         want, _ = read_safetensors(os.path.join(tmp, "hf2", "model.safetensors"))
         assert set(got) == set(want) and all(torch.equal(bits(got[k]), bits(want[k])) for k in want)
+        # --option ema=1: the EMA copy instead, as fairseq's load_ema_from_checkpoint swaps it in.
+        torch.save({"args": save["args"], "model": save["extra_state"]["ema"]}, clean)
+        r = subprocess.run([cli, "convert", clean, "-o", os.path.join(tmp, "ema_ref"), "-q", "--option", "heads=2"],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        report = convert(cli, src, os.path.join(tmp, "ema"), "--option", "heads=2", "--option", "ema=1")
+        got, _ = read_safetensors(os.path.join(tmp, "ema", "model.safetensors"))
+        want, _ = read_safetensors(os.path.join(tmp, "ema_ref", "model.safetensors"))
+        assert set(got) == set(want) and all(torch.equal(bits(got[k]), bits(want[k])) for k in want)
+        assert not torch.equal(got["roberta.embeddings.word_embeddings.weight"],
+                               read_safetensors(os.path.join(tmp, "hf", "model.safetensors"))[0][
+                                   "roberta.embeddings.word_embeddings.weight"]), "the EMA copy is not the model"
+        assert any("EMA copy" in n for n in report["notes"]), report["notes"]
+        expect_refused(cli, os.path.join(corpus, "xlmr_hf", "xlmr_fairseq_2019.pt"), os.path.join(tmp, "x"),
+                       "not a fairseq save with an EMA copy", "--option", "heads=2", "--option", "ema=1")
 
 
 if __name__ == "__main__":
@@ -268,5 +283,6 @@ if __name__ == "__main__":
         ("lora= on a plain transformer, stray or misshapen matrices: exit 5", lambda: check_lora_refusals(cli, corpus)),
         ("lora_alpha from the save's training_config.yaml; --option wins; a hostile one is not used",
          lambda: check_alpha_from_training_config(cli, corpus)),
-        ("fairseq save with EMA and optimizer state -> transformers folder", lambda: check_fairseq_training_save(cli, corpus)),
+        ("fairseq save with EMA and optimizer state -> transformers folder; --option ema=1 converts the EMA copy",
+         lambda: check_fairseq_training_save(cli, corpus)),
     ]))
