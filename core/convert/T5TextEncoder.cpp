@@ -7,6 +7,7 @@
 #include "core/plan/PlanBuilder.hpp"
 #include "core/plan/PlanChecker.hpp"
 #include "core/util/Error.hpp"
+#include "core/util/Text.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -201,11 +202,12 @@ T5TextEncoder::T5TextEncoder(const fs::path& folder, const std::string& dtype,
     report_.target = "T5EncoderModel";
     report_.roots = core::count_roots(index_, plan_);
     report_.notes = plan_.notes;
-    report_.notes.push_back(
-        rewrite_ ? "weights rewritten as model.safetensors (" + std::string(dropped ? "encoder only" : "") +
-                       (dropped && dtype != "keep" ? ", " : "") + (dtype != "keep" ? "cast to " + dtype : "") +
-                       (!dropped && dtype == "keep" ? "from " + index_.container : "") + ")"
-                 : "weights already in T5EncoderModel's safetensors layout: copied unchanged");
+    std::vector<std::string> why; // what made a rewrite necessary
+    if (dropped) why.push_back("encoder only");
+    if (dtype != "keep") why.push_back("cast to " + dtype);
+    if (why.empty()) why.push_back("from " + index_.container + " under other names than the Hub's");
+    report_.notes.push_back(rewrite_ ? "weights rewritten as model.safetensors (" + core::join(why, ", ") + ")"
+                                     : "weights already in T5EncoderModel's safetensors layout: copied unchanged");
     if (tokenizer_class_)
         report_.notes.push_back("tokenizer/: the source's tokenizer files copied unchanged, loaded as " +
                                 *tokenizer_class_);
