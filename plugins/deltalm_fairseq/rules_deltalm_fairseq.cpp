@@ -1,5 +1,6 @@
 #include "rules_deltalm_fairseq.hpp"
 
+#include <fairseq_family/ema.hpp>
 #include <fairseq_family/envelope.hpp>
 
 #include <map>
@@ -192,8 +193,13 @@ std::vector<TargetKey> pretrained_keys(const DeltaLmShape& s, int64_t vocab, int
     return k.take();
 }
 
-void plan_deltalm_fairseq(const DeltaLmShape& s, const ckptconv::sdk::IndexView& index,
+void plan_deltalm_fairseq(const DeltaLmShape& detected, const ckptconv::sdk::IndexView& index,
                           const ckptconv::sdk::PlanRequest& request, ckptconv::sdk::Plan& plan) {
+    DeltaLmShape s = detected;
+    if (s.layout == DeltaLmLayout::Fairseq)
+        s.root = fairseq_family::model_or_ema_root(index, request, plan, s.root, "encoder.embed_tokens.weight");
+    else if (request.option("ema") == "1")
+        throw ckptconv::sdk::invalid_data("--option ema: only a fairseq save carries an EMA copy");
     const bool to_fairseq = request.format_version == "pretrained";
     if (!to_fairseq && request.format_version != "fairseq")
         throw ckptconv::sdk::unsupported("no rules for format version '" + request.format_version +

@@ -1,5 +1,6 @@
 #include "rules_xlmr_hf.hpp"
 
+#include <fairseq_family/ema.hpp>
 #include <fairseq_family/envelope.hpp>
 
 #include <map>
@@ -213,18 +214,11 @@ std::vector<TargetKey> hf_keys(const XlmrShape& s) {
 void plan_xlmr_hf(const XlmrShape& detected, const ckptconv::sdk::IndexView& index,
                   const ckptconv::sdk::PlanRequest& request, ckptconv::sdk::Plan& plan) {
     XlmrShape s = detected;
-    // fairseq --store-ema keeps a second model in extra_state.ema; its own load_ema_from_checkpoint swaps it in.
-    if (request.one_of("ema", "0", {"0", "1"}) == "1") {
-        const char* ema = "extra_state.ema";
-        if (s.layout != XlmrLayout::Fairseq || !index.root(ema) ||
-            !index.find(ema, s.prefix + "sentence_encoder.embed_tokens.weight"))
-            throw ckptconv::sdk::invalid_data("--option ema=1: this is not a fairseq save with an EMA copy of the "
-                                              "model in extra_state.ema (fairseq --store-ema)");
-        for (const auto* t : index.tensors_of(*index.root(s.root)))
-            plan.drop(s.root, std::string(t->key), "the live weights: --option ema=1 converts the EMA copy");
-        s.root = ema;
-        plan.note("converted fairseq's EMA copy (extra_state.ema) instead of model, as load_ema_from_checkpoint does");
-    }
+    if (s.layout == XlmrLayout::Fairseq)
+        s.root = fairseq_family::model_or_ema_root(index, request, plan, s.root,
+                                                   s.prefix + "sentence_encoder.embed_tokens.weight");
+    else if (request.option("ema") == "1")
+        throw ckptconv::sdk::invalid_data("--option ema: only a fairseq save carries an EMA copy");
     const bool to_fairseq = request.format_version == "hf";
     if (!to_fairseq && request.format_version != "fairseq")
         throw ckptconv::sdk::unsupported("no rules for format version '" + request.format_version +
@@ -239,8 +233,7 @@ void plan_xlmr_hf(const XlmrShape& detected, const ckptconv::sdk::IndexView& ind
         to_fairseq ? s.prefix + "embeddings.word_embeddings.weight" : s.prefix + "sentence_encoder.embed_tokens.weight";
     const auto* embed = index.find(s.root, embed_key);
     const std::string head_key = to_fairseq ? "lm_head.decoder.weight" : s.prefix + "lm_head.weight";
-    plan.model_root(s.root);                                     // the rest of a fairseq save is training state
-    if (s.root != detected.root) plan.model_root(detected.root); // --option ema=1 dropped the live weights itself
+    plan.model_root(s.root); // the rest of a fairseq save is training state
     for (const auto* t : index.tensors_of(*index.root(s.root))) {
         const std::string key(t->key);
         if (to_fairseq) {

@@ -132,7 +132,15 @@ def check_finetuned_to_pretrained_and_back(cli, corpus):
         with open(os.path.join(tmp, "r.json")) as f:
             left_out = json.load(f)["training_state"]  # the fairseq save's training state, by category
         assert left_out == {"optimizer": ["last_optimizer_state", "optimizer_history"], "configuration": ["args", "cfg"],
-                            "trainer state": ["criterion", "extra_state", "task_state"]}, left_out
+                            "trainer state": ["criterion", "extra_state", "task_state"],
+                            "EMA copy": ["extra_state.ema"]}, left_out
+        # --option ema=1: the EMA copy instead of model, through the same rules.
+        ema = convert_pt(cli, ft, os.path.join(tmp, "ema.pt"), "--option", "ema=1")["weights"]
+        ema_model = torch.load(ft)["extra_state"]["ema"]
+        back_ema = expected_fairseq(ema)
+        for key, t in ema_model.items():
+            assert torch.equal(bits(back_ema[key]), bits(t)), key
+        assert not torch.equal(ema["src_embedding.embed_tokens.weight"], weights["src_embedding.embed_tokens.weight"])
         # And forward again: the fine-tuned model's tensors, byte for byte.
         again = convert_pt(cli, os.path.join(tmp, "pre.pt"), os.path.join(tmp, "ft.pt"), *ARCH)["model"]
         load_deltalm_strictly(os.path.join(tmp, "ft.pt"), TINY)

@@ -116,7 +116,10 @@ def write(out, save):
                                "lr_scheduler_state": {"best": 3.21}, "num_updates": 1200}],
         "task_state": {},
         "extra_state": {"previous_training_time": 812.5, "val_loss": 3.21,
-                        "train_iterator": {"version": 2, "epoch": 3, "iterations_in_epoch": 17, "shuffle": True}},
+                        "train_iterator": {"version": 2, "epoch": 3, "iterations_in_epoch": 17, "shuffle": True},
+                        # --store-ema: a second model under the same names (training-saves.md 5.3)
+                        "ema": {k: t.clone() if k.endswith("version") or not t.is_floating_point() else t * 0.5
+                                for k, t in model.items()}},
         "last_optimizer_state": {
             "state": {0: {"step": 1200, "exp_avg": torch.zeros(37, 16), "exp_avg_sq": torch.zeros(37, 16)}},
             "param_groups": [{"lr": 1e-4, "betas": (0.9, 0.98), "params": list(range(len(params)))}]},

@@ -98,7 +98,8 @@ def write_fairseq_training_save(path, save, args, model):
                                  "lr_scheduler_state": {"best": 2.5}, "num_updates": 3000}],
           "extra_state": {"train_iterator": {"version": 2, "epoch": 2, "iterations_in_epoch": 5, "shuffle": True},
                           "metrics": {}, "previous_training_time": 120.5,
-                          "ema": {k: t * 0.5 if t.is_floating_point() else t.clone() for k, t in model.items()}},
+                          "ema": {k: t.clone() if k.endswith("version") or not t.is_floating_point() else t * 0.5
+                                for k, t in model.items()}},
           "last_optimizer_state": {"state": {i: {"step": 3000, "exp_avg": torch.zeros_like(model[n]),
                                                  "exp_avg_sq": torch.zeros_like(model[n])} for i, n in enumerate(params[:3])},
                                    "param_groups": [{"lr": 5e-4, "params": list(range(3))}]},
