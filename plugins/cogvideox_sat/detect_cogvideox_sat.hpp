@@ -26,6 +26,7 @@ struct SatTransformerShape {
     bool ofs_embedding = false;
     int64_t ofs_dim = 0;          ///< ofs_embed.0.weight columns (512 in 1.5-I2V)
     bool lora = false;            ///< SAT LoRA wrapper keys (.original., matrix_A/B)
+    bool consistent = false;      ///< the sizes cross-check (out dim, heads x head width, layers): detection is certain
     bool diffusers_names = false; ///< already diffusers' keys (a CogVideo finetune/ save): only config.json is new
 };
 
