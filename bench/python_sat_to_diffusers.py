@@ -22,6 +22,7 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "oracle"))
 import cogvideox_vae_oracle  # noqa: E402
 from cogvideox_oracle import PREFIX, module_of, reference  # noqa: E402
+from training_saves_oracle import sat_merge  # noqa: E402  (SAT's merge_linear_lora, training-saves.md 2.4)
 
 NAMES = {torch.float16: "F16", torch.bfloat16: "BF16", torch.float32: "F32"}
 
@@ -60,30 +61,12 @@ def convert_folder(src, out):
             shutil.copyfile(os.path.join(t5, name), os.path.join(out, sub, name))
 
 
-def merge_lora(module, scale):
-    """SAT's merge_linear_lora (training-saves.md 2.4) on every wrapped linear, then the plain names."""
-    out = {}
-    for key, t in module.items():
-        if ".matrix_" in key:
-            continue
-        if ".original." in key:
-            base = key.split(".original.")[0] + "."
-            if key.endswith(".weight"):
-                parts = 3 if "query_key_value" in key else 1
-                delta = torch.cat([(module[f"{base}matrix_A.{j}"].float().t() @ module[f"{base}matrix_B.{j}"].float().t())
-                                   * scale for j in range(parts)], dim=-1)
-                t = t + delta.t().to(t.dtype)
-            key = key.replace(".original.", ".")
-        out[key] = t
-    return out
-
-
 def main():
     src, out, kind = sys.argv[1:4]
     if kind == "merge":
         module = module_of(torch.load(src, map_location="cpu"))
         rank = next(t.shape[0] for k, t in module.items() if ".matrix_A." in k)
-        save_safetensors(reference(merge_lora(module, 1.0 / rank), learned_pos=False, prefix=PREFIX), out)
+        save_safetensors(reference(sat_merge(module, 1.0 / rank), learned_pos=False, prefix=PREFIX), out)
         return
     if kind == "folder":
         convert_folder(src, out)
