@@ -102,11 +102,9 @@ LoraLayout read_lora_layout(const SatTransformerShape& s, const ckptconv::sdk::I
 }
 
 void plan_lora_adapter(const SatTransformerShape& s, const LoraLayout& lora, const ckptconv::sdk::IndexView& index,
-                       const ckptconv::sdk::PlanRequest& request, ckptconv::sdk::Plan& plan) {
-    (void)request;
+                       ckptconv::sdk::Plan& plan) {
     const std::string& R = s.root;
     plan.model_root(R);
-    std::vector<std::pair<std::string, Expr>> outputs; // in diffusers' order: layer, module, A then B
     std::vector<std::string> modules;
     for (const auto* t : index.tensors_of(*index.root(R))) {
         const std::string key(t->key);
@@ -118,8 +116,8 @@ void plan_lora_adapter(const SatTransformerShape& s, const LoraLayout& lora, con
             continue;
         }
         const std::string k = key.substr(s.prefix.size());
-        if (const auto c = kMatrix.match(k)) {
-            continue; // emitted below, in module order
+        if (kMatrix.match(k)) {
+            continue; // emitted below, in diffusers' order: layer, module, A then B
         } else if (k.find(".original.") != std::string::npos) {
             plan.drop(R, key,
                       "base weight under the LoRA: the adapter applies to the released base model "

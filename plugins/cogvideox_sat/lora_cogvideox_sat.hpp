@@ -36,7 +36,7 @@ LoraLayout read_lora_layout(const SatTransformerShape& s, const ckptconv::sdk::I
 
 /** The diffusers LoRA adapter (pytorch_lora_weights.safetensors): every other tensor dropped with a reason. */
 void plan_lora_adapter(const SatTransformerShape& s, const LoraLayout& lora, const ckptconv::sdk::IndexView& index,
-                       const ckptconv::sdk::PlanRequest& request, ckptconv::sdk::Plan& plan);
+                       ckptconv::sdk::Plan& plan);
 
 /**
  * For the merge: `x` (a source weight of `key` relative to the SAT prefix, or one

@@ -169,7 +169,7 @@ void plan_cogvideox_sat(const SatTransformerShape& s, const ckptconv::sdk::Index
     if (s.lora) {
         lora = read_lora_layout(s, index, request);
         if (request.one_of("lora", "adapter", {"adapter", "merge"}) == "adapter") {
-            plan_lora_adapter(s, *lora, index, request, plan);
+            plan_lora_adapter(s, *lora, index, plan);
             return;
         }
         plan.note("LoRA merged into the base weights: W + (alpha/r)·B·A with alpha " + std::to_string(lora->alpha) +
