@@ -13,6 +13,7 @@
 
 #include <fstream>
 #include <map>
+#include <set>
 
 namespace ckptconv::convert {
 namespace fs = std::filesystem;
@@ -131,7 +132,7 @@ T5TextEncoder::T5TextEncoder(const fs::path& folder, const std::string& dtype,
     const std::map<std::string, core::Shape> layout = encoder_layout(sizes);
     const std::string weights = index_.path;
     core::PlanBuilder b(index_);
-    size_t kept = 0;
+    std::set<std::string> kept;
     bool dropped = false;
     for (const auto& t : index_.tensors) {
         const std::string& root = index_.roots[t.root].path;
@@ -154,16 +155,12 @@ T5TextEncoder::T5TextEncoder(const fs::path& folder, const std::string& dtype,
                                                ", but " + config_file.string() + " asks for " +
                                                core::shape_text(it->second));
         b.output("", t.key, b.source(root, t.key));
-        ++kept;
+        kept.insert(t.key);
     }
-    if (kept != layout.size())
-        for (const auto& [key, shape] : layout) {
-            bool found = false;
-            for (const auto& t : index_.tensors) found = found || t.key == key;
-            if (!found)
-                throw core::bad_input(weights, "tensor " + key + " " + core::shape_text(shape) + " is missing; " +
-                                                   config_file.string() + " asks for it");
-        }
+    for (const auto& [key, shape] : layout)
+        if (!kept.count(key))
+            throw core::bad_input(weights, "tensor " + key + " " + core::shape_text(shape) + " is missing; " +
+                                               config_file.string() + " asks for it");
 
     rewrite_ = dropped || dtype != "keep" || !hub_named_safetensors(index_);
     // A whole T5's config names T5ForConditionalGeneration; what is written is the encoder.
