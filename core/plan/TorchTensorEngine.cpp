@@ -74,7 +74,9 @@ at::Tensor evaluate_node(const CheckpointIndex& index, const Plan& plan, int64_t
         at::Tensor delta = at::empty({b.size(0), a.size(1)}, at::TensorOptions().dtype(at::kFloat));
         lora_delta(a.data_ptr<float>(), b.data_ptr<float>(), delta.data_ptr<float>(), b.size(0), a.size(1), a.size(0),
                    n.scale);
-        return w + delta.to(w.scalar_type());
+        at::Tensor sum = delta.to(w.scalar_type());
+        delta.reset(); // IEEE addition commutes: adding w in place gives the bits of w + delta, one buffer fewer
+        return sum.add_(w);
     }
     }
     throw Error(ExitCode::Internal, "unknown plan op");
