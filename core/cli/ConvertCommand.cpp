@@ -61,7 +61,7 @@ int run_convert(const std::vector<std::string>& tokens) {
         "FILE -o OUT [--plugin ID[@VER]|none] [--format-version V] [--to pt|safetensors|diffusers|hf] "
         "[--dtype keep|fp32|fp16|bf16] [--shard-size 5GB] [--option K=V]... [--component NAME]... [--text-encoder DIR] "
         "[--dry-run] "
-        "[--report R.json] [--force] [--drop-unsafe]",
+        "[--report R.json] [--force] [--drop-unsafe] [--check-master]",
         "Detect the checkpoint's family and convert it with the plugin's rules (--plugin none: only change "
         "the container). A pipeline folder (subfolders holding checkpoints, e.g. a SAT release) becomes one "
         "diffusers folder, each component detected on its own.",
@@ -84,7 +84,9 @@ int run_convert(const std::vector<std::string>& tokens) {
         "report", po::value<std::string>(), "also write the report as JSON here")("force", po::bool_switch(),
                                                                                   "replace an existing output")(
         "drop-unsafe", po::bool_switch(),
-        "convert a pickle that reaches for code execution, leaving those parts out (a sanitizer)");
+        "convert a pickle that reaches for code execution, leaving those parts out (a sanitizer)")(
+        "check-master", po::bool_switch(),
+        "DeepSpeed ZeRO 1/2 folder: prove the fp32 master rounded to the training dtype equals `module`");
     spec.positional.add("file", 1);
     const auto vm = parse_command(spec, tokens);
     if (!vm) return 0;
@@ -112,6 +114,8 @@ int run_convert(const std::vector<std::string>& tokens) {
     if (const core::PipelineFolder pipeline = core::find_pipeline_components(file); !pipeline.components.empty()) {
         if ((*vm)["drop-unsafe"].as<bool>())
             throw core::Error(core::ExitCode::Usage, "--drop-unsafe applies to one checkpoint, not a pipeline folder");
+        if ((*vm)["check-master"].as<bool>())
+            throw core::Error(core::ExitCode::Usage, "--check-master applies to one DeepSpeed folder, not a pipeline");
         PipelineSettings settings{file, output, to, {}, {}};
         if (vm->count("component")) settings.only = (*vm)["component"].as<std::vector<std::string>>();
         if (vm->count("text-encoder")) settings.text_encoder = (*vm)["text-encoder"].as<std::string>();
@@ -126,6 +130,8 @@ int run_convert(const std::vector<std::string>& tokens) {
 
     core::ReadOptions read_options;
     read_options.drop_unsafe = (*vm)["drop-unsafe"].as<bool>();
+    read_options.dtype = core::dtype_option_target(dtype);
+    read_options.check_master = (*vm)["check-master"].as<bool>();
     core::CheckpointIndex index = core::open_checkpoint(file, read_options);
     const core::AbiIndex abi(index);
     const bool use_rules = choices.use_rules;
@@ -135,10 +141,11 @@ int run_convert(const std::vector<std::string>& tokens) {
     for (const auto& f : index.input_files()) inputs.emplace_back(f);
 
     if (chosen.no_plugin) {
-        if (dtype != "keep" || dry_run || vm->count("report"))
-            throw core::Error(
-                core::ExitCode::Usage,
-                "--plugin none copies tensors as they are: --dtype, --dry-run and --report need a plugin");
+        // A DeepSpeed folder is read in the dtype asked for (its master rounded once): that is a consolidation.
+        if ((dtype != "keep" && index.container != "deepspeed") || dry_run || vm->count("report"))
+            throw core::Error(core::ExitCode::Usage,
+                              "--plugin none copies tensors as they are: --dtype (but for a DeepSpeed folder), "
+                              "--dry-run and --report need a plugin");
         core::RecontainerOptions ro;
         ro.to = to.empty() ? "pt" : to;
         ro.output = output;
@@ -150,6 +157,7 @@ int run_convert(const std::vector<std::string>& tokens) {
         if (!quiet) {
             std::fprintf(stderr, "ckptconv: %s (%s) -> %s: %llu tensors\n", file.c_str(), index.container.c_str(),
                          ro.to.c_str(), static_cast<unsigned long long>(result.tensors_written));
+            for (const auto& n : index.notes) std::fprintf(stderr, "  %s\n", n.c_str());
             for (const auto& f : result.files)
                 std::fprintf(stderr, "  wrote %s (%llu bytes)\n", f.path.string().c_str(),
                              static_cast<unsigned long long>(f.bytes));

@@ -2,6 +2,7 @@
 
 #include "core/convert/PreparedConversion.hpp"
 #include "core/io/CheckpointOpener.hpp"
+#include "core/plan/PlanExecutor.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Text.hpp"
 
@@ -68,6 +69,8 @@ PlannedPipeline plan_pipeline(const Session& session, const core::PipelineFolder
     const std::vector<core::FolderComponent> selected = selected_components(folder, settings);
     std::optional<fs::path> text_encoder = settings.text_encoder;
     std::string text_encoder_name = text_encoder ? "--text-encoder " + text_encoder->string() : "";
+    core::ReadOptions read_options; // a DeepSpeed component gives the copy --dtype asks for
+    read_options.dtype = core::dtype_option_target(choices.dtype);
     for (const auto& component : selected) {
         if (const fs::path dir = fs::path(settings.folder) / component.name; is_t5_folder(dir)) {
             if (settings.text_encoder) {
@@ -84,7 +87,7 @@ PlannedPipeline plan_pipeline(const Session& session, const core::PipelineFolder
             continue;
         }
         auto d = std::make_unique<DetectedComponent>(
-            DetectedComponent{component, core::open_checkpoint(component.checkpoint.string()), {}});
+            DetectedComponent{component, core::open_checkpoint(component.checkpoint.string(), read_options), {}});
         const core::AbiIndex abi(d->index);
         d->chosen = choose_plugin(session, abi, "", "", /*report_only=*/true);
         const std::string where = (fs::path(settings.folder) / component.name).string();

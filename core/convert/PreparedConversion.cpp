@@ -46,7 +46,8 @@ PreparedConversion::PreparedConversion(core::CheckpointIndex index, const Plugin
     report_.variant = c.variant;
     report_.target = plan_.target_name.empty() ? format_ : plan_.target_name;
     report_.roots = core::count_roots(index_, plan_);
-    report_.notes = plan_.notes;
+    report_.notes = index_.notes; // what reading decided (a DeepSpeed copy) comes before the plan's notes
+    report_.notes.insert(report_.notes.end(), plan_.notes.begin(), plan_.notes.end());
     report_.notes.insert(report_.notes.end(), source_notes.begin(), source_notes.end());
     report_.training_state = plan_.training_state;
 

@@ -6,6 +6,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,11 @@ struct ReadOptions {
     /// Replace pickle parts that reach for code execution by an inert placeholder (listed in
     /// CheckpointIndex::unsafe_dropped) instead of refusing the input.
     bool drop_unsafe = false;
+    /// The output dtype asked for (--dtype): a DeepSpeed folder then gives its fp32 master rounded once to
+    /// it, never its 16-bit copy rounded again (training-saves.md 3.13).
+    std::optional<DType> dtype;
+    /// DeepSpeed ZeRO 1/2: prove that the fp32 master rounded to the training dtype equals `module`.
+    bool check_master = false;
 };
 
 struct CheckpointIndex {
@@ -64,6 +70,8 @@ struct CheckpointIndex {
     /// Files read to resolve the input besides `files` (a shard index, a DeepSpeed `latest`): no output may replace
     /// them.
     std::vector<std::string> also_read;
+    /// What reading decided that a report should say (a DeepSpeed layout, which copy of the weights).
+    std::vector<std::string> notes;
 
     /** Every file this input was read from. */
     std::vector<std::string> input_files() const {

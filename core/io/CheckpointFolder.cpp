@@ -1,5 +1,6 @@
 #include "core/io/CheckpointFolder.hpp"
 
+#include "core/io/DeepSpeedCheckpoint.hpp"
 #include "core/io/OutputTransaction.hpp"
 #include "core/util/Error.hpp"
 
@@ -41,7 +42,7 @@ FolderContents scan(const fs::path& folder) {
     return c;
 }
 
-// DeepSpeed's save layout: `latest` holds a tag, `<tag>/` the per-rank files.
+// DeepSpeed's save layout: `latest` holds a tag, `<tag>/` the per-rank files (read by DeepSpeedCheckpoint).
 fs::path resolve_latest(const fs::path& folder) {
     const fs::path latest = folder / "latest";
     const MappedFile file(latest.string()); // a regular file: a FIFO named `latest` is refused, not waited on
@@ -56,36 +57,25 @@ fs::path resolve_latest(const fs::path& folder) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec))
         throw bad_input(latest.string(), "names tag '" + tag + "', but " + dir.string() + " is not a folder");
-    int model_ranks = 0;
-    int zero_files = 0;
-    for (const auto& e : fs::directory_iterator(dir)) {
-        const std::string name = e.path().filename().string();
-        if (name.rfind("mp_rank_", 0) == 0 && ends_with(name, "_model_states.pt")) ++model_ranks;
-        if (name.rfind("z3_rank_", 0) == 0 || name.rfind("zero_pp_rank_", 0) == 0) ++zero_files;
-    }
-    const fs::path first = dir / "mp_rank_00_model_states.pt";
-    if (model_ranks > 1)
-        throw bad_input(dir.string(), "model-parallel save split over " + std::to_string(model_ranks) +
-                                          " mp_rank_*_model_states.pt files; merging ranks is not supported");
-    if (model_ranks == 1 && fs::exists(first, ec)) return first;
-    if (zero_files > 0)
-        throw bad_input(dir.string(), "ZeRO-3 save: its tensors are partitioned over ranks; consolidate them first "
-                                      "(DeepSpeed's zero_to_fp32.py) and convert the result");
-    throw bad_input(dir.string(),
-                    "holds no mp_rank_00_model_states.pt (tag '" + tag + "' from " + latest.string() + ")");
+    if (!is_deepspeed_tag_folder(dir))
+        throw bad_input(dir.string(), "holds no *_model_states.pt (tag '" + tag + "' from " + latest.string() + ")");
+    return dir;
 }
 
 } // namespace
 
 fs::path resolve_checkpoint_folder(const fs::path& folder) {
     const FolderContents c = scan(folder);
+    // A DeepSpeed save first: HF Trainer puts rng_state_*.pth, scheduler.pt and, under ZeRO-3, a bogus
+    // model file beside `latest`.
+    if (c.latest) return resolve_latest(folder);
+    if (is_deepspeed_tag_folder(folder)) return folder;
     if (c.indexes.size() == 1) return c.indexes[0];
     if (c.indexes.size() > 1)
         throw bad_input(folder.string(), "holds several *.index.json files; name the one to read");
     if (c.singles.size() == 1) return c.singles[0];
     if (c.singles.size() > 1)
         throw bad_input(folder.string(), "holds several checkpoint files and no *.index.json; name one");
-    if (c.latest) return resolve_latest(folder);
     throw bad_input(folder.string(), "holds no checkpoint file, *.index.json or DeepSpeed `latest` tag");
 }
 

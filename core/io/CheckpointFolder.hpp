@@ -9,11 +9,11 @@
 namespace ckptconv::core {
 
 /**
- * The checkpoint a folder holds: its single `*.index.json`, its single
- * checkpoint file (.safetensors .bin .pt .pth .ckpt), or, for a DeepSpeed /
- * SAT save folder, `<tag>/mp_rank_00_model_states.pt` where `latest` names
- * the tag. Throws BadInput naming the folder otherwise (several candidates,
- * model-parallel or ZeRO-3 partitioned saves, a `latest` pointing nowhere).
+ * The checkpoint a folder holds: for a DeepSpeed / SAT save the tag folder
+ * `latest` names (or the folder itself when it holds the rank files), else its
+ * single `*.index.json` or its single checkpoint file (.safetensors .bin .pt
+ * .pth .ckpt). Throws BadInput naming the folder otherwise (several
+ * candidates, a `latest` pointing nowhere).
  */
 std::filesystem::path resolve_checkpoint_folder(const std::filesystem::path& folder);
 

@@ -1,6 +1,7 @@
 #include "core/io/CheckpointOpener.hpp"
 
 #include "core/io/CheckpointFolder.hpp"
+#include "core/io/DeepSpeedCheckpoint.hpp"
 #include "core/io/SafetensorsReader.hpp"
 #include "core/io/ShardedReader.hpp"
 #include "core/io/TorchLegacyReader.hpp"
@@ -15,8 +16,9 @@ CheckpointIndex open_checkpoint(const std::string& path, const ReadOptions& opti
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) {
         const auto inner = resolve_checkpoint_folder(path);
-        CheckpointIndex index =
-            inner.extension() == ".json" ? read_sharded(inner, options) : open_checkpoint_file(inner.string(), options);
+        CheckpointIndex index = std::filesystem::is_directory(inner, ec) ? read_deepspeed_folder(inner, path, options)
+                                : inner.extension() == ".json"           ? read_sharded(inner, options)
+                                                               : open_checkpoint_file(inner.string(), options);
         if (const auto latest = std::filesystem::path(path) / "latest"; std::filesystem::is_regular_file(latest, ec))
             index.also_read.push_back(latest.string());
         return index;

@@ -20,6 +20,13 @@ class FileWriter;
 struct PyObject;
 using PyRef = std::shared_ptr<PyObject>;
 
+/** A byte range of one mapped file, part of a gathered storage. */
+struct StoragePiece {
+    uint32_t file = 0;
+    uint64_t offset = 0;
+    uint64_t nbytes = 0;
+};
+
 /** One storage record: the raw bytes behind one or more tensors. */
 struct StorageInfo {
     std::string key;    ///< "0", "1"... (zip) or the legacy pointer string
@@ -31,6 +38,11 @@ struct StorageInfo {
     uint64_t nbytes = 0;          ///< bytes available at data_offset
     DType dtype = DType::Invalid; ///< element type of the typed storage (U8 for untyped)
     uint32_t file = 0;            ///< which mapped file (sharded inputs)
+    /// Set for a storage gathered from ranges of several files (DeepSpeed partitions): its data is the pieces
+    /// in order, stored as `pieces_dtype` and read as `dtype` (rounded once where the two differ). Its one
+    /// tensor covers it whole, row-major; `data_offset` is unused.
+    std::vector<StoragePiece> pieces;
+    DType pieces_dtype = DType::Invalid;
 };
 
 /** A tensor as the pickle describes it: a strided view into a storage. */

@@ -44,7 +44,9 @@ RecontainerResult to_safetensors(const CheckpointIndex& index, OutputTransaction
         const TensorInfo* ip = &info;
         const uint64_t nbytes = e.nbytes;
         e.write = [&index, ip, nbytes](FileWriter& out) {
-            if (is_row_major(*ip)) {
+            if (is_gathered(*ip)) {
+                write_gathered(index, *ip->storage, out);
+            } else if (is_row_major(*ip)) {
                 out.copy_from(*index.files.at(ip->storage->file), tensor_file_offset(*ip), nbytes);
             } else {
                 std::string scratch;

@@ -1,6 +1,11 @@
 #include "core/io/TensorBytes.hpp"
 
+#include "core/io/FileWriter.hpp"
+#include "core/io/FloatRounding.hpp"
+
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace ckptconv::core {
 
@@ -19,7 +24,47 @@ uint64_t tensor_file_offset(const TensorInfo& info) {
     return info.storage->data_offset + static_cast<uint64_t>(info.storage_offset) * element_size(info.dtype);
 }
 
+bool is_gathered(const TensorInfo& info) { return !info.storage->pieces.empty(); }
+
+void read_gathered(const CheckpointIndex& index, const StorageInfo& s, void* out) {
+    auto* dst = static_cast<char*>(out);
+    for (const StoragePiece& p : s.pieces) {
+        const std::string_view src = index.files.at(p.file)->slice(p.offset, p.nbytes, "gathered tensor data");
+        const uint64_t count = p.nbytes / element_size(s.pieces_dtype);
+        convert_floats(s.pieces_dtype, s.dtype, src.data(), dst, count);
+        dst += count * element_size(s.dtype);
+    }
+}
+
+void write_gathered(const CheckpointIndex& index, const StorageInfo& s, FileWriter& out) {
+    if (s.pieces_dtype == s.dtype) {
+        for (const StoragePiece& p : s.pieces) out.copy_from(*index.files.at(p.file), p.offset, p.nbytes);
+        return;
+    }
+    constexpr uint64_t kBlock = 1u << 16; // elements converted per write: cache-sized, no tensor-sized buffer
+    const uint32_t in_size = element_size(s.pieces_dtype), out_size = element_size(s.dtype);
+    std::vector<char> block(kBlock * out_size);
+    for (const StoragePiece& p : s.pieces) {
+        const MappedFile& file = *index.files.at(p.file);
+        const std::string_view src = file.slice(p.offset, p.nbytes, "gathered tensor data");
+        const uint64_t count = p.nbytes / in_size;
+        for (uint64_t done = 0; done < count; done += kBlock) {
+            const uint64_t n = std::min(kBlock, count - done);
+            convert_floats(s.pieces_dtype, s.dtype, src.data() + done * in_size, block.data(), n);
+            out.write(block.data(), n * out_size);
+        }
+        file.release(p.offset, p.nbytes);
+    }
+}
+
 std::string_view tensor_bytes(const CheckpointIndex& index, const TensorInfo& info, std::string& scratch) {
+    if (is_gathered(info)) {
+        uint64_t numel = 1;
+        for (int64_t d : info.shape) numel *= static_cast<uint64_t>(d);
+        scratch.resize(static_cast<size_t>(numel * element_size(info.dtype)));
+        read_gathered(index, *info.storage, scratch.data());
+        return scratch;
+    }
     const MappedFile& file = *index.files.at(info.storage->file);
     const uint32_t esize = element_size(info.dtype);
     uint64_t numel = 1;

@@ -2,6 +2,7 @@
 
 #include "core/io/FileWriter.hpp"
 #include "core/io/PickleWriter.hpp"
+#include "core/io/TensorBytes.hpp"
 #include "core/io/ZipWriter.hpp"
 
 #include <nlohmann/json.hpp>
@@ -23,6 +24,9 @@ uint64_t write_torch_zip(const CheckpointIndex& source, const PyObject& tree, co
         const StorageInfo& s = *storages[i];
         if (s.produce)
             zip.add_stream(prefix + "data/" + std::to_string(i), s.nbytes, *s.produce);
+        else if (!s.pieces.empty())
+            zip.add_stream(prefix + "data/" + std::to_string(i), s.nbytes,
+                           [&](FileWriter& w) { write_gathered(source, s, w); });
         else
             zip.add_copy(prefix + "data/" + std::to_string(i), *source.files.at(s.file), s.data_offset, s.nbytes);
         bytes += s.nbytes;

@@ -79,6 +79,12 @@ class Lowering {
         switch (n.kind) {
         case OpKind::Source: {
             const TensorInfo& t = *index_.tensors.at(n.source_tensor).info;
+            if (is_gathered(t)) { // partitions gathered from several files: runs of them, unless they are rounded
+                if (t.storage->pieces_dtype != t.dtype) return std::nullopt;
+                for (const StoragePiece& p : t.storage->pieces)
+                    if (!out.append({index_.files.at(p.file).get(), nullptr, p.offset, p.nbytes})) return std::nullopt;
+                return out;
+            }
             if (!is_row_major(t)) return std::nullopt;
             out.append({index_.files.at(t.storage->file).get(), nullptr, tensor_file_offset(t), bytes(n)});
             return out;

@@ -1,6 +1,7 @@
 #include "core/plan/PlanExecutor.hpp"
 
 #include "core/io/FileWriter.hpp"
+#include "core/io/TensorBytes.hpp"
 #include "core/plan/PlanChecker.hpp"
 #include "core/plan/TensorEngine.hpp"
 #include "core/util/Error.hpp"
@@ -74,7 +75,9 @@ void PlanExecutor::write(size_t output, FileWriter& out) const {
     // in the page cache for the next output that reads them), so peak RSS stays about one output.
     for (uint64_t s : sources_of(plan_, expr)) {
         const TensorInfo& src = *index_.tensors.at(s).info;
-        index_.files.at(src.storage->file)->release(src.storage->data_offset, src.storage->nbytes);
+        for (const StoragePiece& p : src.storage->pieces) index_.files.at(p.file)->release(p.offset, p.nbytes);
+        if (!is_gathered(src))
+            index_.files.at(src.storage->file)->release(src.storage->data_offset, src.storage->nbytes);
     }
 }
 

@@ -37,6 +37,11 @@ at::Tensor evaluate_node(const CheckpointIndex& index, const Plan& plan, int64_t
     switch (n.kind) {
     case OpKind::Source: {
         const TensorInfo& t = *index.tensors.at(n.source_tensor).info;
+        if (is_gathered(t)) { // partitions from several files (DeepSpeed): gathered, and rounded as the index says
+            at::Tensor whole = at::empty(t.shape, at::TensorOptions().dtype(scalar_type(t.dtype)));
+            read_gathered(index, *t.storage, whole.data_ptr());
+            return whole;
+        }
         // A read-only view of the mapping: every op below makes a new tensor, nothing writes here.
         auto* base = const_cast<uint8_t*>(index.files.at(t.storage->file)->data()) + tensor_file_offset(t);
         return at::from_blob(base, t.shape, t.stride, at::TensorOptions().dtype(scalar_type(t.dtype)));

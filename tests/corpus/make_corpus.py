@@ -15,6 +15,8 @@ legacy-format files embed storage addresses as keys, so they differ in bytes
 Training saves (families/training_saves.py): a SAT engine save with its whole training state and SAT
 LoRA fine-tunes in cogvideox_sat/, a fairseq save with EMA and optimizer state in xlmr_hf/. T5 folders
 and tokenizers (families/t5_encoder.py, families/spm.py) need python3-sentencepiece.
+DeepSpeed folders (families/deepspeed.py) in deepspeed/: ZeRO 1, 2 and 3, BF16_Optimizer, rank files past 9,
+the HF Trainer and CogVideo finetune/ wrappers, a SAT run with two tags.
 --only GROUP[,GROUP] rewrites just those groups (torch, safetensors, sharded,
 negative, cogvideox, or a family name), leaving the other files' bytes alone.
 """
@@ -30,7 +32,7 @@ import zipfile
 import numpy as np
 import torch
 
-from families import acme_lm, clip_vision, cogvideox_vae, deltalm_fairseq, t2m_cut, training_saves, xlmr_hf
+from families import acme_lm, clip_vision, cogvideox_vae, deepspeed, deltalm_fairseq, t2m_cut, training_saves, xlmr_hf
 
 torch.manual_seed(0)
 
@@ -302,6 +304,13 @@ def write_cogvideox_cases(out, samples):
     training_saves.write_cogvideox(out, save, sat_transformer)
 
 
+def diffusers_names(sat_sd):
+    """A SAT transformer under diffusers' names, as CogVideo's finetune/ trains it (the oracle's SAT rules)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "oracle"))
+    import cogvideox_oracle
+    return cogvideox_oracle.reference(sat_sd, False, cogvideox_oracle.PREFIX)
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser()
@@ -321,6 +330,7 @@ def main():
         ("deltalm_fairseq", lambda: deltalm_fairseq.write(args.out, save)),
         ("xlmr_hf", lambda: xlmr_hf.write(args.out, save, safetensors_bytes)),
         ("acme_lm", lambda: acme_lm.write(args.out, save)),
+        ("deepspeed", lambda: deepspeed.write(args.out, sat_transformer, diffusers_names)),
     ])
     chosen = args.only.split(",") if args.only else list(groups)
     for name in chosen:

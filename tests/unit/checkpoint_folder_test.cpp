@@ -1,5 +1,6 @@
 // Which checkpoint a folder stands for, and when a folder is a pipeline of components.
 #include "core/io/CheckpointFolder.hpp"
+#include "core/io/CheckpointOpener.hpp"
 #include "core/util/Error.hpp"
 #include "tests/support/TestSupport.hpp"
 
@@ -19,7 +20,7 @@ void touch(const fs::path& file, const std::string& text = "x") {
 
 std::string refusal(const fs::path& folder) {
     try {
-        resolve_checkpoint_folder(folder);
+        open_checkpoint(folder.string()); // resolving, then reading what the folder names
     } catch (const Error& e) {
         EXPECT_EQ(e.code(), ExitCode::BadInput);
         return e.what();
@@ -35,16 +36,17 @@ TEST(CheckpointFolder, IndexBeatsSingleFiles) {
     EXPECT_EQ(resolve_checkpoint_folder(dir.path()), dir / "model.safetensors.index.json");
 }
 
-TEST(CheckpointFolder, DeepSpeedLatestTagNamesTheRankZeroFile) {
+TEST(CheckpointFolder, DeepSpeedLatestNamesTheTagFolder) {
     TempDir dir;
     touch(dir / "latest", "1000\n");
     touch(dir / "1000" / "mp_rank_00_model_states.pt");
     touch(dir / "500" / "mp_rank_00_model_states.pt");
     touch(dir / "model_config.json"); // SAT writes it beside `latest`
-    EXPECT_EQ(resolve_checkpoint_folder(dir.path()), dir / "1000" / "mp_rank_00_model_states.pt");
+    EXPECT_EQ(resolve_checkpoint_folder(dir.path()), dir / "1000");
+    EXPECT_EQ(resolve_checkpoint_folder(dir / "1000"), dir / "1000") << "a tag folder stands for itself";
 }
 
-TEST(CheckpointFolder, DeepSpeedSavesThatCannotBeReadAsOneFileAreRefused) {
+TEST(CheckpointFolder, DeepSpeedSavesThatCannotBeReadAreRefused) {
     TempDir dir;
     touch(dir / "nowhere" / "latest", "2000");
     EXPECT_NE(refusal(dir / "nowhere").find("names tag '2000'"), std::string::npos);
@@ -52,7 +54,18 @@ TEST(CheckpointFolder, DeepSpeedSavesThatCannotBeReadAsOneFileAreRefused) {
     EXPECT_NE(refusal(dir / "escape").find("expected the tag"), std::string::npos);
     touch(dir / "zero3" / "latest", "7");
     touch(dir / "zero3" / "7" / "z3_rank_00_model_states.pt");
-    EXPECT_NE(refusal(dir / "zero3").find("zero_to_fp32.py"), std::string::npos);
+    EXPECT_NE(refusal(dir / "zero3").find("SAT ZeRO-3 partition file"), std::string::npos);
+    touch(dir / "gap" / "latest", "7");
+    touch(dir / "gap" / "7" / "mp_rank_00_model_states.pt");
+    touch(dir / "gap" / "7" / "zero_pp_rank_0_mp_rank_00_optim_states.pt");
+    touch(dir / "gap" / "7" / "zero_pp_rank_2_mp_rank_00_optim_states.pt");
+    EXPECT_NE(refusal(dir / "gap").find("rank 1 (found rank 2): a rank is missing"), std::string::npos);
+    touch(dir / "nvme" / "7" / "mp_rank_00_model_states.pt");
+    touch(dir / "nvme" / "7" / "offloaded_tensors" / "rank00" / "1.tensor.swp");
+    EXPECT_NE(refusal(dir / "nvme" / "7").find("NVMe"), std::string::npos);
+    touch(dir / "pipe" / "7" / "layer_01-model_00-model_states.pt");
+    touch(dir / "pipe" / "7" / "mp_rank_00_model_states.pt");
+    EXPECT_NE(refusal(dir / "pipe" / "7").find("pipeline-parallel"), std::string::npos);
     touch(dir / "mp" / "latest", "7");
     touch(dir / "mp" / "7" / "mp_rank_00_model_states.pt");
     touch(dir / "mp" / "7" / "mp_rank_01_model_states.pt");
@@ -71,7 +84,7 @@ TEST(CheckpointFolder, PipelineFolderListsComponentsAndWhatItSkips) {
     const PipelineFolder p = find_pipeline_components(dir.path());
     ASSERT_EQ(p.components.size(), 2u);
     EXPECT_EQ(p.components[0].name, "transformer");
-    EXPECT_EQ(p.components[0].checkpoint, dir / "transformer" / "1000" / "mp_rank_00_model_states.pt");
+    EXPECT_EQ(p.components[0].checkpoint, dir / "transformer" / "1000");
     EXPECT_EQ(p.components[1].name, "vae");
     ASSERT_EQ(p.skipped.size(), 1u);
     EXPECT_EQ(p.skipped[0], "tokenizer: holds no checkpoint");
