@@ -497,9 +497,8 @@ CheckpointIndex read_deepspeed_folder(const fs::path& tag_folder, const std::str
         if (!shapes) throw bad_input(states_path, "has no param_shapes: the flat partitions cannot be named");
         CheckpointIndex view; // the mappings lent out, for reading the copies before the index is built
         view.files = std::move(opened.files);
-        const auto master = (use_master || options.check_master)
-                                ? rebuild_master(layout, optim, *shapes, states_path, presented)
-                                : std::map<std::string, std::shared_ptr<TensorInfo>>{};
+        // Built from metadata alone even when `module` is used: partitions that do not add up are refused either way.
+        const auto master = rebuild_master(layout, optim, *shapes, states_path, presented);
         if (options.check_master) {
             if (layout == Layout::Zero3)
                 throw Error(ExitCode::Usage, "--check-master: a ZeRO-3 save keeps only the master (its `module` "

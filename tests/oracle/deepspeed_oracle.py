@@ -1,0 +1,256 @@
+#!/usr/bin/python3
+"""Oracle for DeepSpeed checkpoint folders (issue #16; training-saves.md 3).
+
+    /usr/bin/python3 tests/oracle/deepspeed_oracle.py build/bin/ckptconv tests/corpus
+
+The consolidation is written here from the spec, independently of the C++ and of the fixture generator: it
+reads the rank files with torch.load, concatenates ZeRO 1/2 partitions per param group and walks param_shapes
+(3.4), cuts ZeRO 3 params out of each rank's ceil(numel/dp) slices (3.5), takes frozen params and buffers as
+stored and ties aliases from shared_params, and picks the copy by 3.13's rule. Every tensor ckptconv writes
+with --plugin none must equal it bit for bit; family conversions of DeepSpeed folders must equal the same
+conversion of the consolidated state dict; broken folders exit 3 with nothing written.
+"""
+import collections
+import enum
+import glob
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import types
+
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+from oracle_cases import bits, read_safetensors, run_cases, run_cli  # noqa: E402
+
+class DynamicLossScaler:
+    """Stand-ins for the classes the optim files pickle (DeepSpeed is not installable here); torch.load needs
+    them under DeepSpeed's names, and re-saving a broken copy pickles them back under the same names."""
+
+
+class fragment_address:  # noqa: N801 (DeepSpeed's name)
+    pass
+
+
+class ZeroStageEnum(int, enum.Enum):
+    disabled, optimizer_states, gradients, weights = 0, 1, 2, 3
+
+
+def stub_deepspeed_classes():
+    for where, cls in (("deepspeed.runtime.fp16.loss_scaler", DynamicLossScaler),
+                       ("deepspeed.runtime.zero.config", ZeroStageEnum),
+                       ("deepspeed.utils.tensor_fragment", fragment_address)):
+        parts = where.split(".")
+        for i in range(1, len(parts) + 1):
+            sys.modules.setdefault(".".join(parts[:i]), types.ModuleType(".".join(parts[:i])))
+        cls.__module__ = where
+        setattr(sys.modules[where], cls.__name__, cls)
+
+
+stub_deepspeed_classes()
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+TOY = ["zero2_dp2", "zero2_dp3_bf16", "zero1_dp2", "bf16_optimizer_dp3", "zero2_dp12", "zero3_dp3",
+       "hf_trainer/checkpoint-300"]
+
+
+def rank_of(path):
+    return int(re.search(r"zero_pp_rank_(\d+)_", os.path.basename(path)).group(1))
+
+
+def consolidate(folder, dtype=None):
+    """name -> tensor as training-saves.md 3.4/3.5/3.13 define the consolidated model."""
+    latest = os.path.join(folder, "latest")
+    tag = os.path.join(folder, open(latest).read().strip()) if os.path.exists(latest) else folder
+    optim = sorted(glob.glob(os.path.join(tag, "*zero_pp_rank_*_optim_states.pt")), key=rank_of)
+    zero3_states = sorted(glob.glob(os.path.join(tag, "zero_pp_rank_*_model_states.pt")), key=rank_of)
+    states = [torch.load(p) for p in zero3_states] or [torch.load(os.path.join(tag, "mp_rank_00_model_states.pt"))]
+    top = states[0]
+    module = collections.OrderedDict(top["module"])
+    buffers = set(top.get("buffer_names", []))
+    train = next(t.dtype for k, t in module.items() if k not in buffers and t.is_floating_point())
+    out = collections.OrderedDict(module)
+    if optim:
+        inner = [torch.load(p)["optimizer_state_dict"] for p in optim]
+        dp = len(inner)
+        zero3 = "fp32_flat_groups" in inner[0]
+        use_master = zero3 or (dtype is not None and (dtype == torch.float32 or dtype != train))
+        if use_master:
+            want = dtype or train
+            if zero3:
+                flats = [torch.cat(list(o["fp32_flat_groups"])) for o in inner]
+                offset = 0
+                for group in top["param_shapes"]:
+                    for name, shape in group.items():
+                        n = shape.numel()
+                        size = -(-n // dp)
+                        out[name] = torch.cat([f[offset:offset + size] for f in flats])[:n].view(shape).to(want)
+                        offset += size
+                for name, shape in top.get("frozen_param_shapes", {}).items():
+                    n = shape.numel()
+                    size = -(-n // dp)
+                    parts = [s["frozen_param_fragments"][name][:size] for s in states]
+                    out[name] = torch.cat(parts)[:n].view(shape).to(dtype or parts[0].dtype)
+            else:
+                for g, group in enumerate(top["param_shapes"]):
+                    flat = torch.cat([o["single_partition_of_fp32_groups"][g] for o in inner])
+                    offset = 0
+                    for name, shape in group.items():
+                        out[name] = flat[offset:offset + shape.numel()].view(shape).to(want)
+                        offset += shape.numel()
+    if dtype is not None:
+        for k, t in out.items():
+            if t.is_floating_point() and t.dtype != dtype:
+                out[k] = t.to(dtype)
+    for alias, stored in top.get("shared_params", {}).items():
+        out[alias] = out[stored]
+    return out
+
+
+def consolidated_by_ckptconv(cli, folder, tmp, *extra):
+    path = os.path.join(tmp, "c.safetensors")
+    r = run_cli(cli, "convert", folder, "--plugin", "none", "-o", path, "--force", *extra)
+    assert r.returncode == 0, r.stderr
+    got, meta = read_safetensors(path)
+    return got, meta, r.stderr
+
+
+def same(got, expected, tied=()):
+    assert set(got) | set(tied) == set(expected), sorted(set(got) ^ set(expected))
+    for k, t in got.items():
+        assert t.dtype == expected[k].dtype and t.shape == expected[k].shape, (k, t.dtype, expected[k].dtype)
+        assert torch.equal(bits(t), bits(expected[k])), k
+
+
+def check_toy(cli, corpus, name, dtype=None):
+    folder = os.path.join(corpus, "deepspeed", name)
+    with tempfile.TemporaryDirectory() as tmp:
+        extra = ("--dtype", dtype) if dtype else ()
+        got, _, stderr = consolidated_by_ckptconv(cli, folder, tmp, *extra)
+        expected = consolidate(folder, DTYPES.get(dtype))
+        same(got, expected, tied=["head.weight"])
+        assert "tied: head.weight is stored once, as embed.weight" in stderr, stderr
+        assert "DeepSpeed" in stderr and "data-parallel ranks read" in stderr, stderr
+        # The pt output: torch.load gives the same state dict, the tie kept as one storage.
+        pt = os.path.join(tmp, "c.pt")
+        r = run_cli(cli, "convert", folder, "--plugin", "none", "-o", pt, *extra)
+        assert r.returncode == 0, r.stderr
+        loaded = torch.load(pt)
+        same(loaded, expected)
+        assert loaded["head.weight"].data_ptr() == loaded["embed.weight"].data_ptr()
+
+
+def check_master_rule(cli, corpus):
+    """--dtype picks the copy (3.13): fp32 is the master; bf16 of an fp16 run is the master rounded once, which
+    differs from rounding `module` again somewhere; the training dtype itself is `module` as saved."""
+    folder = os.path.join(corpus, "deepspeed", "zero2_dp2")
+    with tempfile.TemporaryDirectory() as tmp:
+        got, _, stderr = consolidated_by_ckptconv(cli, folder, tmp, "--dtype", "bf16")
+        assert "the fp32 master rebuilt from the partitions, rounded once to bf16" in stderr, stderr
+        twice = {k: t.to(torch.bfloat16) for k, t in torch.load(
+            os.path.join(folder, "global_step300", "mp_rank_00_model_states.pt"))["module"].items()}
+        assert any(not torch.equal(bits(got[k]), bits(twice[k])) for k in got if k in twice and
+                   got[k].is_floating_point()), "rounding once must differ from rounding the fp16 copy again"
+        _, _, stderr = consolidated_by_ckptconv(cli, folder, tmp, "--dtype", "fp16")
+        assert "`module` (f16) as saved" in stderr, stderr
+
+
+def check_master_check(cli, corpus):
+    """--check-master proves master == module; a folder whose module was edited after saving is named."""
+    folder = os.path.join(corpus, "deepspeed", "zero2_dp3_bf16")
+    with tempfile.TemporaryDirectory() as tmp:
+        _, _, stderr = consolidated_by_ckptconv(cli, folder, tmp, "--check-master")
+        assert "equals `module` bit for bit in all 6 trainable params" in stderr, stderr
+        broken = os.path.join(tmp, "broken")
+        shutil.copytree(folder, broken)
+        states = os.path.join(broken, "global_step300", "mp_rank_00_model_states.pt")
+        save = torch.load(states)
+        save["module"]["layers.0.bias"][2] += 1
+        torch.save(save, states)
+        out = os.path.join(tmp, "never.safetensors")
+        r = run_cli(cli, "convert", broken, "--plugin", "none", "-o", out, "--check-master")
+        assert r.returncode == 7 and "layers.0.bias (1 of 6 elements)" in r.stderr, (r.returncode, r.stderr)
+        assert not os.path.exists(out)
+
+
+def check_family(cli, corpus, rel, dtype=None):
+    """A family conversion of a DeepSpeed folder equals the same conversion of the consolidated state dict."""
+    folder = os.path.join(corpus, "deepspeed", rel)
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = os.path.join(tmp, "consolidated.pt")
+        torch.save({"module": consolidate(folder, DTYPES.get(dtype))}, plain)
+        extra = ("--dtype", dtype) if dtype else ()
+        for name, src in (("folder", folder), ("plain", plain)):
+            r = run_cli(cli, "convert", src, "-o", os.path.join(tmp, name), "-q", *extra)
+            assert r.returncode == 0, r.stderr
+        a, _ = read_safetensors(os.path.join(tmp, "folder", "transformer", "diffusion_pytorch_model.safetensors"))
+        b, _ = read_safetensors(os.path.join(tmp, "plain", "transformer", "diffusion_pytorch_model.safetensors"))
+        same(a, b)
+        with open(os.path.join(tmp, "folder", "transformer", "config.json")) as f:
+            assert json.load(f)["_class_name"] == "CogVideoXTransformer3DModel"
+
+
+def broken_copy(corpus, tmp, name):
+    dst = tempfile.mkdtemp(prefix=name.replace("/", "_") + "-", dir=tmp)
+    os.rmdir(dst)
+    shutil.copytree(os.path.join(corpus, "deepspeed", name), dst)
+    return dst, os.path.join(dst, "global_step300")
+
+
+def check_refusals(cli, corpus):
+    """Hostile variants: exit 3, the reason named, nothing written."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cases = []
+        folder, tag = broken_copy(corpus, tmp, "zero2_dp3_bf16")  # a missing rank
+        os.remove(os.path.join(tag, "bf16_zero_pp_rank_1_mp_rank_00_optim_states.pt"))
+        cases.append((folder, "a rank is missing"))
+        folder, tag = broken_copy(corpus, tmp, "zero2_dp2")  # partition_count disagrees with the files
+        os.remove(os.path.join(tag, "zero_pp_rank_1_mp_rank_00_optim_states.pt"))
+        cases.append((folder, "partition_count says 2 ranks, but the folder holds 1"))
+        folder, tag = broken_copy(corpus, tmp, "zero2_dp2")  # lengths that do not add up
+        path = os.path.join(tag, "zero_pp_rank_1_mp_rank_00_optim_states.pt")
+        save = torch.load(path)
+        groups = save["optimizer_state_dict"]["single_partition_of_fp32_groups"]
+        groups[0] = groups[0][:-3].clone()
+        torch.save(save, path)
+        cases.append((folder, "but the ranks' partitions hold"))
+        folder, tag = broken_copy(corpus, tmp, "zero3_dp3")  # a ZeRO-3 rank one element short
+        path = os.path.join(tag, "bf16_zero_pp_rank_2_mp_rank_00_optim_states.pt")
+        save = torch.load(path)
+        save["optimizer_state_dict"]["fp32_flat_groups"][-1] = save["optimizer_state_dict"]["fp32_flat_groups"][-1][:-1].clone()
+        torch.save(save, path)
+        cases.append((folder, "rank 2 holds"))
+        folder, tag = broken_copy(corpus, tmp, "zero3_dp3")  # ZeRO-3 without its optim files
+        for p in glob.glob(os.path.join(tag, "*optim_states.pt")):
+            os.remove(p)
+        cases.append((folder, "only placeholders"))
+        for folder, message in cases:
+            out = os.path.join(tmp, "out.safetensors")
+            r = run_cli(cli, "convert", folder, "--plugin", "none", "-o", out)
+            assert r.returncode == 3 and message in r.stderr, (folder, r.returncode, r.stderr)
+            assert not os.path.exists(out)
+
+
+def main():
+    cli, corpus = sys.argv[1], sys.argv[2]
+    cases = [(f"{name}: --plugin none equals the spec's consolidation", lambda n=name: check_toy(cli, corpus, n))
+             for name in TOY]
+    cases += [(f"{name} --dtype {d}", lambda n=name, d=d: check_toy(cli, corpus, n, d))
+              for name in ("zero2_dp2", "zero3_dp3", "bf16_optimizer_dp3") for d in ("fp32", "bf16")]
+    cases += [
+        ("--dtype picks the master or module (3.13)", lambda: check_master_rule(cli, corpus)),
+        ("--check-master", lambda: check_master_check(cli, corpus)),
+        ("CogVideo finetune/ folder (diffusers names) -> transformer/",
+         lambda: check_family(cli, corpus, "cogvideo_finetune/checkpoint-300")),
+        ("CogVideo finetune/ folder --dtype fp32 (the master)",
+         lambda: check_family(cli, corpus, "cogvideo_finetune/checkpoint-300", "fp32")),
+        ("SAT run folder: `latest`'s tag, not the -ema one", lambda: check_family(cli, corpus, "sat_run")),
+        ("broken folders are refused", lambda: check_refusals(cli, corpus)),
+    ]
+    return run_cases(cases)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
