@@ -132,6 +132,7 @@ int run_convert(const std::vector<std::string>& tokens) {
     read_options.drop_unsafe = (*vm)["drop-unsafe"].as<bool>();
     read_options.dtype = core::dtype_option_target(dtype);
     read_options.check_master = (*vm)["check-master"].as<bool>();
+    read_options.dtype_for_every_tensor = choices.plugin == "none"; // no plan to cast frozen params and buffers
     core::CheckpointIndex index = core::open_checkpoint(file, read_options);
     const core::AbiIndex abi(index);
     const bool use_rules = choices.use_rules;

@@ -214,6 +214,7 @@ int run_verify(const std::vector<std::string>& tokens) {
         core::ReadOptions read_options;
         read_options.drop_unsafe = (*vm)["drop-unsafe"].as<bool>();
         read_options.dtype = core::dtype_option_target(choices.dtype); // a DeepSpeed folder's copy, as convert read it
+        read_options.dtype_for_every_tensor = choices.plugin == "none";
         const core::CheckpointIndex index = core::open_checkpoint(file, read_options);
         const core::AbiIndex abi(index);
         const PluginChoice chosen = choices.use_rules

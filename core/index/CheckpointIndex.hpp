@@ -45,6 +45,9 @@ struct ReadOptions {
     /// The output dtype asked for (--dtype): a DeepSpeed folder then gives its fp32 master rounded once to
     /// it, never its 16-bit copy rounded again (training-saves.md 3.13).
     std::optional<DType> dtype;
+    /// With `dtype`: read every other floating tensor (frozen params, buffers) rounded to it too. For a
+    /// consolidation without a plugin, whose writer copies storages and cannot cast; a plan casts instead.
+    bool dtype_for_every_tensor = false;
     /// DeepSpeed ZeRO 1/2: prove that the fp32 master rounded to the training dtype equals `module`.
     bool check_master = false;
 };

@@ -539,9 +539,9 @@ CheckpointIndex read_deepspeed_folder(const fs::path& tag_folder, const std::str
                                                      "' is a ZeRO-3 placeholder that "
                                                      "neither param_shapes nor frozen_param_shapes names");
     }
-    // --dtype: the params `module` holds as saved (frozen ones, or all of them without a master) and the
-    // buffers are read rounded to it as well, so even a plain consolidation comes out in one dtype.
-    if (options.dtype)
+    // --plugin none --dtype: the params `module` holds as saved (frozen ones, or all of them without a master)
+    // and the buffers are read rounded to it as well, so a plain consolidation comes out in one dtype.
+    if (options.dtype && options.dtype_for_every_tensor)
         for (auto& [k, v] : module->entries) {
             if (v->kind != PyKind::Tensor || is_gathered(*v->tensor) || !is_row_major(*v->tensor) ||
                 !is_convertible_float(v->tensor->dtype) || v->tensor->dtype == *options.dtype)

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
@@ -18,7 +19,7 @@
 
 namespace ckptconv::core {
 namespace {
-constexpr size_t kBufferSize = 4u << 20;
+constexpr size_t kBufferSize = 256u << 10;
 constexpr uint64_t kCopyChunk = 1u << 30;
 constexpr size_t kCopyBuffer = 256u << 10;
 constexpr uint64_t kReleaseChunk = 64u << 20; // mapped bytes read before they are released from the RSS
@@ -219,6 +220,59 @@ void FileWriter::copy_whole_file(const std::string& source, uint64_t length) {
     if (done != length) throw bad_input(source, "file ended while being copied (was it truncated?)");
     if (::lseek(fd_, static_cast<off_t>(length), SEEK_SET) < 0) fail("seek failed", errno);
     position_ = length;
+}
+
+void FileWriter::write_in_halves(uint64_t length, uint64_t grain, const PartMaker& make) {
+    const uint64_t half = !tracking_ && length >= kSplitCopy && grain > 0 ? length / 2 / grain * grain : 0;
+    if (half == 0) {
+        make(0, length, [this](const void* data, uint64_t size) { write(data, size); });
+        return;
+    }
+    flush();
+    // Each half writes at explicit offsets; the first error stops that half and is reported after both end.
+    auto part = [this](uint64_t begin, uint64_t end, uint64_t at, const PartMaker& m, int& error) {
+        uint64_t offset = at;
+        m(begin, end, [&](const void* data, uint64_t size) {
+            const char* p = static_cast<const char*>(data);
+            while (size > 0 && error == 0) {
+                const ssize_t n = ::pwrite(fd_, p, static_cast<size_t>(size), static_cast<off_t>(offset));
+                if (n < 0 && errno == EINTR) continue;
+                if (n <= 0) {
+                    error = n < 0 ? errno : EIO;
+                    return;
+                }
+                p += n;
+                size -= static_cast<uint64_t>(n);
+                offset += static_cast<uint64_t>(n);
+            }
+        });
+        if (error == 0 && offset != at + (end - begin)) error = EIO; // a maker that came up short
+    };
+    int first_error = 0, second_error = 0;
+    std::exception_ptr second_failure;
+    std::thread helper;
+    {
+        const TerminationSignalsBlocked quiet; // the helper inherits the mask: signals go to the main thread
+        helper = std::thread([&] {
+            try {
+                part(half, length, position_ + half, make, second_error);
+            } catch (...) {
+                second_failure = std::current_exception();
+            }
+        });
+    }
+    try {
+        part(0, half, position_, make, first_error);
+    } catch (...) {
+        helper.join();
+        throw;
+    }
+    helper.join();
+    if (second_failure) std::rethrow_exception(second_failure);
+    if (first_error != 0 || second_error != 0) fail("write failed", first_error != 0 ? first_error : second_error);
+    if (::lseek(fd_, static_cast<off_t>(position_ + length), SEEK_SET) < 0) fail("seek failed", errno);
+    position_ += length;
+    progress_add(length);
 }
 
 void FileWriter::write_from_mapping(const MappedFile& source, uint64_t offset, uint64_t length) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,15 @@ class FileWriter {
      * false (the caller keeps the other core busy, e.g. with a CRC).
      */
     void copy_from(const MappedFile& source, uint64_t offset, uint64_t length, bool both_cores = true);
+    /** Hands a part's bytes to write_in_halves, in order, in pieces of any size. */
+    using PartSink = std::function<void(const void* data, uint64_t size)>;
+    /** Makes bytes [begin, end) of an appended span and passes them to the sink. */
+    using PartMaker = std::function<void(uint64_t begin, uint64_t end, const PartSink& sink)>;
+    /**
+     * Appends `length` bytes that `make` produces. Large spans (no CRC tracked) are made as two halves,
+     * one on each core, each written at its own offset; `grain` keeps the cut on whole elements.
+     */
+    void write_in_halves(uint64_t length, uint64_t grain, const PartMaker& make);
     /**
      * Makes this (still empty) file a copy of the file at `source`, which must
      * hold `length` bytes: a reflink where the file system shares extents,

@@ -27,7 +27,8 @@ class PlanExecutor {
     bool is_byte_copy(size_t output) const;
     /**
      * Appends the output's row-major bytes: byte copies go range by range from the source files
-     * (kernel-side for large ranges); everything else is computed by the tensor engine.
+     * (kernel-side for large ranges), casts of moved bytes are converted from them in cache-sized
+     * blocks; everything else is computed by the tensor engine.
      */
     void write(size_t output, FileWriter& out) const;
     /**
@@ -37,7 +38,14 @@ class PlanExecutor {
     std::string bytes(size_t output) const;
 
   private:
+    /** Byte runs of values stored in `from` that the output holds converted (a cast of moved bytes). */
+    struct CastRuns {
+        std::vector<ByteRun> runs;
+        DType from = DType::Invalid;
+    };
+
     std::optional<std::vector<ByteRun>> runs(size_t data_output) const;
+    std::optional<CastRuns> cast_runs(size_t data_output) const;
 
     const CheckpointIndex& index_;
     const Plan& plan_;

@@ -27,6 +27,30 @@ TEST(FileWriter, CopiesAWholeFileByteForByte) {
     EXPECT_EQ(slurp(dir / "copy"), bytes);
 }
 
+TEST(FileWriter, WritesLargeSpansInTwoHalvesAtTheirOffsets) {
+    test::TempDir dir;
+    const uint64_t length = (5 << 20) + 6; // past the split size, cut on 2-byte elements
+    auto make = [](uint64_t begin, uint64_t end, const FileWriter::PartSink& sink) {
+        std::string piece;
+        for (uint64_t i = begin; i < end; ++i) { // in uneven pieces, as a converter hands them over
+            piece.push_back(static_cast<char>(i * 131 % 251));
+            if (piece.size() == 70001 || i + 1 == end) {
+                sink(piece.data(), piece.size());
+                piece.clear();
+            }
+        }
+    };
+    FileWriter out((dir / "halves").string());
+    out.write("head", 4);
+    out.write_in_halves(length, 2, make);
+    out.write("tail", 4);
+    EXPECT_EQ(out.position(), length + 8);
+    out.close();
+    std::string expected = "head";
+    make(0, length, [&](const void* data, uint64_t size) { expected.append(static_cast<const char*>(data), size); });
+    EXPECT_EQ(slurp(dir / "halves"), expected + "tail");
+}
+
 TEST(FileWriter, RefusesASourceWhoseSizeChangedSinceItWasChecked) {
     test::TempDir dir;
     std::ofstream(dir / "source", std::ios::binary) << "twelve bytes";
