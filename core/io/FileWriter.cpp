@@ -111,7 +111,7 @@ void FileWriter::write(const void* data, uint64_t size) {
         return;
     }
     while (size > 0) {
-        const ssize_t n = ::write(fd_, p, static_cast<size_t>(std::min<uint64_t>(size, kCopyChunk)));
+        const ssize_t n = ::write(fd_, p, static_cast<size_t>(std::min<uint64_t>(size, kBufferSize)));
         if (n < 0) {
             if (errno == EINTR) continue;
             fail("write failed", errno);

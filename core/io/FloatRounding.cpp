@@ -150,6 +150,21 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void widen(DType fr
     }
 }
 
+__attribute__((target_clones("avx512f", "avx2", "default"))) void
+add16(DType d, const unsigned char* x, const unsigned char* y, unsigned char* out, uint64_t count) {
+    uint64_t i = 0;
+    for (; i + kLanes <= count; i += kLanes) {
+        const VecF sum = widened(d, x + 2 * i) + widened(d, y + 2 * i);
+        const VecH h = d == DType::BF16 ? bf16_narrowed(sum) : f16_narrowed(sum);
+        std::memcpy(out + 2 * i, &h, sizeof h);
+    }
+    for (; i < count; ++i) {
+        const float sum = scalar_widened(d, x + 2 * i) + scalar_widened(d, y + 2 * i);
+        const uint16_t h = d == DType::BF16 ? bf16_of(sum) : f16_of(sum);
+        std::memcpy(out + 2 * i, &h, 2);
+    }
+}
+
 } // namespace
 
 bool is_convertible_float(DType d) { return d == DType::F32 || d == DType::F16 || d == DType::BF16; }
@@ -169,6 +184,23 @@ void convert_floats(DType from, DType to, const void* src, void* dst, uint64_t c
         widen(from, in, out, count);
     else
         narrow(from, to, in, out, count);
+}
+
+void add_floats(DType dtype, const void* x, const void* y, void* out, uint64_t count) {
+    const auto* a = static_cast<const unsigned char*>(x);
+    const auto* b = static_cast<const unsigned char*>(y);
+    if (dtype == DType::BF16 || dtype == DType::F16) {
+        add16(dtype, a, b, static_cast<unsigned char*>(out), count);
+        return;
+    }
+    if (dtype != DType::F32) throw Error(ExitCode::Internal, "add_floats: " + std::string(dtype_name(dtype)));
+    for (uint64_t i = 0; i < count; ++i) {
+        float p, q;
+        std::memcpy(&p, a + 4 * i, 4);
+        std::memcpy(&q, b + 4 * i, 4);
+        const float sum = p + q;
+        std::memcpy(static_cast<unsigned char*>(out) + 4 * i, &sum, 4);
+    }
 }
 
 } // namespace ckptconv::core

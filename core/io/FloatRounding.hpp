@@ -15,4 +15,7 @@ bool is_convertible_float(DType d);
  */
 void convert_floats(DType from, DType to, const void* src, void* dst, uint64_t count);
 
+/** out = x + y element by element in `dtype` as torch adds it: both widened to fp32, summed, rounded once. */
+void add_floats(DType dtype, const void* x, const void* y, void* out, uint64_t count);
+
 } // namespace ckptconv::core

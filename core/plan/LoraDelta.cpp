@@ -110,6 +110,11 @@ void rows_range(const float* a, const float* b, float* delta, int64_t first, int
 
 } // namespace
 
+void lora_delta_one_core(const float* a, const float* b, float* delta, int64_t out, int64_t in, int64_t r,
+                         double scale) {
+    rows_range(a, b, delta, 0, out, in, r, static_cast<float>(scale));
+}
+
 void lora_delta(const float* a, const float* b, float* delta, int64_t out, int64_t in, int64_t r, double scale) {
     const auto s = static_cast<float>(scale); // torch multiplies an fp32 tensor by a Python float in fp32
     const int64_t half = out >= kMinSplit ? (out / 2 / kRows) * kRows : 0;

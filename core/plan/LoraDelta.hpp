@@ -13,4 +13,8 @@ namespace ckptconv::core {
  */
 void lora_delta(const float* a, const float* b, float* delta, int64_t out, int64_t in, int64_t r, double scale);
 
+/** The same on the calling thread only (for callers that already keep both cores busy); the same bits. */
+void lora_delta_one_core(const float* a, const float* b, float* delta, int64_t out, int64_t in, int64_t r,
+                         double scale);
+
 } // namespace ckptconv::core

@@ -46,6 +46,10 @@ class PlanExecutor {
 
     std::optional<std::vector<ByteRun>> runs(size_t data_output) const;
     std::optional<CastRuns> cast_runs(size_t data_output) const;
+    /** A LoRA merge of a weight read as bytes, computed and written row block by row block; false if not one. */
+    bool write_lora_merge(size_t data_output, FileWriter& out) const;
+    /** Node `expr` computed by the tensor engine, as `as`. */
+    std::string evaluated(int64_t expr, DType as) const;
 
     const CheckpointIndex& index_;
     const Plan& plan_;
