@@ -97,72 +97,87 @@ constexpr uint64_t kLanes = 16;
     return __builtin_convertvector(result, VecH);
 }
 
-[[gnu::always_inline]] inline VecF widened(DType from, const unsigned char* p) {
-    if (from == DType::F32) {
+template <DType From> [[gnu::always_inline]] inline VecF widened(const unsigned char* p) {
+    if constexpr (From == DType::F32) {
         VecF f;
         std::memcpy(&f, p, sizeof f);
         return f;
+    } else {
+        VecH h;
+        std::memcpy(&h, p, sizeof h);
+        return From == DType::BF16 ? bf16_widened(h) : f16_widened(h);
     }
-    VecH h;
-    std::memcpy(&h, p, sizeof h);
-    return from == DType::BF16 ? bf16_widened(h) : f16_widened(h);
 }
 
-float scalar_widened(DType from, const unsigned char* p) {
-    if (from == DType::F32) {
+template <DType From> [[gnu::always_inline]] inline float scalar_widened(const unsigned char* p) {
+    if constexpr (From == DType::F32) {
         float f;
         std::memcpy(&f, p, 4);
         return f;
-    }
-    uint16_t h;
-    std::memcpy(&h, p, 2);
-    return from == DType::BF16 ? float_of(static_cast<uint32_t>(h) << 16) : float_of_f16(h);
-}
-
-// One loop per target: 16 lanes at a time (an AVX-512 or AVX2 clone where the CPU has one), then the tail
-// one element at a time through the same arithmetic; this keeps a cast at the speed of copying.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void narrow(DType from, DType to, const unsigned char* in,
-                                                                         unsigned char* out, uint64_t count) {
-    const uint32_t in_size = element_size(from);
-    uint64_t i = 0;
-    for (; i + kLanes <= count; i += kLanes) {
-        const VecF f = widened(from, in + i * in_size);
-        const VecH h = to == DType::BF16 ? bf16_narrowed(f) : f16_narrowed(f);
-        std::memcpy(out + 2 * i, &h, sizeof h);
-    }
-    for (; i < count; ++i) {
-        const float f = scalar_widened(from, in + i * in_size);
-        const uint16_t h = to == DType::BF16 ? bf16_of(f) : f16_of(f);
-        std::memcpy(out + 2 * i, &h, 2);
+    } else {
+        uint16_t h;
+        std::memcpy(&h, p, 2);
+        return From == DType::BF16 ? float_of(static_cast<uint32_t>(h) << 16) : float_of_f16(h);
     }
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void widen(DType from, const unsigned char* in,
-                                                                        unsigned char* out, uint64_t count) {
+template <DType To> [[gnu::always_inline]] inline void store(float f, unsigned char* p) {
+    if constexpr (To == DType::F32) {
+        std::memcpy(p, &f, 4);
+    } else {
+        const uint16_t h = To == DType::BF16 ? bf16_of(f) : f16_of(f);
+        std::memcpy(p, &h, 2);
+    }
+}
+
+template <DType To> [[gnu::always_inline]] inline void store(VecF f, unsigned char* p) {
+    if constexpr (To == DType::F32) {
+        std::memcpy(p, &f, sizeof f);
+    } else {
+        const VecH h = To == DType::BF16 ? bf16_narrowed(f) : f16_narrowed(f);
+        std::memcpy(p, &h, sizeof h);
+    }
+}
+
+// The loops are specialised per pair at compile time, so the widening and narrowing inline into one
+// straight vector body: 16 lanes at a time, then the tail one element at a time, the same arithmetic.
+template <DType From, DType To>
+[[gnu::always_inline]] inline void convert_loop(const unsigned char* in, unsigned char* out, uint64_t count) {
+    constexpr uint32_t a = From == DType::F32 ? 4 : 2, b = To == DType::F32 ? 4 : 2;
     uint64_t i = 0;
-    for (; i + kLanes <= count; i += kLanes) {
-        const VecF f = widened(from, in + i * 2);
-        std::memcpy(out + 4 * i, &f, sizeof f);
-    }
-    for (; i < count; ++i) {
-        const float f = scalar_widened(from, in + i * 2);
-        std::memcpy(out + 4 * i, &f, 4);
-    }
+    for (; i + kLanes <= count; i += kLanes) store<To>(widened<From>(in + i * a), out + i * b);
+    for (; i < count; ++i) store<To>(scalar_widened<From>(in + i * a), out + i * b);
+}
+
+template <DType D>
+[[gnu::always_inline]] inline void add_loop(const unsigned char* x, const unsigned char* y, unsigned char* out,
+                                            uint64_t count) {
+    constexpr uint32_t a = D == DType::F32 ? 4 : 2;
+    uint64_t i = 0;
+    for (; i + kLanes <= count; i += kLanes) store<D>(widened<D>(x + i * a) + widened<D>(y + i * a), out + i * a);
+    for (; i < count; ++i) store<D>(scalar_widened<D>(x + i * a) + scalar_widened<D>(y + i * a), out + i * a);
+}
+
+template <DType From>
+[[gnu::always_inline]] inline void convert_from(DType to, const unsigned char* in, unsigned char* out, uint64_t count) {
+    if (to == DType::F32) convert_loop<From, DType::F32>(in, out, count);
+    if (to == DType::F16) convert_loop<From, DType::F16>(in, out, count);
+    if (to == DType::BF16) convert_loop<From, DType::BF16>(in, out, count);
+}
+
+// An AVX-512 or AVX2 clone where the CPU has one: what keeps a cast at the speed of copying.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void convert(DType from, DType to, const unsigned char* in,
+                                                                          unsigned char* out, uint64_t count) {
+    if (from == DType::F32) convert_from<DType::F32>(to, in, out, count);
+    if (from == DType::F16) convert_from<DType::F16>(to, in, out, count);
+    if (from == DType::BF16) convert_from<DType::BF16>(to, in, out, count);
 }
 
 __attribute__((target_clones("avx512f", "avx2", "default"))) void
-add16(DType d, const unsigned char* x, const unsigned char* y, unsigned char* out, uint64_t count) {
-    uint64_t i = 0;
-    for (; i + kLanes <= count; i += kLanes) {
-        const VecF sum = widened(d, x + 2 * i) + widened(d, y + 2 * i);
-        const VecH h = d == DType::BF16 ? bf16_narrowed(sum) : f16_narrowed(sum);
-        std::memcpy(out + 2 * i, &h, sizeof h);
-    }
-    for (; i < count; ++i) {
-        const float sum = scalar_widened(d, x + 2 * i) + scalar_widened(d, y + 2 * i);
-        const uint16_t h = d == DType::BF16 ? bf16_of(sum) : f16_of(sum);
-        std::memcpy(out + 2 * i, &h, 2);
-    }
+add(DType d, const unsigned char* x, const unsigned char* y, unsigned char* out, uint64_t count) {
+    if (d == DType::F32) add_loop<DType::F32>(x, y, out, count);
+    if (d == DType::F16) add_loop<DType::F16>(x, y, out, count);
+    if (d == DType::BF16) add_loop<DType::BF16>(x, y, out, count);
 }
 
 } // namespace
@@ -173,34 +188,17 @@ void convert_floats(DType from, DType to, const void* src, void* dst, uint64_t c
     if (!is_convertible_float(from) || !is_convertible_float(to))
         throw Error(ExitCode::Internal,
                     "convert_floats: " + std::string(dtype_name(from)) + " -> " + std::string(dtype_name(to)));
-    const auto* in = static_cast<const unsigned char*>(src);
-    auto* out = static_cast<unsigned char*>(dst);
-    const uint32_t a = element_size(from);
     if (from == to) {
-        std::memcpy(out, in, count * a);
+        std::memcpy(dst, src, count * element_size(from));
         return;
     }
-    if (to == DType::F32)
-        widen(from, in, out, count);
-    else
-        narrow(from, to, in, out, count);
+    convert(from, to, static_cast<const unsigned char*>(src), static_cast<unsigned char*>(dst), count);
 }
 
 void add_floats(DType dtype, const void* x, const void* y, void* out, uint64_t count) {
-    const auto* a = static_cast<const unsigned char*>(x);
-    const auto* b = static_cast<const unsigned char*>(y);
-    if (dtype == DType::BF16 || dtype == DType::F16) {
-        add16(dtype, a, b, static_cast<unsigned char*>(out), count);
-        return;
-    }
-    if (dtype != DType::F32) throw Error(ExitCode::Internal, "add_floats: " + std::string(dtype_name(dtype)));
-    for (uint64_t i = 0; i < count; ++i) {
-        float p, q;
-        std::memcpy(&p, a + 4 * i, 4);
-        std::memcpy(&q, b + 4 * i, 4);
-        const float sum = p + q;
-        std::memcpy(static_cast<unsigned char*>(out) + 4 * i, &sum, 4);
-    }
+    if (!is_convertible_float(dtype)) throw Error(ExitCode::Internal, "add_floats: " + std::string(dtype_name(dtype)));
+    add(dtype, static_cast<const unsigned char*>(x), static_cast<const unsigned char*>(y),
+        static_cast<unsigned char*>(out), count);
 }
 
 } // namespace ckptconv::core

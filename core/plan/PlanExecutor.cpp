@@ -159,8 +159,9 @@ void write_converted(const std::vector<ByteRun>& runs, DType from, DType to, Fil
                         });
 }
 
-// Rows of a LoRA merge per block: the fp32 update of 48 rows of a 3072-wide weight is 590 KB, in L2.
-constexpr int64_t kMergeRows = 48;
+// Rows of a LoRA merge per block. Each block packs A anew (r x in floats), so blocks must be tall for the
+// packing to stay a small share: 240 rows of a 1920-wide fp32 update are 1.8 MB.
+constexpr int64_t kMergeRows = 240;
 
 } // namespace
 
