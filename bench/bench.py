@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Benchmark ckptconv against the read+write floor and Python torch, in one run.
 
-    /usr/bin/python3 bench/bench.py [--runs 3] [--work DIR] [--models 2b,5b,headers] [--cli PATH]
+    /usr/bin/python3 bench/bench.py [--runs 3] [--work DIR] [--models 2b,5b,headers,lora,zero2,zero3] [--cli PATH]
 
 Makes (once, in --work) full-size CogVideoX SAT checkpoints: a 2B folder
 (fp16 transformer ~3.4 GB + fp32 VAE ~0.86 GB + a bf16 T5 encoder folder ~2.2 GB) and, with 5b, a bf16 5B
@@ -12,7 +12,9 @@ run, and prints per model the medians of wall time and peak RSS with
 ratios against `cat SRC > DST && sync DST` (the floor for a tool that fsyncs
 its outputs; plain `cat` is listed too) and the Python reference conversion.
 `headers` times `inspect` of a 1M-tensor safetensors header (~96 MB) and of a
-1M-entry shard index over 4 shards: parsing must stay linear. --cli benchmarks
+1M-entry shard index over 4 shards: parsing must stay linear. `zero2`/`zero3` make a 2B DeepSpeed folder
+(~24 GB; bench/make_zero_checkpoint.py), time its conversion against `dd` of the bytes it must read and a
+zero_to_fp32-style Python consolidation, then delete it (unless --keep). --cli benchmarks
 another build (e.g. an older one) with the same cases.
 Outputs are deleted before each run so every run writes fresh files.
 After the timed runs it checks what the runs wrote: the 2B folder's
@@ -79,6 +81,9 @@ def cases_2b(work):
         # The real cogvideox_sat plan (every key renamed, every query_key_value split in three, adaLN chunks
         # reordered) written as diffusers safetensors, against the same conversion in Python.
         ("ckptconv SAT -> diffusers", [CLI, "convert", src, "-o", out("diffusers"), "-q"], ["diffusers"]),
+        # The same with every tensor cast fp16 -> bf16 (issue #16: casts at the speed of copying).
+        ("ckptconv SAT -> diffusers --dtype bf16", [CLI, "convert", src, "-o", out("diffusers_bf16"), "-q", "--dtype",
+                                                   "bf16"], ["diffusers_bf16"]),
         ("python SAT -> safetensors", [PY, convert_py, src, out("py.safetensors"), "safetensors"], ["py.safetensors"]),
         ("python SAT -> torch.save", [PY, convert_py, src, out("py_conv.pt"), "pt"], ["py_conv.pt"]),
         # The whole folder, transformer, VAE and T5, variant detected from the transformer (no --option).
@@ -119,6 +124,36 @@ def cases_lora(work):
         ("python SAT LoRA merge -> safetensors", [PY, os.path.join(HERE, "python_sat_to_diffusers.py"), src,
                                                   out("py_merged.safetensors"), "merge"], ["py_merged.safetensors"],
          lambda w: compare_merges(w, src)),
+    ]
+
+
+def cases_zero(work, stage):
+    """A full-size 2B CogVideo finetune/ DeepSpeed folder (2 ranks, fp32 master and Adam moments) at ZeRO `stage`,
+    converted to a bf16 diffusers transformer. The floor copies the bytes the conversion must read: `module`
+    (ZeRO 2: the bf16 copy) or the fp32 partitions inside the optim files (ZeRO 3), with `dd`, `&& sync`."""
+    folder = os.path.join(work, f"zero{stage}_2b")
+    needed_file = os.path.join(folder, "needed.json")
+    if not os.path.exists(needed_file):
+        r = subprocess.run([PY, os.path.join(HERE, "make_zero_checkpoint.py"), folder, "--stage", str(stage)],
+                           check=True, stdout=subprocess.PIPE, text=True)
+        with open(needed_file, "w") as f:
+            f.write(r.stdout)
+    with open(needed_file) as f:
+        needed = json.load(f)["needed"]
+    if stage == 2:
+        module = os.path.join(folder, "pytorch_model", "mp_rank_00_model_states.pt")
+        needed = [(module, 0, os.path.getsize(module))]
+    out = lambda name: os.path.join(work, name)  # noqa: E731
+    dd = " ; ".join(f"dd if='{p}' bs=4M iflag=skip_bytes,count_bytes skip={o} count={n} status=none"
+                    for p, o, n in needed)
+    subprocess.run(f"{{ {dd} ; }} > /dev/null", shell=True, check=True)  # warm what fits of the needed bytes
+    return folder, [], [
+        ("cat SRC > DST && sync DST (floor)", [f"{{ {dd} ; }} > '{out('copyz')}' && sync '{out('copyz')}'"],
+         ["copyz"]),
+        (f"ckptconv ZeRO-{stage} folder -> bf16 diffusers transformer", [CLI, "convert", folder, "-o", out("zero_out"),
+                                                                     "-q"], ["zero_out"]),
+        ("python zero_to_fp32 style -> bf16 safetensors", [PY, os.path.join(HERE, "python_zero_to_fp32.py"), folder,
+                                                            out("zero_py.safetensors")], ["zero_py.safetensors"]),
     ]
 
 
@@ -244,12 +279,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--work", default="/tmp/ckptconv-bench")
-    ap.add_argument("--models", default="2b", help="comma-separated: 2b, 5b, headers, lora")
+    ap.add_argument("--models", default="2b", help="comma-separated: 2b, 5b, headers, lora, zero2, zero3")
+    ap.add_argument("--keep", action="store_true", help="keep the generated ZeRO folders (~24 GB each)")
     ap.add_argument("--cli", default=CLI, help="the ckptconv binary to time")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
     globals()["CLI"] = os.path.abspath(args.cli)
-    models = {"2b": cases_2b, "5b": cases_5b, "headers": cases_headers, "lora": cases_lora}
+    models = {"2b": cases_2b, "5b": cases_5b, "headers": cases_headers, "lora": cases_lora,
+              "zero2": lambda w: cases_zero(w, 2), "zero3": lambda w: cases_zero(w, 3)}
     for model in args.models.split(","):
         src, warm, cases = models[model](args.work)
         for w in warm:
@@ -268,16 +305,22 @@ def main():
                 remove(os.path.join(args.work, p))
             results[name] = (statistics.median(s for s, _ in samples), statistics.median(r for _, r in samples),
                              [round(s, 2) for s, _ in samples])
-            print(f"{model} {name}: {results[name][2]} s", file=sys.stderr)
-        print(f"\n{model}: input {os.path.getsize(src) / 1e9:.2f} GB, {os.cpu_count()} cores, page cache warm, "
+            print(f"{model} {name}: {results[name][2]} s, peak RSS {results[name][1]:.0f} MB", file=sys.stderr)
+        size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(src) for f in fs) \
+            if os.path.isdir(src) else os.path.getsize(src)
+        if model.startswith("zero") and not args.keep:
+            remove(src)  # ~24 GB: the issue asks for the folders to go after the run
+        print(f"\n{model}: input {size / 1e9:.2f} GB, {os.cpu_count()} cores, page cache warm, "
               f"median of {args.runs} runs\n")
         print("| command | wall s (median) | x its cat | python / this | peak RSS MB |")
         print("|---|---|---|---|---|")
         for name, (wall, rss, _) in results.items():
-            folder_case = "folder" in name or "pipeline" in name
+            folder_case = ("folder" in name or "pipeline" in name) and not model.startswith("zero")
             floor = results["cat folder (floor)" if folder_case else "cat SRC > DST && sync DST (floor)"][0]
             python = results.get("python SAT folder -> pipeline" if folder_case else
-                                 "python SAT LoRA merge -> safetensors" if model == "lora" else "python SAT -> safetensors")
+                                 "python SAT LoRA merge -> safetensors" if model == "lora" else
+                                 "python zero_to_fp32 style -> bf16 safetensors" if model.startswith("zero") else
+                                 "python SAT -> safetensors")
             ratio = f"{python[0] / wall:.1f}" if python else "-"
             print(f"| {name} | {wall:.2f} | {wall / floor:.2f} | {ratio} | {rss:.0f} |")
 

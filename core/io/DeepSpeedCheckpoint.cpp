@@ -422,6 +422,10 @@ std::vector<std::string> master_mismatches(const CheckpointIndex& view, const Py
             differ.push_back(name + " (" + std::to_string(elements) + " of " + std::to_string(copy->numel) +
                              " elements)");
         }
+        // Both copies were read through the mappings: drop their pages from the resident set as we go.
+        for (const StoragePiece& p : copy->pieces) view.files.at(p.file)->release(p.offset, p.nbytes);
+        if (!is_gathered(*m->tensor))
+            view.files.at(m->tensor->storage->file)->release(tensor_file_offset(*m->tensor), have.size());
     }
     return differ;
 }
