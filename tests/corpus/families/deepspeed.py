@@ -266,6 +266,10 @@ def write(out, sat_transformer, diffusers_names):
     write_zero3(trainer, "global_step300", toy_model(torch.float16, 7), 2)
     with open(os.path.join(trainer, "trainer_state.json"), "w") as f:
         f.write('{"global_step": 300, "log_history": []}\n')
+    # ... and its own checkpoint files (training-saves.md 5.5): `latest` must win over them.
+    torch.save({"python": 1, "numpy": 2, "cpu": torch.arange(8, dtype=torch.uint8)}, f"{trainer}/rng_state_0.pth")
+    torch.save({"last_epoch": 300, "_step_count": 301}, f"{trainer}/scheduler.pt")
+    torch.save({"output_dir": "out", "learning_rate": 1e-4}, f"{trainer}/training_args.bin")
     # CogVideo finetune/ SFT (accelerate + DeepSpeed ZeRO-2, tag pytorch_model): keys already diffusers names.
     sat = sat_transformer(128, 2, 16, "1.0", dtype=torch.bfloat16)
     diff = diffusers_names(sat)
