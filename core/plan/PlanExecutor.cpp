@@ -291,17 +291,18 @@ void PlanExecutor::write(size_t output, FileWriter& out) const {
         }
         return;
     }
-    if (write_lora_merge(o, out)) return;
+    const int64_t expr = plan_.outputs.at(o).expr;
     if (const auto cast = cast_runs(o)) {
         write_converted(cast->runs, cast->from, dtype(o), out);
         return;
     }
-    const int64_t expr = plan_.outputs.at(o).expr;
-    tensor_engine().evaluate(
-        index_, plan_, expr, dtype(o),
-        [](void* w, const void* data, uint64_t size) { static_cast<FileWriter*>(w)->write(data, size); }, &out);
-    // The sources were read through the mapping: drop their pages from the resident set (they stay
-    // in the page cache for the next output that reads them), so peak RSS stays about one output.
+    if (!write_lora_merge(o, out))
+        tensor_engine().evaluate(
+            index_, plan_, expr, dtype(o),
+            [](void* w, const void* data, uint64_t size) { static_cast<FileWriter*>(w)->write(data, size); }, &out);
+    // Sources read through the mapping (all of them here, a merge's LoRA matrices): drop their pages from the
+    // resident set (they stay in the page cache for the next output that reads them), so peak RSS stays
+    // about one output.
     for (uint64_t s : sources_of(plan_, expr)) {
         const TensorInfo& src = *index_.tensors.at(s).info;
         for (const StoragePiece& p : src.storage->pieces) index_.files.at(p.file)->release(p.offset, p.nbytes);
