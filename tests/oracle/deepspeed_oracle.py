@@ -192,6 +192,21 @@ def check_family(cli, corpus, rel, dtype=None):
             assert json.load(f)["_class_name"] == "CogVideoXTransformer3DModel"
 
 
+def check_verify(cli, corpus):
+    """verify reads a DeepSpeed folder with convert's copy rule: a consolidation and a family conversion of the
+    ZeRO-3 master check out identical, and the provenance names the rank files read."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for rel, extra, out in (("zero3_dp3", ("--plugin", "none"), "c.safetensors"),
+                                ("cogvideo_finetune/checkpoint-300", ("--dtype", "fp32"), "t")):
+            folder = os.path.join(corpus, "deepspeed", rel)
+            dst = os.path.join(tmp, out)
+            r = run_cli(cli, "convert", folder, "-o", dst, "-q", *extra)
+            assert r.returncode == 0, r.stderr
+            r = run_cli(cli, "verify", folder, dst, *extra)
+            assert r.returncode == 0 and "identical" in r.stdout + r.stderr, (r.returncode, r.stdout, r.stderr)
+        assert "bf16_zero_pp_rank_1_mp_rank_00_optim_states.pt" in r.stdout + r.stderr
+
+
 def broken_copy(corpus, tmp, name):
     dst = tempfile.mkdtemp(prefix=name.replace("/", "_") + "-", dir=tmp)
     os.rmdir(dst)
@@ -247,6 +262,7 @@ def main():
         ("CogVideo finetune/ folder --dtype fp32 (the master)",
          lambda: check_family(cli, corpus, "cogvideo_finetune/checkpoint-300", "fp32")),
         ("SAT run folder: `latest`'s tag, not the -ema one", lambda: check_family(cli, corpus, "sat_run")),
+        ("verify re-derives DeepSpeed conversions", lambda: check_verify(cli, corpus)),
         ("broken folders are refused", lambda: check_refusals(cli, corpus)),
     ]
     return run_cases(cases)
