@@ -47,66 +47,14 @@ class FileReader {
     int fd_;
 };
 
-// Converts run by run through one buffer of kCastBlock elements: no tensor-sized allocation, and writes of
-// the size the byte copies make (a cast used to take 4x the time of a copy in the kernel's write path).
-constexpr uint64_t kCastBlock = uint64_t{1} << 16;
-
-/** Reads and converts the runs block by block, in order, from a given element on. */
-class ConvertedBlocks {
-  public:
-    ConvertedBlocks(const std::vector<ByteRun>& runs, DType from, DType to, uint64_t first_element)
-        : runs_(runs), from_(from), to_(to), in_(kCastBlock * element_size(from)) {
-        const uint32_t in_size = element_size(from);
-        for (uint64_t skip = first_element; run_ < runs_.size(); ++run_) {
-            const uint64_t count = runs_[run_].length / in_size;
-            if (skip < count) {
-                done_ = skip;
-                break;
-            }
-            skip -= count;
-        }
-    }
-
-    /** Up to `limit` (<= kCastBlock) next elements of `to` into `out`: how many, 0 at the end. */
-    uint64_t next(char* out, uint64_t limit) {
-        const uint32_t in_size = element_size(from_);
-        while (run_ < runs_.size() && done_ * in_size >= runs_[run_].length) {
-            ++run_;
-            done_ = 0;
-            source_.reset();
-        }
-        if (run_ == runs_.size()) return 0;
-        const ByteRun& r = runs_[run_];
-        const uint64_t n = std::min({kCastBlock, limit, r.length / in_size - done_});
-        const uint64_t at = r.offset + done_ * in_size;
-        if (!r.file && !r.memory) { // zero bits are zero in every float format
-            std::memset(out, 0, n * element_size(to_));
-        } else {
-            // File ranges are read with pread like `cat`: through the mapping, every page would fault in.
-            if (r.file && !source_) source_ = std::make_unique<FileReader>(r.file);
-            const char* data = r.file ? source_->read(at, n * in_size, in_.data()) : r.memory + at;
-            convert_floats(from_, to_, data, out, n);
-        }
-        done_ += n;
-        return n;
-    }
-
-  private:
-    const std::vector<ByteRun>& runs_;
-    DType from_, to_;
-    std::vector<char> in_;
-    size_t run_ = 0;
-    uint64_t done_ = 0; ///< elements of runs_[run_] already converted
-    std::unique_ptr<FileReader> source_;
-};
-
 /** Any byte span of runs laid end to end, read with pread (each file opened once). */
 class RunSpans {
   public:
     explicit RunSpans(const std::vector<ByteRun>& runs) : runs_(runs) {
+        uint64_t start = 0;
         for (const ByteRun& r : runs) {
-            starts_.push_back(total_);
-            total_ += r.length;
+            starts_.push_back(start);
+            start += r.length;
         }
     }
 
@@ -136,25 +84,28 @@ class RunSpans {
   private:
     const std::vector<ByteRun>& runs_;
     std::vector<uint64_t> starts_;
-    uint64_t total_ = 0;
     std::map<const MappedFile*, std::unique_ptr<FileReader>> readers_;
 };
+
+// Elements converted per block: 128-256 KB in and out, in cache, and writes of the size the byte copies make
+// (with one tensor-sized write, a cast took 4x the kernel time of a copy).
+constexpr uint64_t kCastBlock = uint64_t{1} << 16;
 
 // Both cores convert, each its half of the output, reading, converting and writing cache-sized blocks:
 // no tensor-sized buffer, and a cast costs about what copying the bytes costs.
 void write_converted(const std::vector<ByteRun>& runs, DType from, DType to, FileWriter& out) {
+    const uint32_t in_size = element_size(from), out_size = element_size(to);
     uint64_t total = 0;
-    for (const ByteRun& r : runs) total += r.length / element_size(from);
-    const uint32_t out_size = element_size(to);
+    for (const ByteRun& r : runs) total += r.length / in_size;
     out.write_in_halves(total * out_size, out_size,
                         [&](uint64_t begin, uint64_t end, const FileWriter::PartSink& sink) {
-                            ConvertedBlocks blocks(runs, from, to, begin / out_size);
-                            std::vector<char> buffer(kCastBlock * out_size);
-                            for (uint64_t left = (end - begin) / out_size; left > 0;) {
-                                const uint64_t n = blocks.next(buffer.data(), left);
-                                if (n == 0) return; // the runs ended early: write_in_halves reports it
-                                sink(buffer.data(), n * out_size);
-                                left -= n;
+                            RunSpans source(runs);
+                            std::vector<char> in(kCastBlock * in_size), converted(kCastBlock * out_size);
+                            for (uint64_t e = begin / out_size; e < end / out_size; e += kCastBlock) {
+                                const uint64_t n = std::min(kCastBlock, end / out_size - e);
+                                source.read(e * in_size, n * in_size, in.data());
+                                convert_floats(from, to, in.data(), converted.data(), n);
+                                sink(converted.data(), n * out_size);
                             }
                         });
 }
@@ -313,14 +264,7 @@ void PlanExecutor::write(size_t output, FileWriter& out) const {
 
 std::string PlanExecutor::bytes(size_t output) const {
     const size_t o = data_output(output);
-    std::string result;
-    tensor_engine().evaluate(
-        index_, plan_, plan_.outputs.at(o).expr, dtype(o),
-        [](void* r, const void* data, uint64_t size) {
-            static_cast<std::string*>(r)->append(static_cast<const char*>(data), size);
-        },
-        &result);
-    return result;
+    return evaluated(plan_.outputs.at(o).expr, dtype(o));
 }
 
 } // namespace ckptconv::core
