@@ -305,12 +305,22 @@ std::map<std::string, std::shared_ptr<TensorInfo>> rebuild_master(Layout layout,
     std::vector<std::vector<NamedShape>> groups;
     for (const auto& g : param_shapes.items) groups.push_back(named_shapes(*g, states_path, "param_shapes"));
     std::map<std::string, std::shared_ptr<TensorInfo>> master;
-    auto add = [&](const NamedShape& p, const Stream& s, const std::vector<RankSlice>& slices,
+    auto add = [&](const std::vector<NamedShape>& params, const std::vector<std::vector<RankSlice>>& slices,
                    const std::vector<Stream>& streams) {
-        std::vector<StoragePiece> pieces;
-        for (const RankSlice& r : slices) streams[r.rank].pieces(r.start, r.count, pieces);
-        if (!master.emplace(p.name, gathered(p.name, p.shape, p.numel, s.dtype, presented, std::move(pieces))).second)
-            throw bad_input(states_path, "param_shapes names '" + p.name + "' twice");
+        // A piece's bytes are counted in one element size: every rank must hold the dtype rank 0 holds.
+        const DType stored = streams.front().dtype;
+        for (size_t r = 1; r < streams.size(); ++r)
+            if (streams[r].dtype != stored)
+                throw bad_input(optim[r].path, "holds " + std::string(dtype_name(streams[r].dtype)) +
+                                                   " partitions where rank 0's are " + std::string(dtype_name(stored)));
+        for (size_t i = 0; i < params.size(); ++i) {
+            const NamedShape& p = params[i];
+            std::vector<StoragePiece> pieces;
+            for (const RankSlice& r : slices[i]) streams[r.rank].pieces(r.start, r.count, pieces);
+            if (!master.emplace(p.name, gathered(p.name, p.shape, p.numel, stored, presented, std::move(pieces)))
+                     .second)
+                throw bad_input(states_path, "param_shapes names '" + p.name + "' twice");
+        }
     };
     const std::string& where = optim.front().path;
     if (layout == Layout::Zero3) { // sub-groups concatenated: one stream per rank, one list of params
@@ -326,8 +336,7 @@ std::map<std::string, std::shared_ptr<TensorInfo>> rebuild_master(Layout layout,
         for (auto& g : groups) params.insert(params.end(), g.begin(), g.end());
         std::vector<uint64_t> numels;
         for (const auto& p : params) numels.push_back(p.numel);
-        const auto slices = zero3_slices(lengths, numels, where);
-        for (size_t i = 0; i < params.size(); ++i) add(params[i], streams[0], slices[i], streams);
+        add(params, zero3_slices(lengths, numels, where), streams);
         return master;
     }
     for (size_t g = 0; g < groups.size(); ++g) {
@@ -352,8 +361,8 @@ std::map<std::string, std::shared_ptr<TensorInfo>> rebuild_master(Layout layout,
         }
         std::vector<uint64_t> numels;
         for (const auto& p : groups[g]) numels.push_back(p.numel);
-        const auto slices = zero12_slices(lengths, numels, padding, where + " (param group " + std::to_string(g) + ")");
-        for (size_t i = 0; i < groups[g].size(); ++i) add(groups[g][i], streams[0], slices[i], streams);
+        add(groups[g], zero12_slices(lengths, numels, padding, where + " (param group " + std::to_string(g) + ")"),
+            streams);
     }
     return master;
 }

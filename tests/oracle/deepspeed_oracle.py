@@ -231,6 +231,13 @@ def check_refusals(cli, corpus):
         groups[0] = groups[0][:-3].clone()
         torch.save(save, path)
         cases.append((folder, "but the ranks' partitions hold"))
+        folder, tag = broken_copy(corpus, tmp, "zero2_dp2")  # one rank's partitions in another dtype
+        path = os.path.join(tag, "zero_pp_rank_1_mp_rank_00_optim_states.pt")
+        save = torch.load(path)
+        groups = save["optimizer_state_dict"]["single_partition_of_fp32_groups"]
+        groups[0] = groups[0].half()
+        torch.save(save, path)
+        cases.append((folder, "holds f16 partitions where rank 0's are f32"))
         folder, tag = broken_copy(corpus, tmp, "zero3_dp3")  # a ZeRO-3 rank one element short
         path = os.path.join(tag, "bf16_zero_pp_rank_2_mp_rank_00_optim_states.pt")
         save = torch.load(path)
