@@ -238,6 +238,18 @@ def check_refusals(cli, corpus):
         groups[0] = groups[0].half()
         torch.save(save, path)
         cases.append((folder, "holds f16 partitions where rank 0's are f32"))
+        folder, tag = broken_copy(corpus, tmp, "zero2_dp2")  # a param shape whose numel overflows 64 bits
+        path = os.path.join(tag, "mp_rank_00_model_states.pt")
+        save = torch.load(path)
+        save["param_shapes"][0]["embed.weight"] = torch.Size([2 ** 40, 2 ** 40])
+        torch.save(save, path)
+        cases.append((folder, "param_shapes numel overflows 64 bits"))
+        folder, tag = broken_copy(corpus, tmp, "zero2_dp2")  # an optim file naming a global off the allow-list
+        path = os.path.join(tag, "zero_pp_rank_1_mp_rank_00_optim_states.pt")
+        save = torch.load(path)
+        save["optimizer_state_dict"]["loss_scaler"] = os.system
+        torch.save(save, path)
+        cases.append((folder, "unsafe pickle: global 'posix.system'"))
         folder, tag = broken_copy(corpus, tmp, "zero3_dp3")  # a ZeRO-3 rank one element short
         path = os.path.join(tag, "bf16_zero_pp_rank_2_mp_rank_00_optim_states.pt")
         save = torch.load(path)
