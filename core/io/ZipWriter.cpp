@@ -5,9 +5,6 @@
 
 #include <zlib.h>
 
-#include <algorithm>
-#include <future>
-
 namespace ckptconv::core {
 namespace {
 
@@ -23,21 +20,6 @@ uint32_t crc_of(const uint8_t* data, uint64_t size) {
     uLong crc = crc32_z(0L, Z_NULL, 0);
     return static_cast<uint32_t>(crc32_z(crc, data, static_cast<z_size_t>(size)));
 }
-
-// CRC of a mapped range in chunks, releasing each chunk from the resident set once hashed.
-uint32_t crc_of_mapping(const MappedFile& file, uint64_t offset, uint64_t length) {
-    constexpr uint64_t kChunk = 64u << 20;
-    uLong crc = crc32_z(0L, Z_NULL, 0);
-    for (uint64_t done = 0; done < length; done += kChunk) {
-        const uint64_t n = std::min(kChunk, length - done);
-        crc = crc32_z(crc, file.data() + offset + done, static_cast<z_size_t>(n));
-        file.release(offset + done, n);
-    }
-    return static_cast<uint32_t>(crc);
-}
-
-// Below this, a thread costs more than it saves.
-constexpr uint64_t kParallelCrcBytes = 8u << 20;
 
 } // namespace
 
@@ -96,20 +78,11 @@ void ZipWriter::add(const std::string& name, std::string_view bytes) {
 void ZipWriter::add_copy(const std::string& name, const MappedFile& source, uint64_t offset, uint64_t length) {
     source.slice(offset, length, name.c_str()); // bounds check before anything is written
     begin(name, length);
-    if (length < kParallelCrcBytes) {
-        out_.copy_from(source, offset, length);
-        end(crc_of_mapping(source, offset, length));
-        return;
-    }
-    // The copy runs while another thread computes the CRC from the mapping.
-    auto crc = std::async(std::launch::async, [&] { return crc_of_mapping(source, offset, length); });
-    try {
-        out_.copy_from(source, offset, length, /*both_cores=*/false);
-    } catch (...) {
-        crc.wait();
-        throw;
-    }
-    end(crc.get());
+    // The CRC is folded on both cores from the write buffers, while the bytes are in cache.
+    out_.track_crc(true);
+    out_.copy_from(source, offset, length);
+    out_.track_crc(false);
+    end(out_.crc());
 }
 
 void ZipWriter::add_stream(const std::string& name, uint64_t size, const std::function<void(FileWriter&)>& produce) {

@@ -87,27 +87,25 @@ class RunSpans {
     std::map<const MappedFile*, std::unique_ptr<FileReader>> readers_;
 };
 
-// Elements converted per block: 128-256 KB in and out, in cache, and writes of the size the byte copies make
-// (with one tensor-sized write, a cast took 4x the kernel time of a copy).
+// Elements converted per block: 128-256 KB in and out, in cache.
 constexpr uint64_t kCastBlock = uint64_t{1} << 16;
 
-// Both cores convert, each its half of the output, reading, converting and writing cache-sized blocks:
-// no tensor-sized buffer, and a cast costs about what copying the bytes costs.
+// Both cores convert, each its share of every write buffer, from cache-sized blocks read with pread straight
+// into the buffer: no tensor-sized buffer, and a cast costs about what copying the bytes costs.
 void write_converted(const std::vector<ByteRun>& runs, DType from, DType to, FileWriter& out) {
     const uint32_t in_size = element_size(from), out_size = element_size(to);
     uint64_t total = 0;
     for (const ByteRun& r : runs) total += r.length / in_size;
-    out.write_in_halves(total * out_size, out_size,
-                        [&](uint64_t begin, uint64_t end, const FileWriter::PartSink& sink) {
-                            RunSpans source(runs);
-                            std::vector<char> in(kCastBlock * in_size), converted(kCastBlock * out_size);
-                            for (uint64_t e = begin / out_size; e < end / out_size; e += kCastBlock) {
-                                const uint64_t n = std::min(kCastBlock, end / out_size - e);
-                                source.read(e * in_size, n * in_size, in.data());
-                                convert_floats(from, to, in.data(), converted.data(), n);
-                                sink(converted.data(), n * out_size);
-                            }
-                        });
+    RunSpans sources[2] = {RunSpans(runs), RunSpans(runs)};
+    std::vector<char> in[2];
+    out.write_made(total * out_size, out_size, [&](unsigned worker, uint64_t begin, uint64_t end, char* to_bytes) {
+        in[worker].resize(kCastBlock * in_size);
+        for (uint64_t e = begin / out_size; e < end / out_size; e += kCastBlock) {
+            const uint64_t n = std::min(kCastBlock, end / out_size - e);
+            sources[worker].read(e * in_size, n * in_size, in[worker].data());
+            convert_floats(from, to, in[worker].data(), to_bytes + (e * out_size - begin), n);
+        }
+    });
 }
 
 // Rows of a LoRA merge per block. Each block packs A anew (r x in floats), so blocks must be tall for the
@@ -187,33 +185,55 @@ bool PlanExecutor::write_lora_merge(size_t o, FileWriter& out) const {
     if (n.kind != OpKind::AddLora || dtype(o) != n.dtype || !is_convertible_float(n.dtype)) return false;
     auto w_runs = byte_runs(index_, plan_, n.inputs.at(0));
     if (!w_runs) return false;
-    // A [r, in] and B [out, r] are small: the tensor engine gives them whole in fp32.
-    std::string a = evaluated(n.inputs.at(1), DType::F32), b = evaluated(n.inputs.at(2), DType::F32);
+    // A [r, in] and B [out, r] are small: read whole in fp32.
+    const std::string a = as_f32(n.inputs.at(1)), b = as_f32(n.inputs.at(2));
     const int64_t rows = n.shape.at(0), in = n.shape.at(1);
     const int64_t r = plan_.nodes.at(static_cast<size_t>(n.inputs.at(1))).shape.at(0);
     const uint64_t row_bytes = static_cast<uint64_t>(in) * element_size(n.dtype);
     const auto* af = reinterpret_cast<const float*>(a.data());
     const auto* bf = reinterpret_cast<const float*>(b.data());
-    // SAT's arithmetic row block by row block, each core its half of the rows: the update in fp32, rounded to
-    // the weight's dtype, added in that dtype; while one core computes, the other writes.
-    out.write_in_halves(
-        static_cast<uint64_t>(rows) * row_bytes, row_bytes,
-        [&](uint64_t begin, uint64_t end, const FileWriter::PartSink& sink) {
-            RunSpans w(*w_runs);
-            std::vector<float> delta(static_cast<size_t>(kMergeRows * in));
-            std::vector<char> rounded(kMergeRows * row_bytes), weight(kMergeRows * row_bytes);
-            for (auto row = static_cast<int64_t>(begin / row_bytes); row < static_cast<int64_t>(end / row_bytes);
-                 row += kMergeRows) {
-                const int64_t count = std::min<int64_t>(kMergeRows, static_cast<int64_t>(end / row_bytes) - row);
-                const uint64_t elements = static_cast<uint64_t>(count * in);
-                lora_delta_one_core(af, bf + row * r, delta.data(), count, in, r, n.scale);
-                convert_floats(DType::F32, n.dtype, delta.data(), rounded.data(), elements);
-                w.read(static_cast<uint64_t>(row) * row_bytes, static_cast<uint64_t>(count) * row_bytes, weight.data());
-                add_floats(n.dtype, rounded.data(), weight.data(), rounded.data(), elements);
-                sink(rounded.data(), static_cast<uint64_t>(count) * row_bytes);
-            }
-        });
+    // SAT's arithmetic row block by row block, each core its share of every write buffer: the update in fp32,
+    // rounded to the weight's dtype, added in that dtype.
+    struct Scratch {
+        std::vector<float> delta;
+        std::vector<char> rounded, weight;
+    };
+    RunSpans weights[2] = {RunSpans(*w_runs), RunSpans(*w_runs)};
+    Scratch scratch[2];
+    out.write_made(static_cast<uint64_t>(rows) * row_bytes, row_bytes,
+                   [&](unsigned worker, uint64_t begin, uint64_t end, char* merged) {
+                       Scratch& s = scratch[worker];
+                       s.delta.resize(static_cast<size_t>(kMergeRows * in));
+                       s.rounded.resize(kMergeRows * row_bytes);
+                       s.weight.resize(kMergeRows * row_bytes);
+                       for (auto row = static_cast<int64_t>(begin / row_bytes);
+                            row < static_cast<int64_t>(end / row_bytes); row += kMergeRows) {
+                           const int64_t count =
+                               std::min<int64_t>(kMergeRows, static_cast<int64_t>(end / row_bytes) - row);
+                           const uint64_t elements = static_cast<uint64_t>(count * in);
+                           const uint64_t bytes = static_cast<uint64_t>(count) * row_bytes;
+                           lora_delta_one_core(af, bf + row * r, s.delta.data(), count, in, r, n.scale);
+                           convert_floats(DType::F32, n.dtype, s.delta.data(), s.rounded.data(), elements);
+                           weights[worker].read(static_cast<uint64_t>(row) * row_bytes, bytes, s.weight.data());
+                           add_floats(n.dtype, s.rounded.data(), s.weight.data(),
+                                      merged + (static_cast<uint64_t>(row) * row_bytes - begin), elements);
+                       }
+                   });
     return true;
+}
+
+std::string PlanExecutor::as_f32(int64_t expr) const {
+    const DType stored = plan_.nodes.at(static_cast<size_t>(expr)).dtype;
+    const auto moved = is_convertible_float(stored) ? byte_runs(index_, plan_, expr) : std::nullopt;
+    if (!moved) return evaluated(expr, DType::F32);
+    uint64_t bytes = 0;
+    for (const ByteRun& r : *moved) bytes += r.length;
+    const uint64_t count = bytes / element_size(stored);
+    std::string values(static_cast<size_t>(bytes), '\0'), widened(static_cast<size_t>(count * 4), '\0');
+    RunSpans(*moved).read(0, bytes, values.data());
+    if (stored == DType::F32) return values;
+    convert_floats(stored, DType::F32, values.data(), widened.data(), count);
+    return widened;
 }
 
 std::string PlanExecutor::evaluated(int64_t expr, DType as) const {

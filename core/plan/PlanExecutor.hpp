@@ -50,6 +50,8 @@ class PlanExecutor {
     bool write_lora_merge(size_t data_output, FileWriter& out) const;
     /** Node `expr` computed by the tensor engine, as `as`. */
     std::string evaluated(int64_t expr, DType as) const;
+    /** Node `expr` as fp32: widened here when its bytes are moved unchanged (no engine to load), else evaluated. */
+    std::string as_f32(int64_t expr) const;
 
     const CheckpointIndex& index_;
     const Plan& plan_;
