@@ -10,7 +10,8 @@ Times each command --runs times with /usr/bin/time -v, page cache warm
 (one untimed read of each input first) and an untimed `sync` before every
 run, and prints per model the medians of wall time and peak RSS with
 ratios against `cat SRC > DST && sync DST` (the floor for a tool that fsyncs
-its outputs; plain `cat` is listed too) and the Python reference conversion.
+its outputs; plain `cat` is listed too), against the same bytes piped to `dd oflag=direct`
+(the floor for a tool that writes past the page cache, as ckptconv does) and the Python reference conversion.
 `headers` times `inspect` of a 1M-tensor safetensors header (~96 MB) and of a
 1M-entry shard index over 4 shards: parsing must stay linear. `zero2`/`zero3` make a 2B DeepSpeed folder
 (~24 GB; bench/make_zero_checkpoint.py), time its conversion against `dd` of the bytes it must read and a
@@ -34,6 +35,16 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLI = os.path.join(HERE, "..", "build", "bin", "ckptconv")
 PY = "/usr/bin/python3"
+
+
+# ckptconv writes its outputs with O_DIRECT, past the page cache; the same bytes piped to dd with
+# oflag=direct are the floor for that (on a VM where copying into cache pages is slow, `cat` is far above it).
+DIRECT_FLOOR = "cat SRC | dd oflag=direct (direct floor)"
+DIRECT_FOLDER_FLOOR = "cat folder | dd oflag=direct (direct floor)"
+
+
+def direct_copy(source_cmd, dst):
+    return f"{source_cmd} | dd of='{dst}' bs=4M iflag=fullblock oflag=direct conv=fsync status=none"
 
 
 def timed(cmd, shell=False):
@@ -72,6 +83,7 @@ def cases_2b(work):
         ("cat SRC > DST", [f"cat '{src}' > '{out('copy.pt')}'"], ["copy.pt"]),
         ("cat SRC > DST && sync DST (floor)", [f"cat '{src}' > '{out('copy.pt')}' && sync '{out('copy.pt')}'"],
          ["copy.pt"]),
+        (DIRECT_FLOOR, [direct_copy(f"cat '{src}'", out('copy.pt'))], ["copy.pt"]),
         ("ckptconv inspect", [CLI, "inspect", src], []),
         ("ckptconv pt -> safetensors", [CLI, "convert", src, "-o", out("o.safetensors"), "--plugin", "none", "--to",
                                         "safetensors", "-q"], ["o.safetensors"]),
@@ -88,6 +100,7 @@ def cases_2b(work):
         ("python SAT -> torch.save", [PY, convert_py, src, out("py_conv.pt"), "pt"], ["py_conv.pt"]),
         # The whole folder, transformer, VAE and T5, variant detected from the transformer (no --option).
         ("cat folder (floor)", [f"cat {everything} > '{out('copy2.pt')}' && sync '{out('copy2.pt')}'"], ["copy2.pt"]),
+        (DIRECT_FOLDER_FLOOR, [direct_copy(f"cat {everything}", out('copy2.pt'))], ["copy2.pt"]),
         ("ckptconv SAT folder -> pipeline", [CLI, "convert", folder, "-o", out("pipeline"), "-q"], ["pipeline"],
          check_2b),
         ("python SAT folder -> pipeline", [PY, convert_py, folder, out("py_pipeline"), "folder"], ["py_pipeline"]),
@@ -102,6 +115,7 @@ def cases_5b(work):
     return src, [src], [
         ("cat SRC > DST && sync DST (floor)", [f"cat '{src}' > '{out('copy5.pt')}' && sync '{out('copy5.pt')}'"],
          ["copy5.pt"]),
+        (DIRECT_FLOOR, [direct_copy(f"cat '{src}'", out('copy5.pt'))], ["copy5.pt"]),
         ("ckptconv SAT -> diffusers", [CLI, "convert", src, "-o", out("diffusers5"), "-q"], ["diffusers5"], check_5b),
         ("python SAT -> safetensors", [PY, os.path.join(HERE, "python_sat_to_diffusers.py"), src,
                                        out("py5.safetensors"), "safetensors"], ["py5.safetensors"]),
@@ -117,6 +131,7 @@ def cases_lora(work):
     return src, [src], [
         ("cat SRC > DST && sync DST (floor)", [f"cat '{src}' > '{out('copyl.pt')}' && sync '{out('copyl.pt')}'"],
          ["copyl.pt"]),
+        (DIRECT_FLOOR, [direct_copy(f"cat '{src}'", out('copyl.pt'))], ["copyl.pt"]),
         ("ckptconv SAT LoRA -> diffusers adapter", [CLI, "convert", src, "-o", out("adapter"), "-q"], ["adapter"],
          check_adapter),
         ("ckptconv SAT LoRA -> merged diffusers transformer",
@@ -150,6 +165,7 @@ def cases_zero(work, stage):
     return folder, [], [
         ("cat SRC > DST && sync DST (floor)", [f"{{ {dd} ; }} > '{out('copyz')}' && sync '{out('copyz')}'"],
          ["copyz"]),
+        (DIRECT_FLOOR, [direct_copy(f"{{ {dd} ; }}", out('copyz'))], ["copyz"]),
         (f"ckptconv ZeRO-{stage} folder -> bf16 diffusers transformer", [CLI, "convert", folder, "-o", out("zero_out"),
                                                                      "-q"], ["zero_out"]),
         ("python zero_to_fp32 style -> bf16 safetensors", [PY, os.path.join(HERE, "python_zero_to_fp32.py"), folder,
@@ -312,17 +328,19 @@ def main():
             remove(src)  # ~24 GB: the issue asks for the folders to go after the run
         print(f"\n{model}: input {size / 1e9:.2f} GB, {os.cpu_count()} cores, page cache warm, "
               f"median of {args.runs} runs\n")
-        print("| command | wall s (median) | x its cat | python / this | peak RSS MB |")
-        print("|---|---|---|---|---|")
+        print("| command | wall s (median) | x its cat | x its direct floor | python / this | peak RSS MB |")
+        print("|---|---|---|---|---|---|")
         for name, (wall, rss, _) in results.items():
             folder_case = ("folder" in name or "pipeline" in name) and not model.startswith("zero")
             floor = results["cat folder (floor)" if folder_case else "cat SRC > DST && sync DST (floor)"][0]
+            direct = results.get(DIRECT_FOLDER_FLOOR if folder_case else DIRECT_FLOOR)
+            direct_ratio = f"{wall / direct[0]:.2f}" if direct else "-"
             python = results.get("python SAT folder -> pipeline" if folder_case else
                                  "python SAT LoRA merge -> safetensors" if model == "lora" else
                                  "python zero_to_fp32 style -> bf16 safetensors" if model.startswith("zero") else
                                  "python SAT -> safetensors")
             ratio = f"{python[0] / wall:.1f}" if python else "-"
-            print(f"| {name} | {wall:.2f} | {wall / floor:.2f} | {ratio} | {rss:.0f} |")
+            print(f"| {name} | {wall:.2f} | {wall / floor:.2f} | {direct_ratio} | {ratio} | {rss:.0f} |")
 
 
 if __name__ == "__main__":
