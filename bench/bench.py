@@ -39,12 +39,15 @@ PY = "/usr/bin/python3"
 
 # ckptconv writes its outputs with O_DIRECT, past the page cache; the same bytes piped to dd with
 # oflag=direct are the floor for that (on a VM where copying into cache pages is slow, `cat` is far above it).
-DIRECT_FLOOR = "cat SRC | dd oflag=direct (direct floor)"
+DIRECT_FLOOR = "dd SRC oflag=direct (direct floor)"
 DIRECT_FOLDER_FLOOR = "cat folder | dd oflag=direct (direct floor)"
 
 
 def direct_copy(source_cmd, dst):
-    return f"{source_cmd} | dd of='{dst}' bs=4M iflag=fullblock oflag=direct conv=fsync status=none"
+    """`source_cmd` is `cat 'FILE'` (dd reads the file itself) or any command printing the bytes (piped)."""
+    single = re.fullmatch(r"cat '([^']*)'", source_cmd)
+    source = f"dd if='{single.group(1)}'" if single else f"{source_cmd} | dd iflag=fullblock"
+    return f"{source} of='{dst}' bs=4M oflag=direct conv=fsync status=none"
 
 
 def timed(cmd, shell=False):

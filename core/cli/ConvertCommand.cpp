@@ -1,6 +1,7 @@
 #include "core/cli/CommandLine.hpp"
 #include "core/cli/Commands.hpp"
 #include "core/cli/ConversionFlags.hpp"
+#include "core/convert/OpenedInput.hpp"
 #include "core/convert/PipelineConversion.hpp"
 #include "core/convert/PluginChoice.hpp"
 #include "core/convert/PreparedConversion.hpp"
@@ -133,11 +134,10 @@ int run_convert(const std::vector<std::string>& tokens) {
     read_options.dtype = core::dtype_option_target(dtype);
     read_options.check_master = (*vm)["check-master"].as<bool>();
     read_options.dtype_for_every_tensor = choices.plugin == "none"; // no plan to cast frozen params and buffers
-    core::CheckpointIndex index = core::open_checkpoint(file, read_options);
-    const core::AbiIndex abi(index);
-    const bool use_rules = choices.use_rules;
-    const PluginChoice chosen =
-        use_rules ? PluginChoice{} : choose_plugin(*session, abi, choices.plugin, choices.format_version);
+    convert::OpenedInput opened =
+        convert::open_input(*session, file, read_options, choices.plugin, choices.format_version, choices.use_rules);
+    core::CheckpointIndex& index = opened.index;
+    const PluginChoice& chosen = opened.chosen;
     std::vector<std::filesystem::path> inputs;
     for (const auto& f : index.input_files()) inputs.emplace_back(f);
 

@@ -1,6 +1,6 @@
 #include "core/cli/CommandLine.hpp"
 #include "core/cli/Commands.hpp"
-#include "core/convert/PluginChoice.hpp"
+#include "core/convert/OpenedInput.hpp"
 #include "core/io/CheckpointOpener.hpp"
 #include "core/util/Error.hpp"
 
@@ -47,10 +47,10 @@ int run_detect(const std::vector<std::string>& tokens) {
     if (format_version.empty() && session->config().format_version) format_version = *session->config().format_version;
     if (plugin == "none") throw core::Error(core::ExitCode::Usage, "detect: --plugin none detects nothing");
 
-    const core::CheckpointIndex index = core::open_checkpoint(file);
-    const core::AbiIndex abi(index);
-    const convert::PluginChoice choice =
-        convert::choose_plugin(*session, abi, plugin, format_version, /*report_only=*/true);
+    const convert::OpenedInput opened =
+        convert::open_input(*session, file, {}, plugin, format_version, /*use_rules=*/false, /*report_only=*/true);
+    const core::CheckpointIndex& index = opened.index;
+    const convert::PluginChoice& choice = opened.chosen;
     const auto& d = choice.detection;
 
     if ((*vm)["json"].as<bool>()) {

@@ -1,6 +1,7 @@
 #include "core/cli/CommandLine.hpp"
 #include "core/cli/Commands.hpp"
 #include "core/cli/ConversionFlags.hpp"
+#include "core/convert/OpenedInput.hpp"
 #include "core/convert/PipelineConversion.hpp"
 #include "core/convert/PluginChoice.hpp"
 #include "core/io/CheckpointFolder.hpp"
@@ -215,11 +216,11 @@ int run_verify(const std::vector<std::string>& tokens) {
         read_options.drop_unsafe = (*vm)["drop-unsafe"].as<bool>();
         read_options.dtype = core::dtype_option_target(choices.dtype); // a DeepSpeed folder's copy, as convert read it
         read_options.dtype_for_every_tensor = choices.plugin == "none";
-        const core::CheckpointIndex index = core::open_checkpoint(file, read_options);
+        const convert::OpenedInput opened = convert::open_input(*session, file, read_options, choices.plugin,
+                                                                choices.format_version, choices.use_rules);
+        const core::CheckpointIndex& index = opened.index;
         const core::AbiIndex abi(index);
-        const PluginChoice chosen = choices.use_rules
-                                        ? PluginChoice{}
-                                        : convert::choose_plugin(*session, abi, choices.plugin, choices.format_version);
+        const PluginChoice& chosen = opened.chosen;
         if (chosen.no_plugin) {
             const std::string format = locate(out, "").first;
             ExpectedTensors expected;

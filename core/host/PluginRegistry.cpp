@@ -24,6 +24,34 @@ bool valid_id(const char* id) {
 // Smallest descriptor that holds every field a 1.0 plugin must fill.
 constexpr size_t kMinDescriptorSize = offsetof(ckptconv_plugin_v1, plan) + sizeof(ckptconv_plugin_v1::plan);
 
+// The plugin's partition rules (ABI 1.5), checked; returns why they are malformed, or "".
+std::string copy_partitions(const ckptconv_plugin_v1& desc, std::vector<PartitionRule>& out) {
+    constexpr uint32_t kMaxRules = 4096, kMaxStride = 1024;
+    if (desc.partition_count == 0) return {};
+    if (!desc.partitions)
+        return "partition_count is " + std::to_string(desc.partition_count) + " but partitions is NULL";
+    if (desc.partition_count > kMaxRules) return "more than " + std::to_string(kMaxRules) + " partition rules";
+    // Entries are struct_size apart: a plugin built against a later minor may carry longer ones.
+    const uint32_t step = desc.partitions->struct_size;
+    if (step < sizeof(ckptconv_partition_v1))
+        return "partition rules are " + std::to_string(step) + " bytes, ABI 1.5 needs " +
+               std::to_string(sizeof(ckptconv_partition_v1));
+    const auto* bytes = reinterpret_cast<const char*>(desc.partitions);
+    for (uint32_t i = 0; i < desc.partition_count; ++i) {
+        const auto* e = reinterpret_cast<const ckptconv_partition_v1*>(bytes + static_cast<size_t>(i) * step);
+        const std::string which = "partition rule " + std::to_string(i);
+        if (e->struct_size != step) return which + " differs in size from rule 0";
+        if (!e->key_glob || !*e->key_glob) return which + " has no key_glob";
+        if (e->kind > CKPTCONV_PARTITION_REFUSE) return which + " has unknown kind " + std::to_string(e->kind);
+        if (e->kind == CKPTCONV_PARTITION_REFUSE && (!e->reason || !*e->reason))
+            return which + " refuses without a reason";
+        if (e->stride > kMaxStride) return which + " has stride " + std::to_string(e->stride);
+        out.push_back({e->key_glob, static_cast<PartitionKind>(e->kind), std::max<uint32_t>(e->stride, 1),
+                       e->reason ? e->reason : ""});
+    }
+    return {};
+}
+
 } // namespace
 
 const char* load_status_name(LoadStatus status) {
@@ -130,6 +158,8 @@ PluginRecord& PluginRegistry::register_descriptor(std::unique_ptr<PluginRecord> 
     if (!desc.plan) return fail(LoadStatus::MalformedDescriptor, "required function plan is missing");
     r.description = desc.description ? desc.description : "";
     for (const char* const* fv = desc.format_versions; fv && *fv; ++fv) r.format_versions.emplace_back(*fv);
+    if (std::string problem = copy_partitions(desc, r.partitions); !problem.empty())
+        return fail(LoadStatus::MalformedDescriptor, problem);
     for (const auto& other : records_)
         if (other.get() != &r && other->loaded() && other->id == r.id && *other->semver == *r.semver)
             return fail(LoadStatus::DuplicateIdVersion, "already loaded from " + other->origin);

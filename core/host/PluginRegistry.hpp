@@ -2,6 +2,7 @@
 #pragma once
 
 #include "core/host/SemVer.hpp"
+#include "core/io/ModelParallel.hpp"
 
 #include <ckptconv/ckptconv_plugin.h>
 
@@ -40,6 +41,7 @@ struct PluginRecord {
     std::optional<SemVer> semver;
     std::string description;
     std::vector<std::string> format_versions;
+    std::vector<PartitionRule> partitions; ///< how its model-parallel saves split tensors (ABI 1.5); empty: none
     uint32_t abi_version = 0;
     ckptconv_plugin_v1 descriptor{};                     ///< zero-filled copy of the plugin's descriptor
     void* state = nullptr;                               ///< from init(); released by shutdown()

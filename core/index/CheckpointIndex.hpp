@@ -12,6 +12,8 @@
 
 namespace ckptconv::core {
 
+struct PartitionRule;
+
 struct IndexedTensor {
     std::string key; ///< key inside its root
     std::shared_ptr<TensorInfo> info;
@@ -50,6 +52,10 @@ struct ReadOptions {
     bool dtype_for_every_tensor = false;
     /// DeepSpeed ZeRO 1/2: prove that the fp32 master rounded to the training dtype equals `module`.
     bool check_master = false;
+    /// A SAT model-parallel save (mp_rank_00..N-1): the family plugin's rules that merge its ranks, and that
+    /// plugin's label for the report. Without rules only rank 0 is read (see model_parallel_ranks).
+    const std::vector<PartitionRule>* partitions = nullptr;
+    std::string partitions_from;
 };
 
 struct CheckpointIndex {
@@ -75,6 +81,9 @@ struct CheckpointIndex {
     std::vector<std::string> also_read;
     /// What reading decided that a report should say (a DeepSpeed layout, which copy of the weights).
     std::vector<std::string> notes;
+    /// Above 1: rank 0 of a model-parallel save over this many ranks, read unmerged (for detection only:
+    /// its split tensors are parts) because no partition rules were given.
+    uint32_t model_parallel_ranks = 1;
 
     /** Every file this input was read from. */
     std::vector<std::string> input_files() const {

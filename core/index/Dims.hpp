@@ -8,6 +8,7 @@
 #include <cstring>
 #include <initializer_list>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace ckptconv::core {
@@ -125,6 +126,13 @@ inline Dims contiguous_strides(const Dims& shape) {
     Dims stride(shape.size(), 1);
     for (size_t d = shape.size(); d-- > 1;) stride[d - 1] = stride[d] * std::max<int64_t>(shape[d], 1);
     return stride;
+}
+
+/** "[3, 4]", as messages show a shape. */
+inline std::string dims_text(const Dims& dims) {
+    std::string text = "[";
+    for (size_t i = 0; i < dims.size(); ++i) text += (i ? ", " : "") + std::to_string(dims[i]);
+    return text + "]";
 }
 
 } // namespace ckptconv::core

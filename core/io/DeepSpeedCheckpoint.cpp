@@ -2,6 +2,7 @@
 
 #include "core/io/CheckpointOpener.hpp"
 #include "core/io/FloatRounding.hpp"
+#include "core/io/ModelParallel.hpp"
 #include "core/io/TensorBytes.hpp"
 #include "core/io/ZeroPartitions.hpp"
 #include "core/util/CheckedMath.hpp"
@@ -31,17 +32,18 @@ const char* layout_name(Layout l) {
 
 /** The rank files of one tag folder, each list in data-parallel rank order (training-saves.md 3.1). */
 struct TagFiles {
-    fs::path module_states;             ///< mp_rank_00_model_states.pt (ZeRO 0/1/2, SAT)
+    std::vector<fs::path> mp_states;    ///< mp_rank_{mp}_model_states.pt, model-parallel rank order (ZeRO 0/1/2, SAT)
     std::vector<fs::path> zero3_states; ///< zero_pp_rank_{dp}_mp_rank_00_model_states.pt (ZeRO 3)
     std::vector<fs::path> optim_states; ///< [bf16_]zero_pp_rank_{dp}_mp_rank_00_optim_states.pt
 };
 
 // Ranks are numbered, not zero-padded: order them as numbers (rank 10 after rank 9), and require 0..N-1.
-std::vector<fs::path> in_rank_order(std::map<uint64_t, fs::path> ranks, const fs::path& folder, const char* what) {
+std::vector<fs::path> in_rank_order(std::map<uint64_t, fs::path> ranks, const fs::path& folder, const char* what,
+                                    const char* parallelism = "data-parallel") {
     std::vector<fs::path> out;
     for (auto& [rank, path] : ranks) {
         if (rank != out.size())
-            throw bad_input(folder.string(), std::string("holds no ") + what + " file for data-parallel rank " +
+            throw bad_input(folder.string(), std::string("holds no ") + what + " file for " + parallelism + " rank " +
                                                  std::to_string(out.size()) + " (found rank " + std::to_string(rank) +
                                                  "): a rank is missing");
         out.push_back(std::move(path));
@@ -56,8 +58,8 @@ TagFiles list_tag(const fs::path& folder) {
     static const std::regex z3(R"(z3_rank_\d+_model_states\.pt)");
     static const std::regex pipeline(R"(layer_\d+.*model_states\.pt)");
     TagFiles files;
-    std::map<uint64_t, fs::path> zero3, optim;
-    std::set<uint64_t> model_parallel;
+    std::map<uint64_t, fs::path> mp_states, zero3, optim;
+    bool zero_model_parallel = false;
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(folder)) {
         const std::string name = e.path().filename().string();
@@ -67,6 +69,9 @@ TagFiles list_tag(const fs::path& folder) {
             if (digits.size() > 9) throw bad_input(e.path().string(), "has a rank number too large to be one");
             return std::stoull(digits);
         };
+        if (name == "zero" && e.is_directory(ec))
+            throw bad_input(folder.string(), "holds zero/, a DeepSpeed universal checkpoint (ds_to_universal.py): "
+                                             "not supported; convert the tag folder it was made from");
         if (name == "offloaded_tensors")
             throw bad_input(folder.string(), "keeps its optimizer state on NVMe (offloaded_tensors/), whose swap "
                                              "files' format is not documented: not read");
@@ -78,26 +83,26 @@ TagFiles list_tag(const fs::path& folder) {
         if (std::regex_match(name, z3))
             throw bad_input(e.path().string(), "is a SAT ZeRO-3 partition file: not supported");
         if (std::regex_match(name, m, mp_model)) {
-            model_parallel.insert(rank_of(1));
-            if (rank_of(1) == 0) files.module_states = e.path();
+            mp_states.emplace(rank_of(1), e.path());
         } else if (std::regex_match(name, m, zero_model)) {
-            model_parallel.insert(rank_of(2));
+            zero_model_parallel |= rank_of(2) > 0;
             if (rank_of(2) == 0 && !zero3.emplace(rank_of(1), e.path()).second)
                 throw bad_input(folder.string(), "holds two model-states files for rank " + m[1].str());
         } else if (std::regex_match(name, m, zero_optim)) {
-            model_parallel.insert(rank_of(3));
+            zero_model_parallel |= rank_of(3) > 0;
             if (rank_of(3) == 0 && !optim.emplace(rank_of(2), e.path()).second)
                 throw bad_input(folder.string(), "holds two optim-states files for rank " + m[2].str() +
                                                      " (with and without the bf16_ prefix)");
         }
     }
-    if (model_parallel.size() > 1)
-        throw bad_input(folder.string(), "is a model-parallel save split over " +
-                                             std::to_string(model_parallel.size()) +
-                                             " mp ranks; merging model-parallel ranks is not supported");
+    files.mp_states = in_rank_order(std::move(mp_states), folder, "mp_rank_*_model_states.pt", "model-parallel");
     files.zero3_states = in_rank_order(std::move(zero3), folder, "zero_pp_rank_*_model_states.pt");
     files.optim_states = in_rank_order(std::move(optim), folder, "*_optim_states.pt");
-    if (files.module_states.empty() && files.zero3_states.empty())
+    if (zero_model_parallel ||
+        (files.mp_states.size() > 1 && !(files.zero3_states.empty() && files.optim_states.empty())))
+        throw bad_input(folder.string(), "is a model-parallel save with ZeRO partitions (zero_pp_rank_*_mp_rank_XX "
+                                         "files): merging ZeRO partitions over model-parallel ranks is not supported");
+    if (files.mp_states.empty() && files.zero3_states.empty())
         throw bad_input(folder.string(), "holds no mp_rank_00_model_states.pt or zero_pp_rank_0_mp_rank_00_"
                                          "model_states.pt");
     return files;
@@ -210,8 +215,8 @@ struct Stream {
     }
 };
 
-std::shared_ptr<TensorInfo> gathered(const std::string& name, const std::vector<int64_t>& shape, uint64_t numel,
-                                     DType stored, DType presented, std::vector<StoragePiece> pieces) {
+std::shared_ptr<TensorInfo> gathered(const std::string& name, const Dims& shape, uint64_t numel, DType stored,
+                                     DType presented, std::vector<StoragePiece> pieces) {
     auto storage = std::make_shared<StorageInfo>();
     storage->key = name;
     storage->numel = numel;
@@ -441,6 +446,110 @@ std::vector<std::string> master_mismatches(const CheckpointIndex& view, const Py
 
 } // namespace
 
+// --- model-parallel ranks (training-saves.md 4) -------------------------------------------------------
+
+/** Throws unless rank `r`'s copy of `key` can stand beside rank 0's: a row-major tensor of the same dtype and shape. */
+void check_rank_copy(const PyRef& mine, const TensorInfo& first, const std::string& key, const fs::path& path) {
+    if (!mine || mine->kind != PyKind::Tensor)
+        throw bad_input(path.string(), "has no tensor '" + key +
+                                           "' in `module`, which rank 0 has: the model-parallel "
+                                           "ranks' key sets differ");
+    const TensorInfo& t = *mine->tensor;
+    if (t.dtype != first.dtype || t.shape != first.shape)
+        throw bad_input(path.string(), "'" + key + "' is " + std::string(dtype_name(t.dtype)) + " " +
+                                           dims_text(t.shape) + " here and " + std::string(dtype_name(first.dtype)) +
+                                           " " + dims_text(first.shape) +
+                                           " on rank 0: model-parallel ranks hold "
+                                           "equal parts");
+    if (!is_row_major(t) || is_gathered(t))
+        throw bad_input(path.string(), "'" + key + "' is a strided view: a model-parallel part must be row-major");
+}
+
+/** True when the bytes of two copies are equal (read from the mappings, released as they are compared). */
+bool same_bytes(const MappedFile& a, uint64_t a_offset, const MappedFile& b, uint64_t b_offset, uint64_t nbytes) {
+    constexpr uint64_t kChunk = 16u << 20;
+    for (uint64_t done = 0; done < nbytes; done += kChunk) {
+        const uint64_t n = std::min(kChunk, nbytes - done);
+        const bool equal = std::memcmp(a.slice(a_offset + done, n, "tensor data").data(),
+                                       b.slice(b_offset + done, n, "tensor data").data(), n) == 0;
+        a.release(a_offset + done, n);
+        b.release(b_offset + done, n);
+        if (!equal) return false;
+    }
+    return true;
+}
+
+/**
+ * Every model-parallel rank's `module` merged into rank 0's (`module`, its files numbered from `first`) by
+ * the plugin's rules: split tensors become gathered byte ranges of the rank files, replicated ones stay
+ * rank 0's once proven byte-equal on every rank. Returns the report's line.
+ */
+std::string merge_model_parallel(PyObject& module, uint32_t first, const std::vector<fs::path>& paths,
+                                 OpenedFiles& opened, const std::vector<PartitionRule>& rules,
+                                 const std::string& rules_from) {
+    const auto n = static_cast<uint32_t>(paths.size());
+    std::vector<std::pair<PyRef, uint32_t>> ranks;
+    for (uint32_t r = 1; r < n; ++r) {
+        auto [tree, first_file] = opened.open(paths[r]);
+        const PyRef m = entry(tree, "module");
+        if (!m || m->kind != PyKind::Dict)
+            throw bad_input(paths[r].string(), "has no `module` state dict: not a model-states file");
+        if (const PyRef w = entry(tree, "mp_world_size"); w && w->kind == PyKind::Int && w->integer != n)
+            throw bad_input(paths[r].string(), "says mp_world_size " + std::to_string(w->integer) +
+                                                   ", but the folder "
+                                                   "holds " +
+                                                   std::to_string(n) + " model-parallel ranks");
+        if (m->entries.size() != module.entries.size())
+            throw bad_input(paths[r].string(), "holds " + std::to_string(m->entries.size()) +
+                                                   " entries in `module` "
+                                                   "and rank 0 " +
+                                                   std::to_string(module.entries.size()) +
+                                                   ": the model-parallel ranks' key sets differ");
+        ranks.emplace_back(m, first_file);
+    }
+    std::map<PartitionKind, uint64_t> counts;
+    for (auto& [k, v] : module.entries) {
+        if (k->kind != PyKind::Str || v->kind != PyKind::Tensor) continue;
+        const std::string& key = k->text;
+        const PartitionRule* rule = partition_of(rules, key);
+        const PartitionKind kind = rule ? rule->kind : PartitionKind::Replicated;
+        if (kind == PartitionKind::Refuse)
+            throw Error(ExitCode::PlanRejected, paths[0].parent_path().string() + ": '" + key +
+                                                    "' cannot be merged over model-parallel ranks: " + rule->reason);
+        const TensorInfo& t = *v->tensor;
+        check_rank_copy(v, t, key, paths[0]);
+        std::vector<RankCopy> copies{{first + t.storage->file, tensor_file_offset(t)}};
+        for (uint32_t r = 1; r < n; ++r) {
+            const PyRef mine = ranks[r - 1].first->dict_get(key);
+            check_rank_copy(mine, t, key, paths[r]);
+            copies.push_back({ranks[r - 1].second + mine->tensor->storage->file, tensor_file_offset(*mine->tensor)});
+        }
+        ++counts[kind];
+        uint64_t numel = 1;
+        for (int64_t d : t.shape) numel *= static_cast<uint64_t>(d);
+        if (kind == PartitionKind::Replicated) {
+            for (uint32_t r = 1; r < n; ++r)
+                if (!same_bytes(*opened.files.at(copies[0].file), copies[0].offset, *opened.files.at(copies[r].file),
+                                copies[r].offset, numel * element_size(t.dtype)))
+                    throw bad_input(paths[r].string(),
+                                    "'" + key + "' differs from rank 0's copy, but " +
+                                        (rule ? "the partition rules call it replicated"
+                                              : "no partition rule splits it, so every rank must hold it whole") +
+                                        " (rank 0's would be taken)");
+            continue;
+        }
+        const uint32_t stride = std::max<uint32_t>(rule->stride, 1);
+        const Dims shape = merged_shape(kind, stride, t.shape, n, paths[0].string(), key);
+        v = tensor_node(gathered(key, shape, numel * n, t.dtype, t.dtype,
+                                 merged_pieces(kind, stride, t.shape, element_size(t.dtype), copies)));
+    }
+    return "model-parallel save over " + std::to_string(n) + " ranks merged with " + rules_from +
+           "'s partition rules: " + std::to_string(counts[PartitionKind::Column]) + " column-parallel, " +
+           std::to_string(counts[PartitionKind::Row]) + " row-parallel, " +
+           std::to_string(counts[PartitionKind::Vocab]) + " vocab-parallel, " +
+           std::to_string(counts[PartitionKind::Replicated]) + " replicated tensors (checked byte-equal on every rank)";
+}
+
 bool is_deepspeed_tag_folder(const fs::path& folder) {
     std::error_code ec;
     if (!fs::is_directory(folder, ec)) return false;
@@ -455,12 +564,12 @@ CheckpointIndex read_deepspeed_folder(const fs::path& tag_folder, const std::str
                                       const ReadOptions& options) {
     const TagFiles files = list_tag(tag_folder);
     const bool zero3_states = !files.zero3_states.empty();
-    if (zero3_states && !files.module_states.empty())
+    if (zero3_states && !files.mp_states.empty())
         throw bad_input(tag_folder.string(), "holds both mp_rank_00_model_states.pt and zero_pp_rank_*_model_"
                                              "states.pt: two saves mixed in one folder");
     OpenedFiles opened(options);
     std::vector<std::pair<PyRef, uint32_t>> states; // every rank's model states (ZeRO 3), or the one file
-    const std::vector<fs::path> state_paths = zero3_states ? files.zero3_states : std::vector{files.module_states};
+    const std::vector<fs::path> state_paths = zero3_states ? files.zero3_states : std::vector{files.mp_states[0]};
     for (const auto& p : state_paths) states.push_back(opened.open(p));
     const PyRef top = states[0].first;
     const std::string states_path = state_paths[0].string();
@@ -486,6 +595,14 @@ CheckpointIndex read_deepspeed_folder(const fs::path& tag_folder, const std::str
                                                  "*_optim_states.pt files (the weights) are missing");
         index.notes.push_back("DeepSpeed save without optimizer files (SAT, or ZeRO 0), DeepSpeed " + version +
                               ", tag " + tag + ": `module` (" + std::string(dtype_name(train)) + ") as saved");
+        if (files.mp_states.size() > 1 && !options.partitions) {
+            index.model_parallel_ranks = static_cast<uint32_t>(files.mp_states.size());
+            index.notes.push_back("model-parallel save over " + std::to_string(files.mp_states.size()) +
+                                  " ranks: rank 0 read alone, for detection");
+        } else if (files.mp_states.size() > 1) {
+            index.notes.push_back(merge_model_parallel(*module, states[0].second, files.mp_states, opened,
+                                                       *options.partitions, options.partitions_from));
+        }
         if (options.dtype && *options.dtype != train)
             index.notes.push_back("the fp32 master is not in this save: --dtype rounds the " +
                                   std::string(dtype_name(train)) + " copy");

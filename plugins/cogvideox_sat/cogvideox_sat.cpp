@@ -12,6 +12,20 @@ struct CogVideoXSatPlugin {
     static constexpr const char* kVersion = "1.0.0";
     static constexpr const char* kDescription = "CogVideoX SAT transformer (1.0, 1.5) -> diffusers";
     static constexpr const char* kFormatVersions[] = {"1.0", "1.5", nullptr};
+    static constexpr const char* kMpLora = "a LoRA trained model-parallel: the row-parallel dense LoRA's partial "
+                                           "products are never all-reduced, so its update is not well defined";
+    // SAT's mpu layers (training-saves.md 4.1-4.2): the fused Q/K/V is column-parallel with stride 3, the
+    // MLP's first linear column-parallel, the attention output and the MLP's second linear row-parallel
+    // (their biases whole on every rank); everything else is replicated.
+    static constexpr ckptconv_partition_v1 kPartitions[] = {
+        ckptconv::sdk::partition::refuse("*.matrix_A.*", kMpLora),
+        ckptconv::sdk::partition::refuse("*.matrix_B.*", kMpLora),
+        ckptconv::sdk::partition::column("*.attention.query_key_value.weight", 3),
+        ckptconv::sdk::partition::column("*.attention.query_key_value.bias", 3),
+        ckptconv::sdk::partition::row("*.attention.dense.weight"),
+        ckptconv::sdk::partition::column("*.mlp.dense_h_to_4h.weight"),
+        ckptconv::sdk::partition::column("*.mlp.dense_h_to_4h.bias"),
+        ckptconv::sdk::partition::row("*.mlp.dense_4h_to_h.weight")};
 
     ckptconv::sdk::Detection detect(const ckptconv::sdk::IndexView& index) const {
         return detect_cogvideox_sat(index).detection;

@@ -81,6 +81,14 @@ static int32_t fake_init(const ckptconv_host_v1* host, ckptconv_call* call, void
 #endif
 
 static const char* const fake_versions[] = {"1", NULL};
+#ifdef FAKE_BAD_PARTITIONS
+static const ckptconv_partition_v1 fake_partitions[] = {
+    {sizeof(ckptconv_partition_v1), CKPTCONV_PARTITION_REFUSE, 1, "*.lora.*", NULL}}; /* refuses without a reason */
+#else
+static const ckptconv_partition_v1 fake_partitions[] = {
+    {sizeof(ckptconv_partition_v1), CKPTCONV_PARTITION_COLUMN, 3, "*.qkv.weight", NULL},
+    {sizeof(ckptconv_partition_v1), CKPTCONV_PARTITION_REFUSE, 0, "*.lora.*", "a reason"}};
+#endif
 static const ckptconv_plugin_v1 descriptor = {sizeof(ckptconv_plugin_v1),
                                               FAKE_ABI,
                                               FAKE_ID,
@@ -90,7 +98,9 @@ static const ckptconv_plugin_v1 descriptor = {sizeof(ckptconv_plugin_v1),
                                               FAKE_INIT,
                                               NULL,
                                               FAKE_DETECT,
-                                              fake_plan};
+                                              fake_plan,
+                                              fake_partitions,
+                                              sizeof fake_partitions / sizeof fake_partitions[0]};
 
 #ifdef FAKE_TOO_SMALL
 static ckptconv_plugin_v1 small_descriptor;

@@ -28,7 +28,7 @@ class FakePlugins : public ::testing::Test {
     std::map<std::string, const PluginRecord*> by_file;
 };
 
-TEST_F(FakePlugins, EveryLibraryInTheFolderGetsARecord) { EXPECT_EQ(registry.records().size(), 15u); }
+TEST_F(FakePlugins, EveryLibraryInTheFolderGetsARecord) { EXPECT_EQ(registry.records().size(), 16u); }
 
 TEST_F(FakePlugins, GoodPluginLoads) {
     const auto& r = record("ckptconv_fake_good");
@@ -67,6 +67,24 @@ TEST_F(FakePlugins, DescriptorTooSmallIsMalformed) {
     const auto& r = record("ckptconv_fake_too_small");
     EXPECT_EQ(r.status, LoadStatus::MalformedDescriptor);
     EXPECT_NE(r.message.find("8 bytes"), std::string::npos) << r.message;
+}
+
+TEST_F(FakePlugins, PartitionRulesAreCopiedWithTheirKindStrideAndReason) {
+    const auto& r = record("ckptconv_fake_good");
+    ASSERT_EQ(r.status, LoadStatus::Loaded) << r.message;
+    ASSERT_EQ(r.partitions.size(), 2u);
+    EXPECT_EQ(r.partitions[0].key_glob, "*.qkv.weight");
+    EXPECT_EQ(r.partitions[0].kind, PartitionKind::Column);
+    EXPECT_EQ(r.partitions[0].stride, 3u);
+    EXPECT_EQ(r.partitions[1].kind, PartitionKind::Refuse);
+    EXPECT_EQ(r.partitions[1].stride, 1u); // 0 reads as 1
+    EXPECT_EQ(r.partitions[1].reason, "a reason");
+}
+
+TEST_F(FakePlugins, ARefusingPartitionRuleWithoutAReasonIsMalformed) {
+    const auto& r = record("ckptconv_fake_bad_partitions");
+    EXPECT_EQ(r.status, LoadStatus::MalformedDescriptor);
+    EXPECT_NE(r.message.find("refuses without a reason"), std::string::npos) << r.message;
 }
 
 TEST_F(FakePlugins, MissingRequiredFunctionIsMalformed) {

@@ -15,9 +15,12 @@ static int32_t raw_plan(void*, const ckptconv_host_v1*, ckptconv_call*, const ck
     return CKPTCONV_E_UNSUPPORTED;
 }
 extern "C" CKPTCONV_EXPORT const ckptconv_plugin_v1* ckptconv_plugin_entry_v1(void) {
-    static const ckptconv_plugin_v1 d = {
-        sizeof(d), CKPTCONV_ABI_VERSION, "fake_raw_throw", "1.0.0", "throws raw", nullptr, nullptr,
-        nullptr,   raw_detect,           raw_plan};
+    static const ckptconv_plugin_v1 d = {sizeof(d),        CKPTCONV_ABI_VERSION,
+                                         "fake_raw_throw", "1.0.0",
+                                         "throws raw",     nullptr,
+                                         nullptr,          nullptr,
+                                         raw_detect,       raw_plan,
+                                         nullptr,          0};
     return &d;
 }
 #else

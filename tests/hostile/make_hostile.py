@@ -410,9 +410,9 @@ deepspeed("deepspeed_latest_empty", b"", message="expected the tag of a DeepSpee
 deepspeed("deepspeed_latest_nul", b"glob\x00al", message="expected the tag of a DeepSpeed checkpoint")
 deepspeed("deepspeed_latest_huge", b"x" * 10000, message="too large to be a DeepSpeed tag file")
 deepspeed("deepspeed_tag_missing", b"global_step9", message="is not a folder")
-deepspeed("deepspeed_model_parallel", b"global_step1", files=("global_step1/mp_rank_00_model_states.pt",
-                                                             "global_step1/mp_rank_01_model_states.pt"),
-          message="model-parallel save split over 2")
+deepspeed("deepspeed_model_parallel_gap", b"global_step1", files=("global_step1/mp_rank_00_model_states.pt",
+                                                                 "global_step1/mp_rank_02_model_states.pt"),
+          message="holds no mp_rank_*_model_states.pt file for model-parallel rank 1")
 deepspeed("deepspeed_unsafe_model_states", b"global_step1", message="unsafe pickle")
 os.makedirs(os.path.join(out("deepspeed_unsafe_model_states"), "global_step1"), exist_ok=True)
 write_zip(os.path.join(out("deepspeed_unsafe_model_states"), "global_step1", "mp_rank_00_model_states.pt"),

@@ -271,6 +271,109 @@ def check_refusals(cli, corpus):
             assert not os.path.exists(out)
 
 
+# --- SAT model-parallel folders (training-saves.md 4) ----------------------------------------------------------
+
+def sat_merge(parts):
+    """SAT's merge() as training-saves.md 4.1 states it for CogVideoX (4.2): each column-parallel tensor is
+    its `stride` blocks, each block the ranks' pieces in rank order; row-parallel weights are the ranks' columns
+    side by side; every other tensor is rank 0's."""
+    column = {"attention.query_key_value.weight": 3, "attention.query_key_value.bias": 3,
+              "mlp.dense_h_to_4h.weight": 1, "mlp.dense_h_to_4h.bias": 1}
+    row = ("attention.dense.weight", "mlp.dense_4h_to_h.weight")
+    merged = {}
+    for k, t in parts[0].items():
+        stride = next((v for suffix, v in column.items() if k.endswith(suffix)), None)
+        if stride is not None:
+            per_block = t.shape[0] // stride
+            merged[k] = torch.cat([p[k][j * per_block:(j + 1) * per_block] for j in range(stride) for p in parts])
+        elif k.endswith(row):
+            merged[k] = torch.cat([p[k] for p in parts], dim=1)
+        else:
+            assert all(torch.equal(bits(p[k]), bits(t)) for p in parts), f"{k} differs over the ranks"
+            merged[k] = t
+    return merged
+
+
+def rank_modules(folder):
+    tag = os.path.join(folder, "1000")
+    return [torch.load(os.path.join(tag, f"mp_rank_{r:02d}_model_states.pt"))["module"] for r in range(2)]
+
+
+def check_model_parallel(cli, corpus):
+    """A SAT save over 2 model-parallel ranks: merged by cogvideox_sat's partition rules it is the one-rank save
+    (sat_run, the same weights), so both the consolidation and the diffusers conversion must equal it."""
+    folder = os.path.join(corpus, "deepspeed", "sat_mp2")
+    whole = torch.load(os.path.join(corpus, "deepspeed", "sat_run", "1000", "mp_rank_00_model_states.pt"))["module"]
+    merged = sat_merge(rank_modules(folder))
+    same(merged, whole)  # the spec's merge undoes the generator's split
+    with tempfile.TemporaryDirectory() as tmp:
+        got, _, stderr = consolidated_by_ckptconv(cli, folder, tmp)
+        same(got, merged)
+        assert "model-parallel save over 2 ranks merged with cogvideox_sat@" in stderr, stderr
+        # 2 layers: Q/K/V and h_to_4h weight and bias column-parallel, dense and 4h_to_h weights row-parallel.
+        assert "8 column-parallel, 4 row-parallel, 0 vocab-parallel" in stderr, stderr
+        for name, src in (("mp", folder), ("one", os.path.join(corpus, "deepspeed", "sat_run"))):
+            r = run_cli(cli, "convert", src, "-o", os.path.join(tmp, name), "-q")
+            assert r.returncode == 0, r.stderr
+        a, _ = read_safetensors(os.path.join(tmp, "mp", "transformer", "diffusion_pytorch_model.safetensors"))
+        b, _ = read_safetensors(os.path.join(tmp, "one", "transformer", "diffusion_pytorch_model.safetensors"))
+        same(a, b)
+        r = run_cli(cli, "verify", folder, os.path.join(tmp, "mp"))
+        assert r.returncode == 0 and "identical" in r.stdout + r.stderr, (r.returncode, r.stdout, r.stderr)
+        r = run_cli(cli, "detect", folder)
+        assert r.returncode == 0 and "cogvideox_sat" in r.stdout, (r.returncode, r.stdout, r.stderr)
+
+
+def check_model_parallel_refusals(cli, corpus):
+    """Model-parallel folders that cannot be merged: the reason named, nothing written."""
+    def variant(tmp, name, change):
+        dst = os.path.join(tmp, name)
+        shutil.copytree(os.path.join(corpus, "deepspeed", "sat_mp2"), dst)
+        change(os.path.join(dst, "1000"))
+        return dst
+
+    def edit(rank, fn):
+        def change(tag):
+            path = os.path.join(tag, f"mp_rank_{rank:02d}_model_states.pt")
+            save = torch.load(path)
+            fn(save)
+            torch.save(save, path)
+        return change
+
+    layer = "model.diffusion_model.transformer.layers.0."
+    with tempfile.TemporaryDirectory() as tmp:
+        cases = [
+            (variant(tmp, "missing", lambda tag: os.rename(os.path.join(tag, "mp_rank_01_model_states.pt"),
+                                                           os.path.join(tag, "mp_rank_02_model_states.pt"))),
+             3, "holds no mp_rank_*_model_states.pt file for model-parallel rank 1"),
+            (variant(tmp, "keys", edit(1, lambda s: s["module"].pop(layer + "input_layernorm.weight"))),
+             3, "key sets differ"),
+            (variant(tmp, "replicated", edit(1, lambda s: s["module"][layer + "input_layernorm.weight"].add_(1))),
+             3, "differs from rank 0's copy"),
+            (variant(tmp, "shapes", edit(1, lambda s: s["module"].__setitem__(
+                layer + "attention.dense.weight", s["module"][layer + "attention.dense.weight"][:, :-1].clone()))),
+             3, "on rank 0: model-parallel ranks hold equal parts"),
+            (variant(tmp, "world", edit(1, lambda s: s.__setitem__("mp_world_size", 4))),
+             3, "says mp_world_size 4"),
+            (variant(tmp, "lora", lambda tag: [edit(r, lambda s: s["module"].__setitem__(
+                layer + "attention.query_key_value.matrix_A.0", torch.zeros(4, 128, dtype=torch.float16)))(tag)
+                for r in range(2)]),
+             5, "cannot be merged over model-parallel ranks: a LoRA trained model-parallel"),
+            (variant(tmp, "zero", lambda tag: shutil.copy(
+                glob.glob(os.path.join(corpus, "deepspeed", "zero2_dp2", "global_step300", "*optim_states.pt"))[0],
+                os.path.join(tag, "zero_pp_rank_0_mp_rank_00_optim_states.pt"))),
+             3, "model-parallel save with ZeRO partitions"),
+            (variant(tmp, "universal", lambda tag: os.makedirs(os.path.join(tag, "zero", "embed.weight"))),
+             3, "a DeepSpeed universal checkpoint"),
+        ]
+        for folder, code, message in cases:
+            for extra in ((), ("--plugin", "none")):
+                out = os.path.join(tmp, "out")
+                r = run_cli(cli, "convert", folder, "-o", out, *extra)
+                assert r.returncode == code and message in r.stderr, (folder, extra, r.returncode, r.stderr)
+                assert not os.path.exists(out)
+
+
 def main():
     cli, corpus = sys.argv[1], sys.argv[2]
     cases = [(f"{name}: --plugin none equals the spec's consolidation", lambda n=name: check_toy(cli, corpus, n))
@@ -287,6 +390,9 @@ def main():
         ("SAT run folder: `latest`'s tag, not the -ema one", lambda: check_family(cli, corpus, "sat_run")),
         ("verify re-derives DeepSpeed conversions", lambda: check_verify(cli, corpus)),
         ("broken folders are refused", lambda: check_refusals(cli, corpus)),
+        ("SAT model-parallel folder merged by the plugin's partitions", lambda: check_model_parallel(cli, corpus)),
+        ("model-parallel folders that cannot be merged are refused",
+         lambda: check_model_parallel_refusals(cli, corpus)),
     ]
     return run_cases(cases)
 

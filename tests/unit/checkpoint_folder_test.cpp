@@ -68,8 +68,11 @@ TEST(CheckpointFolder, DeepSpeedSavesThatCannotBeReadAreRefused) {
     EXPECT_NE(refusal(dir / "pipe" / "7").find("pipeline-parallel"), std::string::npos);
     touch(dir / "mp" / "latest", "7");
     touch(dir / "mp" / "7" / "mp_rank_00_model_states.pt");
-    touch(dir / "mp" / "7" / "mp_rank_01_model_states.pt");
-    EXPECT_NE(refusal(dir / "mp").find("split over 2"), std::string::npos);
+    touch(dir / "mp" / "7" / "mp_rank_02_model_states.pt");
+    EXPECT_NE(refusal(dir / "mp").find("file for model-parallel rank 1 (found rank 2)"), std::string::npos);
+    touch(dir / "universal" / "7" / "mp_rank_00_model_states.pt");
+    std::filesystem::create_directories(dir / "universal" / "7" / "zero" / "embed.weight");
+    EXPECT_NE(refusal(dir / "universal" / "7").find("universal checkpoint"), std::string::npos);
     touch(dir / "empty" / "README.md");
     EXPECT_NE(refusal(dir / "empty").find("holds no checkpoint"), std::string::npos);
 }

@@ -49,7 +49,7 @@ extern "C" {
 /* ---------------------------------------------------------------- versions */
 
 #define CKPTCONV_ABI_MAJOR 1
-#define CKPTCONV_ABI_MINOR 4
+#define CKPTCONV_ABI_MINOR 5
 /** (major << 16) | minor, as stored in ckptconv_plugin_v1::abi_version. */
 #define CKPTCONV_ABI_VERSION ((uint32_t)((CKPTCONV_ABI_MAJOR << 16) | CKPTCONV_ABI_MINOR))
 #define CKPTCONV_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
@@ -348,6 +348,46 @@ typedef struct ckptconv_host_v1 {
     int32_t (*plan_metadata)(ckptconv_call* call, const char* key, const char* value);
 } ckptconv_host_v1;
 
+/* ------------------------------------------------------- partitions */
+
+/**
+ * How a model-parallel save (SAT's `mp_rank_00..N-1_model_states.pt`) splits
+ * one tensor over its N ranks, after SAT's `mpu` layers (since ABI 1.5). The
+ * host merges the ranks by these rules before detection and planning, so the
+ * plan sees the whole model. Megatron-LM's fused Q/K/V order differs: a table
+ * written for SAT must not be used for Megatron files.
+ */
+enum {
+    /** Whole on every rank (LayerNorm, plain Linear, RowParallel biases): rank 0's, checked byte-equal on all. */
+    CKPTCONV_PARTITION_REPLICATED = 0,
+    /**
+     * Split along dim 0 (ColumnParallelLinear weight and bias): each rank holds `stride` equal blocks of
+     * its rows; merged = for each block, that block of every rank in rank order (stride 3 for a fused
+     * Q/K/V, never a plain cat; stride 1 is a plain cat).
+     */
+    CKPTCONV_PARTITION_COLUMN = 1,
+    /** Split along the last dim (RowParallelLinear weight): each merged row is that row of every rank. */
+    CKPTCONV_PARTITION_ROW = 2,
+    /** Split along dim 0 in rank order (VocabParallelEmbedding). */
+    CKPTCONV_PARTITION_VOCAB = 3,
+    /** No well-defined merge (e.g. LoRA trained model-parallel): a save holding it is refused with `reason`. */
+    CKPTCONV_PARTITION_REFUSE = 4
+};
+
+/**
+ * One partition rule. The first rule whose `key_glob` matches a tensor's key
+ * (within its root; `*` matches any run of characters, dots included) decides;
+ * a tensor no rule matches is REPLICATED. Entries of an array are
+ * `struct_size` bytes apart.
+ */
+typedef struct ckptconv_partition_v1 {
+    uint32_t struct_size; /**< sizeof(ckptconv_partition_v1) as the plugin was compiled */
+    uint32_t kind;        /**< a CKPTCONV_PARTITION_* value */
+    uint32_t stride;      /**< COLUMN: blocks per rank (0 reads as 1) */
+    const char* key_glob; /**< e.g. "*.attention.query_key_value.weight" */
+    const char* reason;   /**< REFUSE: one line a user can read; else NULL */
+} ckptconv_partition_v1;
+
 /* ------------------------------------------------------------ descriptor */
 
 /**
@@ -387,6 +427,16 @@ typedef struct ckptconv_plugin_v1 {
      */
     int32_t (*plan)(void* state, const ckptconv_host_v1* host, ckptconv_call* call, const ckptconv_index_v1* index,
                     const ckptconv_plan_request_v1* request);
+
+    /* Since ABI 1.5. */
+
+    /**
+     * Optional: how this family's model-parallel saves split each tensor
+     * (`partition_count` rules, see ckptconv_partition_v1). NULL: the
+     * plugin's model-parallel saves are refused.
+     */
+    const ckptconv_partition_v1* partitions;
+    uint32_t partition_count;
 } ckptconv_plugin_v1;
 
 /** Type of the exported entry function named CKPTCONV_PLUGIN_ENTRY_SYMBOL. */

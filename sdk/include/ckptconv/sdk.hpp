@@ -25,6 +25,12 @@
  * };
  * CKPTCONV_PLUGIN(MyPlugin, my_family)
  * @endcode
+ * and, optionally, how its model-parallel saves split tensors (ABI 1.5; see the partition namespace):
+ * @code
+ *     static constexpr ckptconv_partition_v1 kPartitions[] = {
+ *         ckptconv::sdk::partition::column("*.query_key_value.weight", 3),
+ *         ckptconv::sdk::partition::row("*.dense.weight")};
+ * @endcode
  */
 #ifndef CKPTCONV_SDK_HPP
 #define CKPTCONV_SDK_HPP
@@ -38,12 +44,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <initializer_list>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <regex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -454,6 +462,33 @@ class RenameTable {
     }
     std::vector<Rule> rules_;
 };
+
+// -------------------------------------------------------------- partitions
+
+/** Rules for a plugin's `kPartitions` table (ckptconv_partition_v1): the first whose glob matches a key decides. */
+namespace partition {
+constexpr ckptconv_partition_v1 rule(uint32_t kind, const char* key_glob, uint32_t stride, const char* reason) {
+    return ckptconv_partition_v1{sizeof(ckptconv_partition_v1), kind, stride, key_glob, reason};
+}
+/** Split along dim 0 in `stride` blocks per rank, merged block by block (3 for a fused Q/K/V). */
+constexpr ckptconv_partition_v1 column(const char* key_glob, uint32_t stride = 1) {
+    return rule(CKPTCONV_PARTITION_COLUMN, key_glob, stride, nullptr);
+}
+/** Split along the last dim (a row-parallel weight; its bias is replicated). */
+constexpr ckptconv_partition_v1 row(const char* key_glob) { return rule(CKPTCONV_PARTITION_ROW, key_glob, 1, nullptr); }
+/** Split along dim 0, ranks in order (a vocab-parallel embedding). */
+constexpr ckptconv_partition_v1 vocab(const char* key_glob) {
+    return rule(CKPTCONV_PARTITION_VOCAB, key_glob, 1, nullptr);
+}
+/** Whole and byte-equal on every rank (the default for keys no rule matches). */
+constexpr ckptconv_partition_v1 replicated(const char* key_glob) {
+    return rule(CKPTCONV_PARTITION_REPLICATED, key_glob, 1, nullptr);
+}
+/** No well-defined merge: a model-parallel save holding such a key is refused with `reason`. */
+constexpr ckptconv_partition_v1 refuse(const char* key_glob, const char* reason) {
+    return rule(CKPTCONV_PARTITION_REFUSE, key_glob, 1, reason);
+}
+} // namespace partition
 
 // -------------------------------------------------------------- detection
 
@@ -870,6 +905,16 @@ template <class F> int32_t guarded(const ckptconv_host_v1* host, ckptconv_call* 
     }
 }
 
+/** P::kPartitions when the plugin declares one, else none. */
+template <class P, class = void> struct PartitionsOf {
+    static constexpr const ckptconv_partition_v1* data() { return nullptr; }
+    static constexpr uint32_t count() { return 0; }
+};
+template <class P> struct PartitionsOf<P, std::void_t<decltype(P::kPartitions)>> {
+    static constexpr const ckptconv_partition_v1* data() { return P::kPartitions; }
+    static constexpr uint32_t count() { return static_cast<uint32_t>(std::size(P::kPartitions)); }
+};
+
 template <class P> struct Adapter {
     static int32_t init(const ckptconv_host_v1* host, ckptconv_call* call, void** state) {
         return guarded(host, call, [&] {
@@ -919,7 +964,9 @@ template <class P> struct Adapter {
                                              &init,
                                              &shutdown,
                                              &detect,
-                                             &plan};
+                                             &plan,
+                                             PartitionsOf<P>::data(),
+                                             PartitionsOf<P>::count()};
         return &d;
     }
 };

@@ -247,6 +247,38 @@ def sat_model(sd, dtype, seed):
                  dtype)
 
 
+# SAT's mpu layers (training-saves.md 4.1-4.2): how SAT's partition() splits a CogVideoX transformer.
+MP_COLUMN = {"attention.query_key_value.weight": 3, "attention.query_key_value.bias": 3,
+             "mlp.dense_h_to_4h.weight": 1, "mlp.dense_h_to_4h.bias": 1}
+MP_ROW = ("attention.dense.weight", "mlp.dense_4h_to_h.weight")
+
+
+def sat_partition(sd, n, rank):
+    """Rank `rank`'s part of a SAT state dict over `n` model-parallel ranks, as SAT's partition() cuts it:
+    column-parallel tensors cut block by block (each of the `stride` blocks split in n along dim 0), row-parallel
+    weights along dim 1, everything else whole."""
+    part = {}
+    for k, t in sd.items():
+        stride = next((s for suffix, s in MP_COLUMN.items() if k.endswith(suffix)), None)
+        if stride is not None:
+            part[k] = torch.cat([b.chunk(n, 0)[rank] for b in t.chunk(stride, 0)], 0).clone()
+        elif k.endswith(MP_ROW):
+            part[k] = t.chunk(n, 1)[rank].clone()
+        else:
+            part[k] = t.clone()
+    return part
+
+
+def write_sat_model_parallel(folder, tag, sd, n):
+    os.makedirs(os.path.join(folder, tag), exist_ok=True)
+    for rank in range(n):
+        torch.save({"module": sat_partition(sd, n, rank), "iteration": 1000, "global_steps": 1000,
+                    "ds_version": VERSION, "mp_world_size": n, "dp_world_size": 1, "param_shapes": [],
+                    "optimizer": None}, os.path.join(folder, tag, f"mp_rank_{rank:02d}_model_states.pt"))
+    with open(os.path.join(folder, "latest"), "w") as f:
+        f.write(tag)
+
+
 def write(out, sat_transformer, diffusers_names):
     base = os.path.join(out, "deepspeed")
     # ZeRO-2 over 2 and 3 ranks (fp16 and bf16: the bf16_ prefix), frozen params and a tied head.
@@ -283,3 +315,5 @@ def write(out, sat_transformer, diffusers_names):
                    f"{base}/sat_run/{tag}/mp_rank_00_model_states.pt")
     with open(f"{base}/sat_run/latest", "w") as f:
         f.write("1000")
+    # The same SAT transformer trained over 2 model-parallel ranks: merged, it must equal sat_run's 1000 tag.
+    write_sat_model_parallel(f"{base}/sat_mp2", "1000", sat_sd, 2)
