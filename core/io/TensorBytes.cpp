@@ -2,6 +2,7 @@
 
 #include "core/io/FileWriter.hpp"
 #include "core/io/FloatRounding.hpp"
+#include "core/io/RunSpans.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -41,20 +42,9 @@ void write_gathered(const CheckpointIndex& index, const StorageInfo& s, FileWrit
         for (const StoragePiece& p : s.pieces) out.copy_from(*index.files.at(p.file), p.offset, p.nbytes);
         return;
     }
-    constexpr uint64_t kBlock = 1u << 16; // elements converted per write: cache-sized, no tensor-sized buffer
-    const uint32_t in_size = element_size(s.pieces_dtype), out_size = element_size(s.dtype);
-    std::vector<char> block(kBlock * out_size);
-    for (const StoragePiece& p : s.pieces) {
-        const MappedFile& file = *index.files.at(p.file);
-        const std::string_view src = file.slice(p.offset, p.nbytes, "gathered tensor data");
-        const uint64_t count = p.nbytes / in_size;
-        for (uint64_t done = 0; done < count; done += kBlock) {
-            const uint64_t n = std::min(kBlock, count - done);
-            convert_floats(s.pieces_dtype, s.dtype, src.data() + done * in_size, block.data(), n);
-            out.write(block.data(), n * out_size);
-        }
-        file.release(p.offset, p.nbytes);
-    }
+    std::vector<ByteRun> runs;
+    for (const StoragePiece& p : s.pieces) runs.push_back({index.files.at(p.file).get(), nullptr, p.offset, p.nbytes});
+    write_converted(runs, s.pieces_dtype, s.dtype, out);
 }
 
 std::string_view tensor_bytes(const CheckpointIndex& index, const TensorInfo& info, std::string& scratch) {

@@ -3,20 +3,13 @@
 #pragma once
 
 #include "core/index/CheckpointIndex.hpp"
+#include "core/io/RunSpans.hpp"
 #include "core/plan/Plan.hpp"
 
 #include <optional>
 #include <vector>
 
 namespace ckptconv::core {
-
-/** One run of an output's row-major bytes: a range of a mapped file, zeros, or a plan constant. */
-struct ByteRun {
-    const MappedFile* file = nullptr; ///< set for a file range
-    const char* memory = nullptr;     ///< set for a constant's bytes; neither set: zeros
-    uint64_t offset = 0;              ///< into `file` or `memory`
-    uint64_t length = 0;
-};
 
 /**
  * The row-major bytes of node `expr` as runs (adjacent runs merged), or nullopt when the node
