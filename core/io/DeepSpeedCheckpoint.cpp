@@ -673,16 +673,20 @@ CheckpointIndex read_deepspeed_folder(const fs::path& tag_folder, const std::str
     // and the buffers are read rounded to it as well, so a plain consolidation comes out in one dtype.
     if (options.dtype && options.dtype_for_every_tensor)
         for (auto& [k, v] : module->entries) {
-            if (v->kind != PyKind::Tensor || is_gathered(*v->tensor) || !is_row_major(*v->tensor) ||
-                !is_convertible_float(v->tensor->dtype) || v->tensor->dtype == *options.dtype)
+            if (v->kind != PyKind::Tensor || !is_convertible_float(v->tensor->dtype) ||
+                v->tensor->dtype == *options.dtype)
                 continue;
             const TensorInfo& t = *v->tensor;
+            if (!is_gathered(t) && !is_row_major(t)) continue;
             uint64_t numel = 1;
             for (int64_t d : t.shape) numel *= static_cast<uint64_t>(d);
             const std::string name = k->kind == PyKind::Str ? k->text : type_name(*k);
+            // Merged model-parallel tensors are gathered already: the same pieces, presented in the new dtype.
             v = tensor_node(
-                gathered(name, t.shape, numel, t.dtype, *options.dtype,
-                         {{file_of(t, states[0].second), tensor_file_offset(t), numel * element_size(t.dtype)}}));
+                is_gathered(t)
+                    ? gathered(name, t.shape, numel, t.storage->pieces_dtype, *options.dtype, t.storage->pieces)
+                    : gathered(name, t.shape, numel, t.dtype, *options.dtype,
+                               {{file_of(t, states[0].second), tensor_file_offset(t), numel * element_size(t.dtype)}}));
         }
     // Tied params: only the stored name was partitioned; each alias is the same tensor (stored once).
     if (const PyRef shared = entry(top, "shared_params"); shared && shared->kind == PyKind::Dict)

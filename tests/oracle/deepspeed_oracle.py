@@ -309,6 +309,8 @@ def check_model_parallel(cli, corpus):
     with tempfile.TemporaryDirectory() as tmp:
         got, _, stderr = consolidated_by_ckptconv(cli, folder, tmp)
         same(got, merged)
+        got, _, _ = consolidated_by_ckptconv(cli, folder, tmp, "--dtype", "bf16")  # split and whole tensors alike
+        same(got, {k: t.to(torch.bfloat16) for k, t in merged.items()})
         assert "model-parallel save over 2 ranks merged with cogvideox_sat@" in stderr, stderr
         # 2 layers: Q/K/V and h_to_4h weight and bias column-parallel, dense and 4h_to_h weights row-parallel.
         assert "8 column-parallel, 4 row-parallel, 0 vocab-parallel" in stderr, stderr
