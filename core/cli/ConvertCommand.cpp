@@ -62,7 +62,7 @@ int run_convert(const std::vector<std::string>& tokens) {
         "FILE -o OUT [--plugin ID[@VER]|none] [--format-version V] [--to pt|safetensors|diffusers|hf] "
         "[--dtype keep|fp32|fp16|bf16] [--shard-size 5GB] [--option K=V]... [--component NAME]... [--text-encoder DIR] "
         "[--dry-run] "
-        "[--report R.json] [--force] [--drop-unsafe] [--check-master]",
+        "[--report R.json] [--force] [--drop-unsafe] [--check-master] [--cached-writes]",
         "Detect the checkpoint's family and convert it with the plugin's rules (--plugin none: only change "
         "the container). A pipeline folder (subfolders holding checkpoints, e.g. a SAT release) becomes one "
         "diffusers folder, each component detected on its own.",
@@ -87,7 +87,10 @@ int run_convert(const std::vector<std::string>& tokens) {
         "drop-unsafe", po::bool_switch(),
         "convert a pickle that reaches for code execution, leaving those parts out (a sanitizer)")(
         "check-master", po::bool_switch(),
-        "DeepSpeed ZeRO 1/2 folder: prove the fp32 master rounded to the training dtype equals `module`");
+        "DeepSpeed ZeRO 1/2 folder: prove the fp32 master rounded to the training dtype equals `module`")(
+        "cached-writes", po::bool_switch(),
+        "write outputs through the page cache, not past it with O_DIRECT (slow direct I/O, e.g. some network "
+        "mounts; or an output read again at once)");
     spec.positional.add("file", 1);
     const auto vm = parse_command(spec, tokens);
     if (!vm) return 0;
@@ -107,6 +110,7 @@ int run_convert(const std::vector<std::string>& tokens) {
         vm->count("shard-size") ? (*vm)["shard-size"].as<std::string>() : config.shard_size;
     const uint64_t shard_size = shard_text ? core::parse_byte_size(*shard_text) : 0;
 
+    core::write_outputs_through_cache((*vm)["cached-writes"].as<bool>() || config.cached_writes.value_or(false));
     const bool dry_run = (*vm)["dry-run"].as<bool>();
     const bool force = (*vm)["force"].as<bool>();
     const bool quiet = read_global_options(*vm).quiet;

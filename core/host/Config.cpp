@@ -160,8 +160,8 @@ Config load_config(const std::filesystem::path& file) {
             r.map(v, key, [&](const std::string& k, const YAML::Node& value) {
                 const std::string text = r.scalar(value, "output." + k);
                 if (k == "to") {
-                    if (text != "pt" && text != "safetensors" && text != "diffusers")
-                        r.fail(value, "output.to", "expected pt, safetensors or diffusers, got '" + text + "'");
+                    if (text != "pt" && text != "safetensors" && text != "diffusers" && text != "hf")
+                        r.fail(value, "output.to", "expected pt, safetensors, diffusers or hf, got '" + text + "'");
                     config.output_format = text;
                 } else if (k == "dtype") {
                     if (text != "keep" && text != "fp32" && text != "fp16" && text != "bf16")
@@ -169,8 +169,12 @@ Config load_config(const std::filesystem::path& file) {
                     config.output_dtype = text;
                 } else if (k == "shard_size") {
                     config.shard_size = text;
+                } else if (k == "cached_writes") {
+                    if (text != "true" && text != "false")
+                        r.fail(value, "output.cached_writes", "expected true or false, got '" + text + "'");
+                    config.cached_writes = text == "true";
                 } else {
-                    r.fail(value, "output." + k, "unknown key (expected to, dtype or shard_size)");
+                    r.fail(value, "output." + k, "unknown key (expected to, dtype, shard_size or cached_writes)");
                 }
             });
         } else if (key == "rules") {

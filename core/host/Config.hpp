@@ -23,6 +23,7 @@ struct Config {
     std::optional<std::string> output_format; ///< output.to
     std::optional<std::string> output_dtype;  ///< output.dtype
     std::optional<std::string> shard_size;    ///< output.shard_size
+    std::optional<bool> cached_writes;        ///< output.cached_writes
     std::optional<RuleSet> rules;             ///< `rules:` a plan as data, used instead of a plugin
 };
 

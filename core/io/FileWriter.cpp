@@ -8,6 +8,7 @@
 #include "core/util/SecondCore.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -23,6 +24,8 @@ constexpr uint64_t kCopyChunk = 1u << 30;
 constexpr uint64_t kReleaseChunk = 64u << 20; // mapped bytes read before they are released from the RSS
 constexpr uint64_t kFromMapping = 1u << 20;   // runs below this are copied from the mapping
 constexpr uint64_t kSplitStep = 256u << 10;   // steps from this size on are made by both cores
+
+std::atomic<bool> through_cache{false};
 
 uint32_t crc_of(const char* data, uint64_t size) {
     return static_cast<uint32_t>(crc32_z(0, reinterpret_cast<const Bytef*>(data), static_cast<z_size_t>(size)));
@@ -52,6 +55,8 @@ struct ReadFd {
 };
 } // namespace
 
+void write_outputs_through_cache(bool on) { through_cache = on; }
+
 FileWriter::FileWriter(std::string path) : path_(std::move(path)) {
     // Exclusive and never through a symlink: a file planted at this name is refused, not overwritten.
     fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -59,7 +64,7 @@ FileWriter::FileWriter(std::string path) : path_(std::move(path)) {
     // Past the page cache: copying every byte into cache pages cost more kernel time than the whole
     // conversion (3.4 GB: 10-15 s of system time buffered, 1 s direct). Where O_DIRECT is refused the
     // same writes go through the cache.
-    set_direct(true);
+    set_direct(!through_cache);
     behind_ = std::make_unique<WriteBehind>(fd_);
     second_core_ = std::make_unique<SecondCore>();
 }
@@ -76,6 +81,11 @@ void FileWriter::fail(const char* what, int err) const {
 void FileWriter::set_direct(bool on) {
     const int flags = ::fcntl(fd_, F_GETFL);
     if (flags >= 0) ::fcntl(fd_, F_SETFL, on ? flags | O_DIRECT : flags & ~O_DIRECT);
+}
+
+bool FileWriter::bypasses_cache() const {
+    const int flags = ::fcntl(fd_, F_GETFL);
+    return flags >= 0 && (flags & O_DIRECT) != 0;
 }
 
 void FileWriter::pwrite_all(const char* data, uint64_t size, uint64_t offset) const {

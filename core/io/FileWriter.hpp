@@ -16,6 +16,13 @@ class MappedFile;
 class SecondCore;
 class WriteBehind;
 
+/**
+ * Whether outputs created from now on go through the page cache (`on`) or past it (O_DIRECT, the
+ * default). The cache suits file systems whose direct I/O is slow (some network mounts) and outputs
+ * read again right away; the default spares this machine's kernel the copy into cache pages.
+ */
+void write_outputs_through_cache(bool on);
+
 class FileWriter {
   public:
     /**
@@ -63,6 +70,8 @@ class FileWriter {
     /** Writes what is left, then fsyncs and closes; errors (disk full...) surface here at the latest. */
     void close();
     const std::string& path() const { return path_; }
+    /** True while writes bypass the page cache (O_DIRECT set on the descriptor). */
+    bool bypasses_cache() const;
 
   private:
     char* room(uint64_t& available);

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <iterator>
 #include <map>
 
 namespace ckptconv::test {
@@ -291,6 +292,19 @@ TEST(Cli, AutoDetectAndConvertTheSampleToDiffusers) {
     // The folder now holds files: a second run needs --force.
     EXPECT_EQ(run_cli({"convert", kSample, "-o", out.string()}).exit_code, 6);
     EXPECT_EQ(run_cli({"convert", kSample, "-o", out.string(), "--force"}).exit_code, 0);
+}
+
+TEST(Cli, CachedWritesGiveTheSameBytes) {
+    TempDir dir;
+    const auto direct = dir / "direct" / "transformer" / "diffusion_pytorch_model.safetensors";
+    const auto cached = dir / "cached" / "transformer" / "diffusion_pytorch_model.safetensors";
+    ASSERT_EQ(run_cli({"convert", kSample, "-o", (dir / "direct").string()}).exit_code, 0);
+    const auto r = run_cli({"convert", kSample, "-o", (dir / "cached").string(), "--cached-writes"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::ifstream a(direct, std::ios::binary), b(cached, std::ios::binary);
+    const std::string bytes_a{std::istreambuf_iterator<char>(a), {}}, bytes_b{std::istreambuf_iterator<char>(b), {}};
+    EXPECT_FALSE(bytes_a.empty());
+    EXPECT_EQ(bytes_a, bytes_b);
 }
 
 TEST(Cli, DryRunPrintsThePlanAndWritesNothing) {

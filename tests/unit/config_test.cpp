@@ -34,7 +34,7 @@ TEST(Config, ReadsEveryKey) {
                               "plugin: cogvideox_sat@1.0.0\n"
                               "format_version: \"1.5\"\n"
                               "options: {variant: 5b, vocab_size: 250001}\n"
-                              "output: {to: diffusers, dtype: bf16, shard_size: 5GB}\n");
+                              "output: {to: diffusers, dtype: bf16, shard_size: 5GB, cached_writes: true}\n");
     const Config c = load_config(p);
     ASSERT_EQ(c.plugin_paths.size(), 2u);
     EXPECT_EQ(c.plugin_paths[0], dir.path() / "extra");
@@ -50,6 +50,8 @@ TEST(Config, ReadsEveryKey) {
     EXPECT_EQ(*c.output_format, "diffusers");
     EXPECT_EQ(*c.output_dtype, "bf16");
     EXPECT_EQ(*c.shard_size, "5GB");
+    EXPECT_EQ(c.cached_writes, std::optional<bool>(true));
+    EXPECT_FALSE(load_config(write(dir, "output: {to: hf}\n")).cached_writes.has_value());
 }
 
 TEST(Config, RulesSection) {
@@ -106,6 +108,8 @@ TEST(Config, WrongTypesAndValues) {
     EXPECT_NE(error_of(write(dir, "options: [a, b]\n")).find("key 'options': expected a mapping"), std::string::npos);
     EXPECT_NE(error_of(write(dir, "output: {to: onnx}\n")).find("key 'output.to'"), std::string::npos);
     EXPECT_NE(error_of(write(dir, "output: {dtype: fp8}\n")).find("key 'output.dtype'"), std::string::npos);
+    EXPECT_NE(error_of(write(dir, "output: {cached_writes: yes}\n")).find("key 'output.cached_writes'"),
+              std::string::npos);
     EXPECT_NE(error_of(write(dir, "format_version: [1]\n")).find("expected a text value"), std::string::npos);
 }
 

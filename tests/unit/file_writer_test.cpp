@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <fcntl.h>
 #include <fstream>
 #include <iterator>
+#include <unistd.h>
 #include <zlib.h>
 
 namespace ckptconv::core {
@@ -59,6 +61,30 @@ TEST(FileWriter, MadeSpansCrossBuffersOnBothCoresAndElementsStraddlingABufferEnd
     out.close();
     EXPECT_TRUE(workers[0] && workers[1]);
     EXPECT_EQ(slurp(dir / "made"), "head" + pattern(0, length) + "tail");
+}
+
+// Whether the folder's file system takes O_DIRECT at all (tmpfs before Linux 6.6 does not).
+bool takes_direct_io(const std::filesystem::path& dir) {
+    const std::string probe = (dir / "probe").string();
+    const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_DIRECT, 0644);
+    if (fd >= 0) ::close(fd);
+    std::filesystem::remove(probe);
+    return fd >= 0;
+}
+
+TEST(FileWriter, WritesTheSameBytesPastAndThroughThePageCache) {
+    test::TempDir dir;
+    const std::string bytes = pattern(0, (9u << 20) + 4097); // several buffers and an unaligned tail
+    for (const bool through_cache : {false, true}) {
+        write_outputs_through_cache(through_cache);
+        const auto path = dir / (through_cache ? "cached" : "direct");
+        FileWriter out(path.string());
+        EXPECT_EQ(out.bypasses_cache(), !through_cache && takes_direct_io(dir.path()));
+        out.write(bytes);
+        out.close();
+        EXPECT_EQ(slurp(path), bytes);
+    }
+    write_outputs_through_cache(false);
 }
 
 TEST(FileWriter, TrackedCrcCoversEveryWayOfAppendingAndSurvivesTurningOff) {
