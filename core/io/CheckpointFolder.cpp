@@ -3,9 +3,11 @@
 #include "core/io/DeepSpeedCheckpoint.hpp"
 #include "core/io/OutputTransaction.hpp"
 #include "core/util/Error.hpp"
-
 #include "core/util/MappedFile.hpp"
+
 #include <algorithm>
+#include <optional>
+#include <regex>
 
 namespace ckptconv::core {
 namespace fs = std::filesystem;
@@ -17,10 +19,25 @@ bool ends_with(const std::string& name, const std::string& suffix) {
 }
 
 struct FolderContents {
-    std::vector<fs::path> indexes; ///< *.index.json
-    std::vector<fs::path> singles; ///< checkpoint files by extension
-    bool latest = false;           ///< a DeepSpeed `latest` tag file
+    std::vector<fs::path> indexes;     ///< *.index.json
+    std::vector<fs::path> singles;     ///< checkpoint files by extension
+    std::vector<std::string> training; ///< "name (what)": HF Trainer / accelerate training state, never weights
+    bool latest = false;               ///< a DeepSpeed `latest` tag file
 };
+
+// What HF Trainer and accelerate save beside the weights of checkpoint-N/ (training-saves.md 5.5).
+std::optional<std::string> training_state_kind(const std::string& name) {
+    static const std::vector<std::pair<std::regex, const char*>> kinds = {
+        {std::regex(R"(optimizer(_\d+)?\.(pt|bin))"), "optimizer state"},
+        {std::regex(R"(scheduler(_\d+)?\.(pt|bin))"), "LR scheduler state"},
+        {std::regex(R"(scaler(_\d+)?\.pt)"), "AMP loss-scaler state"},
+        {std::regex(R"(rng_state(_\d+)?\.pth)"), "RNG state"},
+        {std::regex(R"(training_args\.bin)"), "trainer arguments"},
+        {std::regex(R"((sampler(_\d+)?|dl_state_dict)\.bin)"), "data-loader state"}};
+    for (const auto& [pattern, kind] : kinds)
+        if (std::regex_match(name, pattern)) return name + " (" + kind + ")";
+    return std::nullopt;
+}
 
 FolderContents scan(const fs::path& folder) {
     FolderContents c;
@@ -34,12 +51,21 @@ FolderContents scan(const fs::path& folder) {
         if (!e.is_regular_file(ec) || is_ckptconv_temporary(name)) continue; // a killed run's leftover is no input
         if (ends_with(name, ".index.json"))
             c.indexes.push_back(e.path());
+        else if (auto training = training_state_kind(name))
+            c.training.push_back(std::move(*training));
         else if (ends_with(name, ".safetensors") || ends_with(name, ".bin") || ends_with(name, ".pt") ||
                  ends_with(name, ".pth") || ends_with(name, ".ckpt"))
             c.singles.push_back(e.path());
     }
     std::sort(c.singles.begin(), c.singles.end());
+    std::sort(c.training.begin(), c.training.end());
     return c;
+}
+
+std::string join(const std::vector<std::string>& parts) {
+    std::string out;
+    for (const auto& p : parts) out += (out.empty() ? "" : ", ") + p;
+    return out;
 }
 
 // DeepSpeed's save layout: `latest` holds a tag, `<tag>/` the per-rank files (read by DeepSpeedCheckpoint).
@@ -76,7 +102,16 @@ fs::path resolve_checkpoint_folder(const fs::path& folder) {
     if (c.singles.size() == 1) return c.singles[0];
     if (c.singles.size() > 1)
         throw bad_input(folder.string(), "holds several checkpoint files and no *.index.json; name one");
+    if (!c.training.empty())
+        throw bad_input(folder.string(), "holds only training state (" + join(c.training) +
+                                             "), no weights; name a file to read it anyway");
     throw bad_input(folder.string(), "holds no checkpoint file, *.index.json or DeepSpeed `latest` tag");
+}
+
+std::vector<std::string> training_state_beside(const fs::path& folder) {
+    std::error_code ec;
+    if (!fs::is_directory(folder, ec)) return {};
+    return scan(folder).training;
 }
 
 PipelineFolder find_pipeline_components(const fs::path& folder) {

@@ -12,10 +12,15 @@ namespace ckptconv::core {
  * The checkpoint a folder holds: for a DeepSpeed / SAT save the tag folder
  * `latest` names (or the folder itself when it holds the rank files), else its
  * single `*.index.json` or its single checkpoint file (.safetensors .bin .pt
- * .pth .ckpt). Throws BadInput naming the folder otherwise (several
- * candidates, a `latest` pointing nowhere).
+ * .pth .ckpt). The training state HF Trainer and accelerate save beside the
+ * weights (optimizer.pt, scheduler.pt, rng_state_N.pth, ...) is never a
+ * candidate. Throws BadInput naming the folder otherwise (several
+ * candidates, a `latest` pointing nowhere, only training state).
  */
 std::filesystem::path resolve_checkpoint_folder(const std::filesystem::path& folder);
+
+/** "name (what)" for each training-state file in `folder` that resolve_checkpoint_folder sets aside. */
+std::vector<std::string> training_state_beside(const std::filesystem::path& folder);
 
 struct FolderComponent {
     std::string name;                 ///< the subfolder's name, e.g. "transformer"

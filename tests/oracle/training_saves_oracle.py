@@ -14,8 +14,10 @@
 """
 import json
 import os
+import shutil
 import sys
 import tempfile
+import zipfile
 
 import torch
 
@@ -265,6 +267,36 @@ def check_fairseq_training_save(cli, corpus):
                        "not a fairseq save with an EMA copy", "--option", "heads=2", "--option", "ema=1")
 
 
+def check_hf_trainer_checkpoint(cli, corpus):
+    """HF Trainer's checkpoint-N/ (no DeepSpeed) as the input: its model.safetensors converts exactly as the
+    file alone does; optimizer, scheduler, scaler, RNG and TrainingArguments files are named and never read."""
+    folder = os.path.join(corpus, "xlmr_hf", "trainer_run", "checkpoint-500")
+    for name in os.listdir(folder):  # the generator wrote what HF Trainer does: real pickles beside the weights
+        if name.endswith((".pt", ".pth")):
+            torch.load(os.path.join(folder, name))
+    with zipfile.ZipFile(os.path.join(folder, "training_args.bin")) as z:  # needs transformers to unpickle
+        assert b"transformers.training_args\nTrainingArguments" in z.read(z.namelist()[0].split("/")[0] + "/data.pkl")
+    with tempfile.TemporaryDirectory() as tmp:
+        report = convert(cli, folder, os.path.join(tmp, "from_folder.pt"), "--option", "heads=2")
+        convert(cli, os.path.join(folder, "model.safetensors"), os.path.join(tmp, "from_file.pt"), "--option",
+                "heads=2")
+        got = torch.load(os.path.join(tmp, "from_folder.pt"))["model"]
+        want = torch.load(os.path.join(tmp, "from_file.pt"))["model"]
+        assert list(got) == list(want) and all(torch.equal(bits(got[k]), bits(want[k])) for k in want)
+        note = [n for n in report["notes"] if n.startswith("training state beside the weights")]
+        assert note == ["training state beside the weights, not read: optimizer.pt (optimizer state), "
+                        "rng_state_0.pth (RNG state), rng_state_1.pth (RNG state), scaler.pt (AMP loss-scaler "
+                        "state), scheduler.pt (LR scheduler state), training_args.bin (trainer arguments)"], note
+        # A folder left with nothing but training state is refused by name, never read as weights.
+        only_state = os.path.join(tmp, "only_state")
+        os.makedirs(only_state)
+        for name in ("optimizer.pt", "scheduler.pt"):
+            shutil.copyfile(os.path.join(folder, name), os.path.join(only_state, name))
+        expect_refused(cli, only_state, os.path.join(tmp, "x.pt"), "holds only training state (optimizer.pt "
+                       "(optimizer state), scheduler.pt (LR scheduler state)), no weights", "--option", "heads=2",
+                       code=3)
+
+
 if __name__ == "__main__":
     cli, corpus = sys.argv[1:3]
     sys.exit(run_cases([
@@ -282,4 +314,6 @@ if __name__ == "__main__":
          lambda: check_alpha_from_training_config(cli, corpus)),
         ("fairseq save with EMA and optimizer state -> transformers folder; --option ema=1 converts the EMA copy",
          lambda: check_fairseq_training_save(cli, corpus)),
+        ("HF Trainer checkpoint-N/ folder: the weights convert as the file alone, training state named, unread",
+         lambda: check_hf_trainer_checkpoint(cli, corpus)),
     ]))

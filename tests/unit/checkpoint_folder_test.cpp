@@ -36,6 +36,25 @@ TEST(CheckpointFolder, IndexBeatsSingleFiles) {
     EXPECT_EQ(resolve_checkpoint_folder(dir.path()), dir / "model.safetensors.index.json");
 }
 
+TEST(CheckpointFolder, HfTrainerTrainingStateIsSetAsideAndNamed) {
+    TempDir dir;
+    for (const char* name : {"model.safetensors", "optimizer.pt", "scheduler.pt", "scaler.pt", "rng_state_0.pth",
+                             "rng_state_11.pth", "training_args.bin", "optimizer_1.bin", "sampler.bin"})
+        touch(dir / name);
+    EXPECT_EQ(resolve_checkpoint_folder(dir.path()), dir / "model.safetensors");
+    const auto beside = training_state_beside(dir.path());
+    ASSERT_EQ(beside.size(), 8u);
+    EXPECT_EQ(beside.front(), "optimizer.pt (optimizer state)");
+    EXPECT_EQ(beside.back(), "training_args.bin (trainer arguments)");
+    // Names that only look alike are candidates like any checkpoint: two of them are ambiguous.
+    touch(dir / "my_optimizer.pt");
+    EXPECT_NE(refusal(dir.path()).find("several checkpoint files"), std::string::npos);
+    TempDir only;
+    touch(only / "optimizer.pt");
+    EXPECT_NE(refusal(only.path()).find("holds only training state (optimizer.pt (optimizer state))"),
+              std::string::npos);
+}
+
 TEST(CheckpointFolder, DeepSpeedLatestNamesTheTagFolder) {
     TempDir dir;
     touch(dir / "latest", "1000\n");

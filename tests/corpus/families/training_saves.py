@@ -1,10 +1,16 @@
 """What training runs write around the model (training-saves.md 2, 3.2, 5): SAT/DeepSpeed engine saves with
 their whole training state, SAT LoRA fine-tunes (full engine dumps with .original. base weights), and a fairseq
 save with optimizer history, EMA copy and iterator state. Real layer counts, reduced width."""
+import dataclasses
+import json
+import os
 import random
+import shutil
 
 import numpy as np
 import torch
+
+from families.deepspeed import _module
 
 from families.cogvideox_vae import sat_vae
 
@@ -104,3 +110,42 @@ def write_fairseq_training_save(path, save, args, model):
                                                  "exp_avg_sq": torch.zeros_like(model[n])} for i, n in enumerate(params[:3])},
                                    "param_groups": [{"lr": 5e-4, "params": list(range(3))}]},
           "criterion": None, "task_state": {}}, path)
+
+
+@dataclasses.dataclass
+class TrainingArguments:  # pickled under transformers' own name, as training_args.bin is
+    output_dir: str
+    learning_rate: float
+    per_device_train_batch_size: int
+    seed: int
+
+
+TrainingArguments.__module__ = "transformers.training_args"
+setattr(_module("transformers.training_args"), "TrainingArguments", TrainingArguments)
+
+
+def write_hf_trainer_checkpoint(folder, weights, save):
+    """HF Trainer's checkpoint-N/ without DeepSpeed (training-saves.md 5.5): the model's model.safetensors and
+    config.json beside the optimizer, scheduler, AMP scaler and per-process RNG states, trainer_state.json and
+    the pickled TrainingArguments. Only model.safetensors holds weights."""
+    os.makedirs(folder, exist_ok=True)
+    shutil.copyfile(weights, f"{folder}/model.safetensors")  # the same bytes: git stores them once
+    with open(f"{folder}/config.json", "w") as f:
+        json.dump({"architectures": ["XLMRobertaForMaskedLM"], "model_type": "xlm-roberta"}, f)
+    sizes = [(64, 32), (32,), (32, 32)]
+    save({"state": {i: {"step": torch.tensor(500.0), "exp_avg": torch.zeros(s), "exp_avg_sq": torch.zeros(s)}
+                    for i, s in enumerate(sizes)},
+          "param_groups": [{"lr": 5e-5, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False,
+                            "foreach": None, "maximize": False, "capturable": False, "differentiable": False,
+                            "fused": None, "params": list(range(len(sizes)))}]}, f"{folder}/optimizer.pt")
+    save({"base_lrs": [5e-5], "last_epoch": 500, "_step_count": 501, "verbose": False,
+          "_get_lr_called_within_step": False, "_last_lr": [4.2e-5], "lr_lambdas": [None]}, f"{folder}/scheduler.pt")
+    save({"scale": 32768.0, "growth_factor": 2.0, "backoff_factor": 0.5, "growth_interval": 2000,
+          "_growth_tracker": 17}, f"{folder}/scaler.pt")
+    for rank in range(2):  # DISTRIBUTED mode: one file per process
+        save({"python": random.Random(rank).getstate(), "numpy": np.random.RandomState(rank).get_state(),
+              "cpu": torch.Generator().manual_seed(rank).get_state(), "cuda": [torch.arange(16, dtype=torch.uint8)]},
+             f"{folder}/rng_state_{rank}.pth")
+    save(TrainingArguments("out", 5e-5, 8, 42), f"{folder}/training_args.bin")
+    with open(f"{folder}/trainer_state.json", "w") as f:
+        json.dump({"global_step": 500, "epoch": 1.0, "log_history": [{"loss": 2.5, "step": 500}]}, f)

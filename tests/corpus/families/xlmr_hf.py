@@ -90,6 +90,8 @@ def write(out, save, safetensors_bytes):
     os.makedirs(base, exist_ok=True)
     with open(f"{base}/xlmr_base_model.safetensors", "wb") as f:
         f.write(safetensors_bytes(model, {"format": "pt"}))
+    training_saves.write_hf_trainer_checkpoint(f"{base}/trainer_run/checkpoint-500",
+                                               f"{base}/xlmr_base_model.safetensors", save)
 
 
 def write_release_folder(folder, model):
