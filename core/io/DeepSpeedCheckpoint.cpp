@@ -444,8 +444,6 @@ std::vector<std::string> master_mismatches(const CheckpointIndex& view, const Py
     return differ;
 }
 
-} // namespace
-
 // --- model-parallel ranks (training-saves.md 4) -------------------------------------------------------
 
 /** Throws unless rank `r`'s copy of `key` can stand beside rank 0's: a row-major tensor of the same dtype and shape. */
@@ -549,6 +547,8 @@ std::string merge_model_parallel(PyObject& module, uint32_t first, const std::ve
            std::to_string(counts[PartitionKind::Vocab]) + " vocab-parallel, " +
            std::to_string(counts[PartitionKind::Replicated]) + " replicated tensors (checked byte-equal on every rank)";
 }
+
+} // namespace
 
 bool is_deepspeed_tag_folder(const fs::path& folder) {
     std::error_code ec;

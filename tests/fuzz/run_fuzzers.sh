@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets with clang (ASan + UBSan) and runs the three side by side for
+# Builds the libFuzzer targets with clang (ASan + UBSan) and runs the four side by side for
 # SECONDS (default 600) each, seeded with the test corpus and the hostile corpus. New crashes land
 # in build-fuzz/findings/<target>/; keep each as a regression input in tests/corpus/_fuzz/.
 #   tests/fuzz/run_fuzzers.sh [SECONDS]
@@ -10,8 +10,11 @@ command -v clang++ >/dev/null || { echo "clang++ is needed (apt-get install clan
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCKPTCONV_FUZZ=ON -DCKPTCONV_BUILD_TESTS=OFF \
   -DCKPTCONV_WERROR=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=undefined" >/dev/null
-cmake --build build-fuzz -j "$(nproc)" --target fuzz_torch_checkpoint fuzz_safetensors fuzz_pickle
-mkdir -p build-fuzz/corpus/{torch,safetensors,pickle} build-fuzz/findings/{torch,safetensors,pickle}
+cmake --build build-fuzz -j "$(nproc)" --target fuzz_torch_checkpoint fuzz_safetensors fuzz_pickle fuzz_deepspeed_folder
+mkdir -p build-fuzz/corpus/{torch,safetensors,pickle,deepspeed} build-fuzz/findings/{torch,safetensors,pickle,deepspeed}
+# A DeepSpeed input is a fixture folder with one file replaced: the target writes one seed per file.
+export CKPTCONV_FUZZ_DEEPSPEED="$PWD/tests/corpus/deepspeed"
+CKPTCONV_FUZZ_WRITE_SEEDS=build-fuzz/corpus/deepspeed build-fuzz/bin/fuzz_deepspeed_folder
 cp tests/corpus/torch/*.pt tests/corpus/cogvideox_sat/1.0/t2v_tiny.pt tests/corpus/_negative/*.pt build-fuzz/corpus/torch/
 find tests/corpus/_hostile -name '*.pt' -size -100k -exec cp {} build-fuzz/corpus/torch/ \;
 cp tests/corpus/safetensors/*.safetensors tests/corpus/_negative/*.safetensors build-fuzz/corpus/safetensors/
@@ -27,5 +30,6 @@ run() {
 run fuzz_torch_checkpoint torch > build-fuzz/torch.log &
 run fuzz_safetensors safetensors > build-fuzz/safetensors.log &
 run fuzz_pickle pickle > build-fuzz/pickle.log &
+run fuzz_deepspeed_folder deepspeed > build-fuzz/deepspeed.log &
 wait
-for t in torch safetensors pickle; do echo "== $t"; cat "build-fuzz/$t.log"; done
+for t in torch safetensors pickle deepspeed; do echo "== $t"; cat "build-fuzz/$t.log"; done
