@@ -1,6 +1,7 @@
 #include "core/convert/OpenedInput.hpp"
 
 #include "core/host/AbiIndex.hpp"
+#include "core/index/LightningSave.hpp"
 #include "core/io/CheckpointOpener.hpp"
 #include "core/util/Error.hpp"
 
@@ -28,8 +29,17 @@ OpenedInput open_input(const Session& session, const std::string& file, const co
         merged.partitions_from = plugin.label();
         in.index = core::open_checkpoint(file, merged);
     }
-    if (!use_rules)
+    if (use_rules) return in;
+    // A Lightning save no plugin recognises is tried again without its LightningModule attribute (`model.`).
+    const std::string lightning = core::lightning_module_prefix(in.index);
+    try {
         in.chosen = choose_plugin(session, core::AbiIndex(in.index), plugin_spec, format_version, report_only);
+        if (lightning.empty() || in.chosen.chosen || in.chosen.no_plugin) return in;
+    } catch (const core::Error& e) {
+        if (lightning.empty() || e.code() != core::ExitCode::NoPlugin) throw;
+    }
+    core::unwrap_lightning_module(in.index, lightning);
+    in.chosen = choose_plugin(session, core::AbiIndex(in.index), plugin_spec, format_version, report_only);
     return in;
 }
 

@@ -48,6 +48,9 @@ const std::map<std::string, std::string>& categories() {
         {"loops", "trainer state"},
         {"callbacks", "trainer state"},
         {"pytorch-lightning_version", "trainer state"},
+        {"MixedPrecision", "trainer state"}, // Lightning's AMP scaler under its precision plugin's class name
+        {"MixedPrecisionPlugin", "trainer state"},
+        {"NativeMixedPrecisionPlugin", "trainer state"},
         {"extra_state", "trainer state"},
         {"task_state", "trainer state"},
         {"criterion", "trainer state"},

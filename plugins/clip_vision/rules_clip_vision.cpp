@@ -128,6 +128,7 @@ void plan_clip_vision(const ClipTower& t, const ckptconv::sdk::IndexView& index,
     const std::string parent = model_prefix(t);
     std::map<std::string, std::array<Expr, 3>> qkv; // HF -> fused: "i.wb" -> q, k, v
     std::map<std::string, Expr> outputs;
+    plan.model_root(t.root); // the rest of a training save (a Lightning .ckpt) is training state
     for (const auto* tensor : index.tensors_of(*index.root(t.root))) {
         const std::string key(tensor->key);
         if (!ckptconv::sdk::starts_with(key, t.tower)) {

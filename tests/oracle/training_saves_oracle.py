@@ -17,12 +17,13 @@ import os
 import shutil
 import sys
 import tempfile
-import zipfile
 
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "corpus"))
 import cogvideox_oracle  # noqa: E402
+import families.training_saves  # noqa: E402,F401 (the stand-ins for the classes training saves pickle)
 from cogvideox_oracle import PREFIX  # noqa: E402
 from oracle_cases import bits, check_metadata, expect_refused, read_safetensors, run_cases, run_cli  # noqa: E402
 
@@ -272,10 +273,10 @@ def check_hf_trainer_checkpoint(cli, corpus):
     file alone does; optimizer, scheduler, scaler, RNG and TrainingArguments files are named and never read."""
     folder = os.path.join(corpus, "xlmr_hf", "trainer_run", "checkpoint-500")
     for name in os.listdir(folder):  # the generator wrote what HF Trainer does: real pickles beside the weights
-        if name.endswith((".pt", ".pth")):
+        if name.endswith((".pt", ".pth", ".bin")):
             torch.load(os.path.join(folder, name))
-    with zipfile.ZipFile(os.path.join(folder, "training_args.bin")) as z:  # needs transformers to unpickle
-        assert b"transformers.training_args\nTrainingArguments" in z.read(z.namelist()[0].split("/")[0] + "/data.pkl")
+    args = torch.load(os.path.join(folder, "training_args.bin"))
+    assert type(args).__module__ + "." + type(args).__name__ == "transformers.training_args.TrainingArguments"
     with tempfile.TemporaryDirectory() as tmp:
         report = convert(cli, folder, os.path.join(tmp, "from_folder.pt"), "--option", "heads=2")
         convert(cli, os.path.join(folder, "model.safetensors"), os.path.join(tmp, "from_file.pt"), "--option",
@@ -297,6 +298,34 @@ def check_hf_trainer_checkpoint(cli, corpus):
                        code=3)
 
 
+LIGHTNING_STATE = {"configuration": ["hparams_name", "hparams_type", "hyper_parameters"],
+                   "optimizer": ["optimizer_states"], "scheduler": ["lr_schedulers"],
+                   "step counters": ["epoch", "global_step"],
+                   "trainer state": ["MixedPrecision", "callbacks", "loops", "pytorch-lightning_version"]}
+
+
+def check_lightning_save(cli, corpus, rel, weights, *extra, unwrapped=None):
+    """A whole Lightning .ckpt converts exactly as the bare weights it wraps; the rest is training state by kind.
+    `unwrapped`: the LightningModule attribute the host takes off so the family's plugin recognises its keys."""
+    src = os.path.join(corpus, rel)
+    with tempfile.TemporaryDirectory() as tmp:
+        report = convert(cli, src, os.path.join(tmp, "from_ckpt.safetensors"), *extra)
+        convert(cli, os.path.join(corpus, weights), os.path.join(tmp, "bare.safetensors"), *extra)
+        got, _ = read_safetensors(os.path.join(tmp, "from_ckpt.safetensors"))
+        want, _ = read_safetensors(os.path.join(tmp, "bare.safetensors"))
+        assert list(got) == list(want) and all(torch.equal(bits(got[k]), bits(want[k])) for k in want)
+        assert report["training_state"] == LIGHTNING_STATE, report["training_state"]
+        notes = [n for n in report["notes"] if n.startswith("Lightning save")]
+        keys = len(torch.load(src)["state_dict"]) if unwrapped else 0
+        assert notes == ([f"Lightning save: the LightningModule attribute '{unwrapped}' taken off the {keys} "
+                          "state_dict keys"] if unwrapped else []), notes
+        # --plugin none keeps the save as it is: nothing is unwrapped or dropped by a container change.
+        r = run_cli(cli, "convert", src, "-o", os.path.join(tmp, "copy.pt"), "--plugin", "none", "-q")
+        assert r.returncode == 0, r.stderr
+        copy = torch.load(os.path.join(tmp, "copy.pt"))
+        assert list(copy["state_dict"]) == list(torch.load(src)["state_dict"])
+
+
 if __name__ == "__main__":
     cli, corpus = sys.argv[1:3]
     sys.exit(run_cases([
@@ -316,4 +345,10 @@ if __name__ == "__main__":
          lambda: check_fairseq_training_save(cli, corpus)),
         ("HF Trainer checkpoint-N/ folder: the weights convert as the file alone, training state named, unread",
          lambda: check_hf_trainer_checkpoint(cli, corpus)),
+        ("Lightning .ckpt of an XLM-R model under `model.`: unwrapped, converts as the bare weights",
+         lambda: check_lightning_save(cli, corpus, "xlmr_hf/lightning_epoch3.ckpt", "xlmr_hf/xlmr_base_model.safetensors",
+                                      "--option", "heads=2", "--to", "safetensors", unwrapped="model")),
+        ("Lightning .ckpt of a CLIP vision tower under `encoder.`: found under the prefix, converts as the bare "
+         "weights", lambda: check_lightning_save(cli, corpus, "clip_vision/lightning_l14.ckpt",
+                                                 "clip_vision/clip_vision_l14.safetensors")),
     ]))

@@ -6,6 +6,8 @@ import os
 
 import torch
 
+from families import training_saves
+
 
 def hf_encoder_layer(put, b, D, F):
     """One CLIPEncoderLayer in state_dict() order (CLIPAttention declares k, v, q, out)."""
@@ -90,6 +92,8 @@ def write(out, save, safetensors_bytes):
     os.makedirs(base, exist_ok=True)
     with open(f"{base}/clip_vision_l14.safetensors", "wb") as f:
         f.write(safetensors_bytes(vision, {"format": "pt"}))
+    # The same tower fine-tuned under PyTorch Lightning (LightningModule attribute `encoder`), whole .ckpt.
+    training_saves.write_lightning_checkpoint(f"{base}/lightning_l14.ckpt", vision, save, attribute="encoder")
     # A DeepSeek-OCR-style checkpoint: the DeepEncoder tower beside the SAM encoder, projector and language model.
     ocr = fused_vision()
     for key, shape in (("model.sam_model.blocks.0.attn.qkv.weight", (96, 32)), ("model.projector.layers.weight", (16, 64)),

@@ -92,6 +92,7 @@ def write(out, save, safetensors_bytes):
         f.write(safetensors_bytes(model, {"format": "pt"}))
     training_saves.write_hf_trainer_checkpoint(f"{base}/trainer_run/checkpoint-500",
                                                f"{base}/xlmr_base_model.safetensors", save)
+    training_saves.write_lightning_checkpoint(f"{base}/lightning_epoch3.ckpt", model, save)
 
 
 def write_release_folder(folder, model):
