@@ -6,6 +6,7 @@
 #include "core/index/CheckpointIndex.hpp"
 
 #include <string>
+#include <vector>
 
 namespace ckptconv::core {
 
@@ -17,5 +18,16 @@ std::string lightning_module_prefix(const CheckpointIndex& index);
 
 /** Takes `prefix` off every key of the save's `state_dict`, indexes the save again and notes it. */
 void unwrap_lightning_module(CheckpointIndex& index, const std::string& prefix);
+
+/** True for the top level of a DeepSpeed model-states file Lightning's DeepSpeed strategy wrote. */
+bool is_lightning_client_state(const PyObject& model_states);
+
+/**
+ * What Lightning's own converter (utilities/deepspeed.py) makes of its DeepSpeed strategy's save: the
+ * Lightning dict it kept as client state, less the engine's keys, with `state_dict` = the consolidated
+ * `module`, whose `_forward_module.` prefix (Lightning < 2.1) is taken off. `notes` says so.
+ */
+PyRef lightning_checkpoint_from_deepspeed(const PyObject& model_states, const PyRef& module,
+                                          std::vector<std::string>& notes);
 
 } // namespace ckptconv::core

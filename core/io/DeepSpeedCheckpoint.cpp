@@ -1,5 +1,6 @@
 #include "core/io/DeepSpeedCheckpoint.hpp"
 
+#include "core/index/LightningSave.hpp"
 #include "core/io/CheckpointOpener.hpp"
 #include "core/io/FloatRounding.hpp"
 #include "core/io/ModelParallel.hpp"
@@ -698,7 +699,8 @@ CheckpointIndex read_deepspeed_folder(const fs::path& tag_folder, const std::str
                                                  "' to a param that " + "`module` does not hold");
             module->dict_set(alias, target);
         }
-    index.tree = module;
+    index.tree =
+        is_lightning_client_state(*top) ? lightning_checkpoint_from_deepspeed(*top, module, index.notes) : module;
     index.files = std::move(opened.files);
     index.unsafe_dropped = std::move(opened.unsafe_dropped);
     build_index_from_tree(index);

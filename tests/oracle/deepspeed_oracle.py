@@ -40,10 +40,15 @@ class ZeroStageEnum(int, enum.Enum):
     disabled, optimizer_states, gradients, weights = 0, 1, 2, 3
 
 
+class AttributeDict(dict):
+    """Lightning's hparams class, which Lightning's client state pickles as `hparams_type`."""
+
+
 def stub_deepspeed_classes():
     for where, cls in (("deepspeed.runtime.fp16.loss_scaler", DynamicLossScaler),
                        ("deepspeed.runtime.zero.config", ZeroStageEnum),
-                       ("deepspeed.utils.tensor_fragment", fragment_address)):
+                       ("deepspeed.utils.tensor_fragment", fragment_address),
+                       ("lightning.fabric.utilities.data", AttributeDict)):
         parts = where.split(".")
         for i in range(1, len(parts) + 1):
             sys.modules.setdefault(".".join(parts[:i]), types.ModuleType(".".join(parts[:i])))
@@ -194,6 +199,35 @@ def check_family(cli, corpus, rel, dtype=None):
         same(a, b)
         with open(os.path.join(tmp, "folder", "transformer", "config.json")) as f:
             assert json.load(f)["_class_name"] == "CogVideoXTransformer3DModel"
+
+
+def check_lightning(cli, corpus):
+    """Lightning's DeepSpeed strategy folder: --plugin none writes what Lightning's own converter would (its client
+    state, `state_dict` = the consolidation without `_forward_module.`); the family conversion equals that of the
+    bare weights (the LightningModule attribute `model.` taken off)."""
+    folder = os.path.join(corpus, "deepspeed", "lightning_zero2", "epoch=3-step=1500.ckpt")
+    wrapped = consolidate(folder)
+    assert all(k.startswith("_forward_module.model.") for k in wrapped)
+    bare = collections.OrderedDict((k[len("_forward_module.model."):], t) for k, t in wrapped.items())
+    with tempfile.TemporaryDirectory() as tmp:
+        pt = os.path.join(tmp, "c.ckpt")
+        r = run_cli(cli, "convert", folder, "--plugin", "none", "--to", "pt", "-o", pt)
+        assert r.returncode == 0, r.stderr
+        assert "Lightning DeepSpeed strategy save (Lightning 2.0.9)" in r.stderr, r.stderr
+        ckpt = torch.load(pt)
+        engine = {"module", "optimizer", "lr_scheduler", "csr_tensor_module_names", "skipped_steps", "global_steps",
+                  "dp_world_size", "mp_world_size"}
+        assert not engine & set(ckpt), engine & set(ckpt)
+        assert (ckpt["epoch"], ckpt["global_step"], ckpt["pytorch-lightning_version"]) == (3, 1500, "2.0.9")
+        same(ckpt["state_dict"], collections.OrderedDict(("model." + k, t) for k, t in bare.items()))
+        plain = os.path.join(tmp, "bare.pt")
+        torch.save(bare, plain)
+        for name, src in (("folder", folder), ("plain", plain)):
+            r = run_cli(cli, "convert", src, "-o", os.path.join(tmp, name + ".safetensors"), "--option", "heads=2",
+                        "-q")
+            assert r.returncode == 0, r.stderr
+        same(read_safetensors(os.path.join(tmp, "folder.safetensors"))[0],
+             read_safetensors(os.path.join(tmp, "plain.safetensors"))[0])
 
 
 def check_verify(cli, corpus):
@@ -391,6 +425,8 @@ def main():
          lambda: check_family(cli, corpus, "cogvideo_finetune/checkpoint-300", "fp32")),
         ("SAT run folder: `latest`'s tag, not the -ema one", lambda: check_family(cli, corpus, "sat_run")),
         ("verify re-derives DeepSpeed conversions", lambda: check_verify(cli, corpus)),
+        ("Lightning DeepSpeed strategy folder: Lightning's converter output; the family conversion of its model",
+         lambda: check_lightning(cli, corpus)),
         ("broken folders are refused", lambda: check_refusals(cli, corpus)),
         ("SAT model-parallel folder merged by the plugin's partitions", lambda: check_model_parallel(cli, corpus)),
         ("model-parallel folders that cannot be merged are refused",

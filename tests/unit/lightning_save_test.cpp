@@ -51,5 +51,34 @@ TEST(LightningSave, NothingToUnwrapUnlessOneAttributeHoldsEveryKey) {
     EXPECT_EQ(lightning_module_prefix(save({"net.a", "net.b.c"})), "net.");
 }
 
+TEST(LightningSave, DeepSpeedStrategySaveBecomesWhatLightningsConverterWrites) {
+    auto module = PyObject::make(PyKind::Dict);
+    module->dict_set(PyObject::make_str("_forward_module.model.w"), tensor());
+    module->dict_set(PyObject::make_str("_forward_module.model.b"), tensor());
+    auto states = PyObject::make(PyKind::Dict);
+    for (const char* engine : {"module", "optimizer", "global_steps", "dp_world_size"})
+        states->dict_set(PyObject::make_str(engine), PyObject::make_int(0));
+    states->dict_set(PyObject::make_str("ds_version"), PyObject::make_str("0.15.3"));
+    states->dict_set(PyObject::make_str("epoch"), PyObject::make_int(3));
+    EXPECT_FALSE(is_lightning_client_state(*states));
+    states->dict_set(PyObject::make_str("pytorch-lightning_version"), PyObject::make_str("2.0.9"));
+    ASSERT_TRUE(is_lightning_client_state(*states));
+    std::vector<std::string> notes;
+    const PyRef ckpt = lightning_checkpoint_from_deepspeed(*states, module, notes);
+    std::vector<std::string> top;
+    for (const auto& [k, v] : ckpt->entries) top.push_back(k->text);
+    EXPECT_EQ(top, (std::vector<std::string>{"ds_version", "epoch", "pytorch-lightning_version", "state_dict"}));
+    const PyRef sd = ckpt->dict_get("state_dict");
+    ASSERT_EQ(sd->entries.size(), 2u);
+    EXPECT_EQ(sd->entries[0].first->text, "model.w");
+    EXPECT_EQ(sd->entries[1].first->text, "model.b");
+    ASSERT_EQ(notes.size(), 1u);
+    EXPECT_NE(notes[0].find("Lightning 2.0.9"), std::string::npos);
+    EXPECT_NE(notes[0].find("without their `_forward_module.` prefix"), std::string::npos);
+    // Lightning >= 2.1 names the module keys as the LightningModule does: nothing to take off.
+    module->dict_set(PyObject::make_str("model.c"), tensor());
+    EXPECT_EQ(lightning_checkpoint_from_deepspeed(*states, module, notes)->dict_get("state_dict"), module);
+}
+
 } // namespace
 } // namespace ckptconv::core

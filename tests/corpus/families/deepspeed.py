@@ -317,3 +317,14 @@ def write(out, sat_transformer, diffusers_names):
         f.write("1000")
     # The same SAT transformer trained over 2 model-parallel ranks: merged, it must equal sat_run's 1000 tag.
     write_sat_model_parallel(f"{base}/sat_mp2", "1000", sat_sd, 2)
+    # Lightning's DeepSpeed strategy (2.0, ZeRO-2) fine-tuning an XLM-R model held as `self.model`: the .ckpt
+    # path is a folder with tag `checkpoint`, module names under `_forward_module.model.`, and the Lightning dict
+    # (minus state_dict and optimizer_states) as the engine's client state (training-saves.md 3.1, 5.4).
+    from families import training_saves, xlmr_hf  # here: both import this module
+    torch.manual_seed(31)
+    hf = xlmr_hf.hf_mlm(prefix="", lm_head=False, position_ids=False)
+    client = training_saves.lightning_client_state(hf, version="2.0.9")
+    del client["optimizer_states"]
+    write_zero12(f"{base}/lightning_zero2/epoch=3-step=1500.ckpt", "checkpoint",
+                 sat_model({f"_forward_module.model.{k}": t for k, t in hf.items()}, torch.float16, 9), 2, 2,
+                 extra=client)

@@ -160,29 +160,38 @@ AttributeDict.__module__ = "lightning.fabric.utilities.data"
 setattr(_module("lightning.fabric.utilities.data"), "AttributeDict", AttributeDict)
 
 
-def write_lightning_checkpoint(path, model, save, attribute="model"):
-    """A PyTorch Lightning 2.x .ckpt as Trainer.save_checkpoint writes it (training-saves.md 5.4, checkpoint_connector
-    dump_checkpoint): the LightningModule's state_dict (its submodule `attribute` as the key prefix) beside loop,
-    callback, optimizer, scheduler and AMP-scaler state and the hyper-parameters."""
+def lightning_client_state(model, version="2.1.3"):
+    """The Lightning 2.x checkpoint dict (checkpoint_connector dump_checkpoint) around the weights: loop, callback,
+    optimizer, scheduler and AMP-scaler state and the hyper-parameters; `model` names the optimizer's params."""
     params = [k for k, t in model.items() if t.is_floating_point()][:4]
-    save({"epoch": 3, "global_step": 1500, "pytorch-lightning_version": "2.1.3",
-          "state_dict": collections.OrderedDict((f"{attribute}.{k}", t) for k, t in model.items()),
-          "loops": {"fit_loop": {"state_dict": {}, "epoch_loop.state_dict": {"_batches_that_stepped": 1500},
-                                 "epoch_progress": {"total": {"ready": 4, "started": 4, "processed": 3,
-                                                              "completed": 3}}}},
-          "callbacks": {"ModelCheckpoint{'monitor': 'val_loss', 'mode': 'min', 'every_n_train_steps': 0}": {
-              "monitor": "val_loss", "best_model_score": torch.tensor(0.4321), "best_model_path": "ckpt/e2.ckpt",
-              "current_score": torch.tensor(0.4321), "best_k_models": {"ckpt/e2.ckpt": torch.tensor(0.4321)},
-              "kth_value": torch.tensor(0.4321), "last_model_path": ""},
-              "EarlyStopping{'monitor': 'val_loss', 'mode': 'min'}": {"wait_count": 0, "stopped_epoch": 0,
-                                                                     "best_score": torch.tensor(0.4321),
-                                                                     "patience": 3}},
-          "optimizer_states": [{"state": {i: {"step": torch.tensor(1500.0), "exp_avg": torch.zeros_like(model[k]),
-                                              "exp_avg_sq": torch.zeros_like(model[k])} for i, k in enumerate(params)},
-                                "param_groups": [{"lr": 2e-5, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.01,
-                                                  "amsgrad": False, "params": list(range(len(params)))}]}],
-          "lr_schedulers": [{"base_lrs": [2e-5], "last_epoch": 1500, "_step_count": 1501, "_last_lr": [1.1e-5]}],
-          "MixedPrecision": {"scale": 32768.0, "growth_factor": 2.0, "backoff_factor": 0.5, "growth_interval": 2000,
-                             "_growth_tracker": 40},
-          "hparams_name": "kwargs", "hparams_type": AttributeDict,
-          "hyper_parameters": {"lr": 2e-5, "warmup_steps": 100}}, path)
+    return {"epoch": 3, "global_step": 1500, "pytorch-lightning_version": version,
+            "loops": {"fit_loop": {"state_dict": {}, "epoch_loop.state_dict": {"_batches_that_stepped": 1500},
+                                   "epoch_progress": {"total": {"ready": 4, "started": 4, "processed": 3,
+                                                                "completed": 3}}}},
+            "callbacks": {"ModelCheckpoint{'monitor': 'val_loss', 'mode': 'min', 'every_n_train_steps': 0}": {
+                "monitor": "val_loss", "best_model_score": torch.tensor(0.4321), "best_model_path": "ckpt/e2.ckpt",
+                "current_score": torch.tensor(0.4321), "best_k_models": {"ckpt/e2.ckpt": torch.tensor(0.4321)},
+                "kth_value": torch.tensor(0.4321), "last_model_path": ""},
+                "EarlyStopping{'monitor': 'val_loss', 'mode': 'min'}": {"wait_count": 0, "stopped_epoch": 0,
+                                                                       "best_score": torch.tensor(0.4321),
+                                                                       "patience": 3}},
+            "optimizer_states": [{"state": {i: {"step": torch.tensor(1500.0),
+                                                "exp_avg": torch.zeros_like(model[k], dtype=torch.float32),
+                                                "exp_avg_sq": torch.zeros_like(model[k], dtype=torch.float32)}
+                                            for i, k in enumerate(params)},
+                                  "param_groups": [{"lr": 2e-5, "betas": (0.9, 0.999), "eps": 1e-8,
+                                                    "weight_decay": 0.01, "amsgrad": False,
+                                                    "params": list(range(len(params)))}]}],
+            "lr_schedulers": [{"base_lrs": [2e-5], "last_epoch": 1500, "_step_count": 1501, "_last_lr": [1.1e-5]}],
+            "MixedPrecision": {"scale": 32768.0, "growth_factor": 2.0, "backoff_factor": 0.5, "growth_interval": 2000,
+                               "_growth_tracker": 40},
+            "hparams_name": "kwargs", "hparams_type": AttributeDict,
+            "hyper_parameters": {"lr": 2e-5, "warmup_steps": 100}}
+
+
+def write_lightning_checkpoint(path, model, save, attribute="model"):
+    """A PyTorch Lightning 2.x .ckpt as Trainer.save_checkpoint writes it (training-saves.md 5.4): the
+    LightningModule's state_dict (its submodule `attribute` as the key prefix) beside the training state."""
+    state = lightning_client_state(model)
+    state["state_dict"] = collections.OrderedDict((f"{attribute}.{k}", t) for k, t in model.items())
+    save(state, path)

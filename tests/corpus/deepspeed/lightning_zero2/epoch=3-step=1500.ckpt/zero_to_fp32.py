@@ -1,0 +1,1 @@
+# the recovery script DeepSpeed copies beside `latest`
