@@ -1,13 +1,11 @@
 #include "core/convert/PreparedConversion.hpp"
 
 #include "core/convert/Provenance.hpp"
-#include "core/convert/TrainingConfig.hpp"
+#include "core/convert/SidecarValue.hpp"
 #include "core/host/AbiIndex.hpp"
 #include "core/plan/ConversionWriter.hpp"
 #include "core/plan/PlanChecker.hpp"
 #include "core/util/Error.hpp"
-
-#include <charconv>
 
 namespace ckptconv::convert {
 
@@ -21,19 +19,20 @@ PreparedConversion::PreparedConversion(core::CheckpointIndex index, const Plugin
     format_ = !to.empty()                                                                ? to
               : c.target == "diffusers" || c.target == "safetensors" || c.target == "hf" ? c.target
                                                                                          : "pt";
-    // What the run wrote beside the save reaches the plugin as host options after the user's (the user's win).
+    // What the run wrote beside the save, where the plugin asks for it, reaches it as options after the
+    // user's (the user's win).
     ConversionChoices with_source = choices;
     std::vector<std::string> source_notes;
-    try {
-        if (const auto alpha = index_.files.empty() ? std::nullopt : sat_lora_alpha(index_.files.front()->path())) {
-            char text[32];
-            const auto end = std::to_chars(text, text + sizeof text, alpha->value).ptr;
-            with_source.options.emplace_back("source.lora_alpha", std::string(text, end));
-            source_notes.push_back("lora_alpha " + std::string(text, end) + " read from " + alpha->file.string());
-        }
-    } catch (const core::Error& e) {
-        source_notes.push_back(std::string("not used: ") + e.what());
-    }
+    if (!choices.use_rules && !index_.files.empty())
+        for (const core::SidecarRequest& request : c.plugin->sidecars) try {
+                if (const auto value = read_sidecar(index_.files.front()->path(), request)) {
+                    with_source.options.emplace_back(request.option, value->text);
+                    source_notes.push_back(request.option + " = " + value->text + ", read from " +
+                                           value->file.string() + " (" + request.yaml_path + ")");
+                }
+            } catch (const core::Error& e) {
+                source_notes.push_back(std::string("not used for ") + request.option + ": " + e.what());
+            }
     plan_ = plan_conversion(with_source, config, index_, abi, chosen, format_);
     core::check_plan(index_, plan_, choices.dtype != "keep");
     executor_.emplace(index_, plan_, core::dtype_option_target(choices.dtype));

@@ -24,32 +24,64 @@ bool valid_id(const char* id) {
 // Smallest descriptor that holds every field a 1.0 plugin must fill.
 constexpr size_t kMinDescriptorSize = offsetof(ckptconv_plugin_v1, plan) + sizeof(ckptconv_plugin_v1::plan);
 
-// The plugin's partition rules (ABI 1.5), checked; returns why they are malformed, or "".
-std::string copy_partitions(const ckptconv_plugin_v1& desc, std::vector<PartitionRule>& out) {
-    constexpr uint32_t kMaxRules = 4096, kMaxStride = 1024;
-    if (desc.partition_count == 0) return {};
-    if (!desc.partitions)
-        return "partition_count is " + std::to_string(desc.partition_count) + " but partitions is NULL";
-    if (desc.partition_count > kMaxRules) return "more than " + std::to_string(kMaxRules) + " partition rules";
-    // Entries are struct_size apart: a plugin built against a later minor may carry longer ones.
-    const uint32_t step = desc.partitions->struct_size;
-    if (step < sizeof(ckptconv_partition_v1))
-        return "partition rules are " + std::to_string(step) + " bytes, ABI 1.5 needs " +
-               std::to_string(sizeof(ckptconv_partition_v1));
-    const auto* bytes = reinterpret_cast<const char*>(desc.partitions);
-    for (uint32_t i = 0; i < desc.partition_count; ++i) {
-        const auto* e = reinterpret_cast<const ckptconv_partition_v1*>(bytes + static_cast<size_t>(i) * step);
-        const std::string which = "partition rule " + std::to_string(i);
-        if (e->struct_size != step) return which + " differs in size from rule 0";
-        if (!e->key_glob || !*e->key_glob) return which + " has no key_glob";
-        if (e->kind > CKPTCONV_PARTITION_REFUSE) return which + " has unknown kind " + std::to_string(e->kind);
-        if (e->kind == CKPTCONV_PARTITION_REFUSE && (!e->reason || !*e->reason))
-            return which + " refuses without a reason";
-        if (e->stride > kMaxStride) return which + " has stride " + std::to_string(e->stride);
-        out.push_back({e->key_glob, static_cast<PartitionKind>(e->kind), std::max<uint32_t>(e->stride, 1),
-                       e->reason ? e->reason : ""});
+/**
+ * Checks a descriptor's array of `count` entries (`name`, e.g. "partition rule", since ABI `since`) and
+ * hands each to `take`, which returns why it is malformed or "". Entries are struct_size apart: a plugin
+ * built against a later minor may carry longer ones. Returns the first problem, or "".
+ */
+template <class Entry, class Take>
+std::string each_entry(const Entry* first, uint32_t count, uint32_t max, const std::string& name, const char* since,
+                       Take take) {
+    if (count == 0) return {};
+    if (!first) return "declares " + std::to_string(count) + " " + name + "s but points to none";
+    if (count > max) return "more than " + std::to_string(max) + " " + name + "s";
+    const uint32_t step = first->struct_size;
+    if (step < sizeof(Entry))
+        return name + "s are " + std::to_string(step) + " bytes, ABI " + since + " needs " +
+               std::to_string(sizeof(Entry));
+    const auto* bytes = reinterpret_cast<const char*>(first);
+    for (uint32_t i = 0; i < count; ++i) {
+        const auto* e = reinterpret_cast<const Entry*>(bytes + static_cast<size_t>(i) * step);
+        const std::string which = name + " " + std::to_string(i);
+        if (e->struct_size != step) return which + " differs in size from " + name + " 0";
+        if (std::string problem = take(*e); !problem.empty()) return which + " " + problem;
     }
     return {};
+}
+
+// The plugin's partition rules (ABI 1.5), checked; returns why they are malformed, or "".
+std::string copy_partitions(const ckptconv_plugin_v1& desc, std::vector<PartitionRule>& out) {
+    constexpr uint32_t kMaxStride = 1024;
+    return each_entry(desc.partitions, desc.partition_count, 4096, "partition rule", "1.5",
+                      [&](const ckptconv_partition_v1& e) -> std::string {
+                          if (!e.key_glob || !*e.key_glob) return "has no key_glob";
+                          if (e.kind > CKPTCONV_PARTITION_REFUSE) return "has unknown kind " + std::to_string(e.kind);
+                          if (e.kind == CKPTCONV_PARTITION_REFUSE && (!e.reason || !*e.reason))
+                              return "refuses without a reason";
+                          if (e.stride > kMaxStride) return "has stride " + std::to_string(e.stride);
+                          out.push_back({e.key_glob, static_cast<PartitionKind>(e.kind),
+                                         std::max<uint32_t>(e.stride, 1), e.reason ? e.reason : ""});
+                          return {};
+                      });
+}
+
+// The plugin's sidecar values (ABI 1.6), checked; returns why they are malformed, or "".
+std::string copy_sidecars(const ckptconv_plugin_v1& desc, std::vector<SidecarRequest>& out) {
+    constexpr uint32_t kMaxParents = 4;
+    return each_entry(desc.sidecars, desc.sidecar_count, 64, "sidecar value", "1.6",
+                      [&](const ckptconv_sidecar_v1& e) -> std::string {
+                          const std::string file = e.file_name ? e.file_name : "";
+                          // A plain name: the host never follows a plugin's path out of the input's folders.
+                          if (file.empty() || file == "." || file == ".." || file.find('/') != std::string::npos)
+                              return "has file_name '" + file + "', not a plain file name";
+                          if (!e.yaml_path || !*e.yaml_path) return "has no yaml_path";
+                          const std::string option = e.option ? e.option : "";
+                          if (option.size() <= 7 || option.compare(0, 7, "source.") != 0)
+                              return "has option '" + option + "': it must be \"source.\" and a name";
+                          if (e.parents > kMaxParents) return "looks " + std::to_string(e.parents) + " folders up";
+                          out.push_back({file, e.yaml_path, option, e.parents});
+                          return {};
+                      });
 }
 
 } // namespace
@@ -159,6 +191,8 @@ PluginRecord& PluginRegistry::register_descriptor(std::unique_ptr<PluginRecord> 
     r.description = desc.description ? desc.description : "";
     for (const char* const* fv = desc.format_versions; fv && *fv; ++fv) r.format_versions.emplace_back(*fv);
     if (std::string problem = copy_partitions(desc, r.partitions); !problem.empty())
+        return fail(LoadStatus::MalformedDescriptor, problem);
+    if (std::string problem = copy_sidecars(desc, r.sidecars); !problem.empty())
         return fail(LoadStatus::MalformedDescriptor, problem);
     for (const auto& other : records_)
         if (other.get() != &r && other->loaded() && other->id == r.id && *other->semver == *r.semver)

@@ -32,6 +32,14 @@ enum class LoadStatus {
 };
 const char* load_status_name(LoadStatus status);
 
+/** A value a plugin wants read from a YAML file beside the input (ckptconv_sidecar_v1, ABI 1.6). */
+struct SidecarRequest {
+    std::string file_name;
+    std::string yaml_path; ///< mapping keys joined by '.'
+    std::string option;    ///< "source.<name>"
+    uint32_t parents = 0;  ///< folders above the input's searched too
+};
+
 struct PluginRecord {
     std::string origin; ///< library path, or "builtin:<name>" for statically linked plugins
     LoadStatus status = LoadStatus::CannotOpen;
@@ -42,6 +50,7 @@ struct PluginRecord {
     std::string description;
     std::vector<std::string> format_versions;
     std::vector<PartitionRule> partitions; ///< how its model-parallel saves split tensors (ABI 1.5); empty: none
+    std::vector<SidecarRequest> sidecars;  ///< values to read beside the input (ABI 1.6)
     uint32_t abi_version = 0;
     ckptconv_plugin_v1 descriptor{};                     ///< zero-filled copy of the plugin's descriptor
     void* state = nullptr;                               ///< from init(); released by shutdown()

@@ -26,6 +26,11 @@ struct CogVideoXSatPlugin {
         ckptconv::sdk::partition::column("*.mlp.dense_h_to_4h.weight"),
         ckptconv::sdk::partition::column("*.mlp.dense_h_to_4h.bias"),
         ckptconv::sdk::partition::row("*.mlp.dense_4h_to_h.weight")};
+    // SAT records the LoRA alpha only in the run's merged config, training_config.yaml at the save root
+    // (<root>/<iteration>/mp_rank_00_model_states.pt: one folder up), training-saves.md 2.3.
+    static constexpr ckptconv_sidecar_v1 kSidecars[] = {ckptconv::sdk::sidecar_yaml(
+        "training_config.yaml", "model.network_config.params.modules.lora_config.params.lora_alpha",
+        "source.lora_alpha", 1)};
 
     ckptconv::sdk::Detection detect(const ckptconv::sdk::IndexView& index) const {
         return detect_cogvideox_sat(index).detection;

@@ -37,9 +37,19 @@ LoraLayout read_lora_layout(const SatTransformerShape& s, const ckptconv::sdk::I
                             const ckptconv::sdk::PlanRequest& request) {
     LoraLayout lora;
     // The weights do not hold alpha: --option lora_alpha, else the save's training_config.yaml (the host
-    // reads it), else SAT's default 1.
-    lora.alpha = request.positive_real_option("lora_alpha", request.positive_real_option("source.lora_alpha", 1.0));
+    // reads it for kSidecars), else SAT's default 1. A run's file that says nothing usable is not an error.
+    double from_run = 1.0;
+    std::string run_alpha_problem;
+    if (request.has_option("source.lora_alpha")) try {
+            from_run = request.positive_real_option("source.lora_alpha", 1.0);
+        } catch (const ckptconv::sdk::Error&) {
+            run_alpha_problem = "SAT's default: the save's training_config.yaml gives lora_alpha '" +
+                                request.option("source.lora_alpha") +
+                                "', not a positive number; --option lora_alpha sets it";
+        }
+    lora.alpha = request.positive_real_option("lora_alpha", from_run);
     lora.alpha_from = request.has_option("lora_alpha")          ? "--option lora_alpha"
+                      : !run_alpha_problem.empty()              ? run_alpha_problem
                       : request.has_option("source.lora_alpha") ? "the save's training_config.yaml"
                                                                 : "SAT's default; no training_config.yaml beside the "
                                                                   "save says otherwise, --option lora_alpha sets it";

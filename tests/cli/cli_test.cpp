@@ -18,7 +18,7 @@ const std::string kSample = std::string(CKPTCONV_SOURCE_DIR) + "/samples/cogvide
 TEST(Cli, VersionAndHelp) {
     const auto v = run_cli({"--version"});
     EXPECT_EQ(v.exit_code, 0);
-    EXPECT_NE(v.out.find("ckptconv 0.1.0 (plugin ABI 1.5)"), std::string::npos) << v.out;
+    EXPECT_NE(v.out.find("ckptconv 0.1.0 (plugin ABI 1.6)"), std::string::npos) << v.out;
     const auto h = run_cli({"--help"});
     EXPECT_EQ(h.exit_code, 0);
     EXPECT_NE(h.out.find("exit codes"), std::string::npos);
@@ -34,7 +34,7 @@ TEST(Cli, PluginsListsBuiltinThroughDlopen) {
     const auto r = run_cli({"plugins", "--json"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const json j = json::parse(r.out);
-    EXPECT_EQ(j["host_abi"], "1.5");
+    EXPECT_EQ(j["host_abi"], "1.6");
     bool found = false;
     for (const auto& p : j["plugins"])
         if (p["id"] == "cogvideox_sat") {

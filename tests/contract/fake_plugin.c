@@ -89,6 +89,13 @@ static const ckptconv_partition_v1 fake_partitions[] = {
     {sizeof(ckptconv_partition_v1), CKPTCONV_PARTITION_COLUMN, 3, "*.qkv.weight", NULL},
     {sizeof(ckptconv_partition_v1), CKPTCONV_PARTITION_REFUSE, 0, "*.lora.*", "a reason"}};
 #endif
+#ifdef FAKE_BAD_SIDECARS
+static const ckptconv_sidecar_v1 fake_sidecars[] = {
+    {sizeof(ckptconv_sidecar_v1), 1, "../run.yaml", "a.b", "source.b"}}; /* a path, not a plain file name */
+#else
+static const ckptconv_sidecar_v1 fake_sidecars[] = {
+    {sizeof(ckptconv_sidecar_v1), 2, "run.yaml", "train.lora.alpha", "source.alpha"}};
+#endif
 static const ckptconv_plugin_v1 descriptor = {sizeof(ckptconv_plugin_v1),
                                               FAKE_ABI,
                                               FAKE_ID,
@@ -100,7 +107,9 @@ static const ckptconv_plugin_v1 descriptor = {sizeof(ckptconv_plugin_v1),
                                               FAKE_DETECT,
                                               fake_plan,
                                               fake_partitions,
-                                              sizeof fake_partitions / sizeof fake_partitions[0]};
+                                              sizeof fake_partitions / sizeof fake_partitions[0],
+                                              fake_sidecars,
+                                              sizeof fake_sidecars / sizeof fake_sidecars[0]};
 
 #ifdef FAKE_TOO_SMALL
 static ckptconv_plugin_v1 small_descriptor;

@@ -28,7 +28,7 @@ class FakePlugins : public ::testing::Test {
     std::map<std::string, const PluginRecord*> by_file;
 };
 
-TEST_F(FakePlugins, EveryLibraryInTheFolderGetsARecord) { EXPECT_EQ(registry.records().size(), 16u); }
+TEST_F(FakePlugins, EveryLibraryInTheFolderGetsARecord) { EXPECT_EQ(registry.records().size(), 17u); }
 
 TEST_F(FakePlugins, GoodPluginLoads) {
     const auto& r = record("ckptconv_fake_good");
@@ -79,6 +79,18 @@ TEST_F(FakePlugins, PartitionRulesAreCopiedWithTheirKindStrideAndReason) {
     EXPECT_EQ(r.partitions[1].kind, PartitionKind::Refuse);
     EXPECT_EQ(r.partitions[1].stride, 1u); // 0 reads as 1
     EXPECT_EQ(r.partitions[1].reason, "a reason");
+}
+
+TEST_F(FakePlugins, SidecarValuesAreCopiedAndAPathIsMalformed) {
+    const auto& ok = record("ckptconv_fake_good");
+    ASSERT_EQ(ok.sidecars.size(), 1u);
+    EXPECT_EQ(ok.sidecars[0].file_name, "run.yaml");
+    EXPECT_EQ(ok.sidecars[0].yaml_path, "train.lora.alpha");
+    EXPECT_EQ(ok.sidecars[0].option, "source.alpha");
+    EXPECT_EQ(ok.sidecars[0].parents, 2u);
+    const auto& r = record("ckptconv_fake_bad_sidecars");
+    EXPECT_EQ(r.status, LoadStatus::MalformedDescriptor);
+    EXPECT_NE(r.message.find("'../run.yaml', not a plain file name"), std::string::npos) << r.message;
 }
 
 TEST_F(FakePlugins, ARefusingPartitionRuleWithoutAReasonIsMalformed) {

@@ -20,6 +20,7 @@ extern "C" CKPTCONV_EXPORT const ckptconv_plugin_v1* ckptconv_plugin_entry_v1(vo
                                          "throws raw",     nullptr,
                                          nullptr,          nullptr,
                                          raw_detect,       raw_plan,
+                                         nullptr,          0,
                                          nullptr,          0};
     return &d;
 }

@@ -175,6 +175,11 @@ def check_alpha_from_training_config(cli, corpus):
         report = convert(cli, root, os.path.join(tmp, "c"))
         assert adapter_alpha(os.path.join(tmp, "c")) == 1.0
         assert any("not used" in n and "nested deeper" in n for n in report["notes"]), report["notes"]
+        with open(os.path.join(root, "training_config.yaml"), "w") as f:
+            f.write(TRAINING_CONFIG.replace("lora_alpha: 8", "lora_alpha: -8"))
+        report = convert(cli, root, os.path.join(tmp, "d"))
+        assert adapter_alpha(os.path.join(tmp, "d")) == 1.0
+        assert any("gives lora_alpha '-8', not a positive number" in n for n in report["notes"]), report["notes"]
 
 
 def sat_merge(module, scale):

@@ -23,7 +23,7 @@ int32_t no_plan(void*, const ckptconv_host_v1*, ckptconv_call*, const ckptconv_i
 }
 template <int Score, const char* Id> const ckptconv_plugin_v1* entry() {
     static const ckptconv_plugin_v1 d = {sizeof d, CKPTCONV_ABI_VERSION, Id,       "1.0.0", "", nullptr, nullptr,
-                                         nullptr,  &fixed_detect<Score>, &no_plan, nullptr, 0};
+                                         nullptr,  &fixed_detect<Score>, &no_plan, nullptr, 0,  nullptr, 0};
     return &d;
 }
 constexpr char kA[] = "alpha";

@@ -49,7 +49,7 @@ extern "C" {
 /* ---------------------------------------------------------------- versions */
 
 #define CKPTCONV_ABI_MAJOR 1
-#define CKPTCONV_ABI_MINOR 5
+#define CKPTCONV_ABI_MINOR 6
 /** (major << 16) | minor, as stored in ckptconv_plugin_v1::abi_version. */
 #define CKPTCONV_ABI_VERSION ((uint32_t)((CKPTCONV_ABI_MAJOR << 16) | CKPTCONV_ABI_MINOR))
 #define CKPTCONV_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
@@ -388,6 +388,27 @@ typedef struct ckptconv_partition_v1 {
     const char* reason;   /**< REFUSE: one line a user can read; else NULL */
 } ckptconv_partition_v1;
 
+/* ---------------------------------------------------------- sidecar values */
+
+/**
+ * A value a training run writes beside its save instead of into it, which the
+ * plugin's plan needs (since ABI 1.6): SAT records the LoRA alpha only in the
+ * run's training_config.yaml. The host looks for `file_name` in the folder of
+ * the input's first file, then up to `parents` folders above it, reads it as
+ * YAML (at most 1 MiB and 64 levels deep), follows `yaml_path` (mapping keys
+ * joined by '.') to a scalar and passes its text to plan() as the option
+ * `option` after the user's options (so --option of the same key wins). No file,
+ * or no scalar at the path: no option. A file that cannot be read is named in
+ * the report's notes and not used. Entries of an array are `struct_size` apart.
+ */
+typedef struct ckptconv_sidecar_v1 {
+    uint32_t struct_size;  /**< sizeof(ckptconv_sidecar_v1) as the plugin was compiled */
+    uint32_t parents;      /**< folders above the input's to look in too (at most 4) */
+    const char* file_name; /**< a plain file name, e.g. "training_config.yaml" */
+    const char* yaml_path; /**< e.g. "model.network_config.params.modules.lora_config.params.lora_alpha" */
+    const char* option;    /**< the plan option it becomes: "source." and a name, e.g. "source.lora_alpha" */
+} ckptconv_sidecar_v1;
+
 /* ------------------------------------------------------------ descriptor */
 
 /**
@@ -437,6 +458,12 @@ typedef struct ckptconv_plugin_v1 {
      */
     const ckptconv_partition_v1* partitions;
     uint32_t partition_count;
+
+    /* Since ABI 1.6. */
+
+    /** Optional: values to read from files beside the input (`sidecar_count` of them, see ckptconv_sidecar_v1). */
+    const ckptconv_sidecar_v1* sidecars;
+    uint32_t sidecar_count;
 } ckptconv_plugin_v1;
 
 /** Type of the exported entry function named CKPTCONV_PLUGIN_ENTRY_SYMBOL. */

@@ -31,6 +31,11 @@
  *         ckptconv::sdk::partition::column("*.query_key_value.weight", 3),
  *         ckptconv::sdk::partition::row("*.dense.weight")};
  * @endcode
+ * and values the run wrote beside the save, read by the host into plan options (ABI 1.6):
+ * @code
+ *     static constexpr ckptconv_sidecar_v1 kSidecars[] = {ckptconv::sdk::sidecar_yaml(
+ *         "training_config.yaml", "model.lora_config.alpha", "source.lora_alpha", 1)};
+ * @endcode
  */
 #ifndef CKPTCONV_SDK_HPP
 #define CKPTCONV_SDK_HPP
@@ -490,6 +495,15 @@ constexpr ckptconv_partition_v1 refuse(const char* key_glob, const char* reason)
 }
 } // namespace partition
 
+/**
+ * A value for a plugin's `kSidecars` table (ckptconv_sidecar_v1): the scalar at `yaml_path` of the YAML file
+ * `file_name` found beside the input or up to `parents` folders above it, passed to plan() as `option`.
+ */
+constexpr ckptconv_sidecar_v1 sidecar_yaml(const char* file_name, const char* yaml_path, const char* option,
+                                           uint32_t parents = 0) {
+    return ckptconv_sidecar_v1{sizeof(ckptconv_sidecar_v1), parents, file_name, yaml_path, option};
+}
+
 // -------------------------------------------------------------- detection
 
 /** What detect() returns; the trampoline copies it into the C result. */
@@ -905,6 +919,16 @@ template <class F> int32_t guarded(const ckptconv_host_v1* host, ckptconv_call* 
     }
 }
 
+/** P::kSidecars when the plugin declares one, else none. */
+template <class P, class = void> struct SidecarsOf {
+    static constexpr const ckptconv_sidecar_v1* data() { return nullptr; }
+    static constexpr uint32_t count() { return 0; }
+};
+template <class P> struct SidecarsOf<P, std::void_t<decltype(P::kSidecars)>> {
+    static constexpr const ckptconv_sidecar_v1* data() { return P::kSidecars; }
+    static constexpr uint32_t count() { return static_cast<uint32_t>(std::size(P::kSidecars)); }
+};
+
 /** P::kPartitions when the plugin declares one, else none. */
 template <class P, class = void> struct PartitionsOf {
     static constexpr const ckptconv_partition_v1* data() { return nullptr; }
@@ -966,7 +990,9 @@ template <class P> struct Adapter {
                                              &detect,
                                              &plan,
                                              PartitionsOf<P>::data(),
-                                             PartitionsOf<P>::count()};
+                                             PartitionsOf<P>::count(),
+                                             SidecarsOf<P>::data(),
+                                             SidecarsOf<P>::count()};
         return &d;
     }
 };

@@ -1,4 +1,4 @@
-#include "core/convert/TrainingConfig.hpp"
+#include "core/convert/SidecarValue.hpp"
 
 #include "core/util/Error.hpp"
 
@@ -37,10 +37,10 @@ int nesting(const std::string& text) {
 
 } // namespace
 
-std::optional<LoraAlpha> sat_lora_alpha(const fs::path& checkpoint) {
-    const fs::path dir = checkpoint.parent_path();
-    for (const fs::path& folder : {dir, dir.parent_path()}) {
-        const fs::path file = folder / "training_config.yaml";
+std::optional<SidecarValue> read_sidecar(const fs::path& checkpoint, const core::SidecarRequest& request) {
+    fs::path folder = checkpoint.parent_path();
+    for (uint32_t up = 0; up <= request.parents; ++up, folder = folder.parent_path()) {
+        const fs::path file = folder / request.file_name;
         std::error_code ec;
         if (!fs::is_regular_file(file, ec)) continue;
         if (fs::file_size(file, ec) > kMaxBytes) throw core::bad_input(file.string(), "larger than 1 MiB");
@@ -49,14 +49,17 @@ std::optional<LoraAlpha> sat_lora_alpha(const fs::path& checkpoint) {
         if (nesting(text) > kMaxDepth)
             throw core::bad_input(file.string(), "nested deeper than " + std::to_string(kMaxDepth) + " levels");
         try {
-            const YAML::Node alpha =
-                YAML::Load(text)["model"]["network_config"]["params"]["modules"]["lora_config"]["params"]["lora_alpha"];
-            if (!alpha || !alpha.IsScalar()) return std::nullopt;
-            const double value = alpha.as<double>();
-            if (!(value > 0) || value > 1e12)
-                throw core::bad_input(file.string(),
-                                      "lora_alpha " + alpha.as<std::string>() + " is not a positive number");
-            return LoraAlpha{value, file};
+            YAML::Node node = YAML::Load(text);
+            for (size_t begin = 0;;) { // one mapping level per dotted key
+                if (!node || !node.IsMap()) return std::nullopt;
+                const size_t dot = request.yaml_path.find('.', begin);
+                // reset() rebinds the handle: assigning one Node to another would write into the tree.
+                node.reset(node[request.yaml_path.substr(begin, dot == std::string::npos ? dot : dot - begin)]);
+                if (dot == std::string::npos) break;
+                begin = dot + 1;
+            }
+            if (!node || !node.IsScalar()) return std::nullopt;
+            return SidecarValue{node.Scalar(), file};
         } catch (const YAML::Exception& e) {
             throw core::bad_input(file.string(), std::string("not readable YAML: ") + e.what());
         }
