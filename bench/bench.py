@@ -96,6 +96,9 @@ def cases_2b(work):
         # The real cogvideox_sat plan (every key renamed, every query_key_value split in three, adaLN chunks
         # reordered) written as diffusers safetensors, against the same conversion in Python.
         ("ckptconv SAT -> diffusers", [CLI, "convert", src, "-o", out("diffusers"), "-q"], ["diffusers"]),
+        # The same through the page cache instead of O_DIRECT (--cached-writes, for slow direct I/O).
+        ("ckptconv SAT -> diffusers --cached-writes", [CLI, "convert", src, "-o", out("diffusers_cached"), "-q",
+                                                      "--cached-writes"], ["diffusers_cached"]),
         # The same with every tensor cast fp16 -> bf16 (issue #16: casts at the speed of copying).
         ("ckptconv SAT -> diffusers --dtype bf16", [CLI, "convert", src, "-o", out("diffusers_bf16"), "-q", "--dtype",
                                                    "bf16"], ["diffusers_bf16"]),

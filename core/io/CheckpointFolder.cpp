@@ -108,10 +108,10 @@ fs::path resolve_checkpoint_folder(const fs::path& folder) {
     throw bad_input(folder.string(), "holds no checkpoint file, *.index.json or DeepSpeed `latest` tag");
 }
 
-std::vector<std::string> training_state_beside(const fs::path& folder) {
+std::string training_state_beside(const fs::path& folder) {
     std::error_code ec;
     if (!fs::is_directory(folder, ec)) return {};
-    return scan(folder).training;
+    return join(scan(folder).training);
 }
 
 PipelineFolder find_pipeline_components(const fs::path& folder) {

@@ -19,8 +19,8 @@ namespace ckptconv::core {
  */
 std::filesystem::path resolve_checkpoint_folder(const std::filesystem::path& folder);
 
-/** "name (what)" for each training-state file in `folder` that resolve_checkpoint_folder sets aside. */
-std::vector<std::string> training_state_beside(const std::filesystem::path& folder);
+/** "name (what), ..." of the training-state files in `folder` that resolve_checkpoint_folder sets aside; "" if none. */
+std::string training_state_beside(const std::filesystem::path& folder);
 
 struct FolderComponent {
     std::string name;                 ///< the subfolder's name, e.g. "transformer"

@@ -21,11 +21,8 @@ CheckpointIndex open_checkpoint(const std::string& path, const ReadOptions& opti
                                                                : open_checkpoint_file(inner.string(), options);
         if (const auto latest = std::filesystem::path(path) / "latest"; std::filesystem::is_regular_file(latest, ec))
             index.also_read.push_back(latest.string());
-        if (const auto training = training_state_beside(path); !training.empty()) {
-            std::string list;
-            for (const auto& t : training) list += (list.empty() ? "" : ", ") + t;
-            index.notes.push_back("training state beside the weights, not read: " + list);
-        }
+        if (const std::string training = training_state_beside(path); !training.empty())
+            index.notes.push_back("training state beside the weights, not read: " + training);
         return index;
     }
     if (path.size() > 11 && path.compare(path.size() - 11, 11, ".index.json") == 0) return read_sharded(path, options);
